@@ -1,0 +1,200 @@
+"""`generate`: `model.generate` plus a record of what the model considered at each step.
+
+Lesson 03 introduces it; the plots (lesson 05) read its `GenerationResult`. For
+every generated token it keeps the ``alternatives`` most likely tokens under two
+distributions:
+
+- ``raw``: the model's own next-token distribution, softmax of the raw logits;
+- ``processed``: the distribution actually picked from, after generate's logits
+  processors (temperature, top-k, top-p, min-p, repetition penalty...).
+
+Batches are always left-padded and the attention mask is always passed.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+
+from .errors import CourseError
+
+DEFAULT_MAX_NEW_TOKENS = 20  # the same as generate's own default, but said out loud
+
+
+@dataclass
+class Distribution:
+    """Top alternatives per step under one distribution; tensors are (batch, steps[, k])."""
+
+    ids: torch.Tensor  # (batch, steps, k) token ids, most likely first
+    probs: torch.Tensor  # (batch, steps, k) their probabilities (full-vocabulary softmax)
+    chosen_prob: torch.Tensor  # (batch, steps) probability of the token that was picked
+    chosen_rank: torch.Tensor  # (batch, steps) its rank, 0 = most likely
+    entropy: torch.Tensor  # (batch, steps) entropy in nats
+
+    @classmethod
+    def from_logits(cls, logits: torch.Tensor, chosen: torch.Tensor, k: int) -> "Distribution":
+        """Summarize logits (batch, steps, vocab) given the chosen ids (batch, steps).
+
+        >>> d = Distribution.from_logits(torch.tensor([[[0.0, 1.0, -1.0]]]), torch.tensor([[1]]), k=2)
+        >>> d.ids.tolist(), d.chosen_rank.tolist()
+        ([[[1, 0]]], [[0]])
+        """
+        probs = torch.softmax(logits.float(), dim=-1)  # -inf (filtered out) -> probability 0
+        top = probs.topk(k, dim=-1)
+        chosen_prob = probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
+        chosen_rank = (probs > chosen_prob.unsqueeze(-1)).sum(-1)
+        entropy = torch.special.entr(probs).sum(-1)
+        return cls(top.indices, top.values, chosen_prob, chosen_rank, entropy)
+
+
+@dataclass
+class GenerationResult:
+    """What `generate` returns: the texts, the ids and the per-step distributions."""
+
+    prompts: list[str]  # as given
+    texts: list[str]  # the new text only, special tokens skipped
+    sequences: torch.Tensor  # (batch, prompt_length + steps) left-padded prompt + new tokens
+    prompt_length: int  # padded prompt length: new tokens start here
+    token_ids: torch.Tensor  # (batch, steps) the generated ids
+    generated: torch.Tensor  # (batch, steps) True where a token was really generated (not padding after EOS)
+    raw: Distribution | None  # the model's distribution (None for beam search)
+    processed: Distribution | None  # the distribution sampled from (None for beam search)
+    settings: dict[str, Any]  # the generate settings used
+    tokenizer: Any = field(repr=False)
+    outputs: Any = field(repr=False)  # transformers' own GenerateOutput (scores, logits, beam_indices...)
+
+    @property
+    def steps(self) -> int:
+        """Number of generation steps (the longest new sequence)."""
+        return int(self.token_ids.shape[1])
+
+    def tokens(self, row: int = 0) -> list[str]:
+        """The text of each generated token of one row (padding after EOS left out)."""
+        ids = self.token_ids[row][self.generated[row]].tolist()
+        return [self.tokenizer.decode([i]) for i in ids]
+
+    def token_text(self, token_id: int) -> str:
+        """Decode one token id, e.g. ``result.token_text(result.raw.ids[0, 0, 0])``."""
+        return self.tokenizer.decode([int(token_id)])
+
+
+def generate(model: Any, tokenizer: Any, prompts: str | list[str], *, alternatives: int = 10,
+             chat: bool = False, **generate_kwargs: Any) -> GenerationResult:
+    """Run ``model.generate`` on ``prompts`` and record each step's top alternatives.
+
+    ``chat=True`` wraps each prompt as a user message with the chat template.
+    Other keyword arguments go to ``model.generate`` (``max_new_tokens`` defaults to 20).
+
+    >>> result = generate(model, tokenizer, "A list of colors: red, blue", max_new_tokens=8)  # doctest: +SKIP
+    >>> result.texts                                                                         # doctest: +SKIP
+    [', green, yellow, orange, purple']
+    """
+    prompts = _check_prompts(prompts)
+    settings = _check_settings(generate_kwargs, alternatives, tokenizer)
+    inputs = encode_left_padded(tokenizer, prompts, chat=chat).to(model.device)
+    try:
+        with torch.inference_mode():
+            outputs = model.generate(**inputs, **settings, return_dict_in_generate=True,
+                                     output_scores=True, output_logits=True)
+    except (ValueError, TypeError) as error:
+        raise CourseError(f"generate rejected these settings: {_first_line(error)}") from None
+    return _build_result(prompts, tokenizer, inputs, outputs, settings, alternatives)
+
+
+def encode_left_padded(tokenizer: Any, prompts: list[str], *, chat: bool = False) -> Any:
+    """Tokenize a batch padded on the left, with its attention mask; the tokenizer is left as it was.
+
+    >>> encode_left_padded(tokenizer, ["1, 2, 3", "A, B, C, D, E"]).attention_mask  # doctest: +SKIP
+    tensor([[0, 0, 0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1]])
+    """
+    if chat:
+        prompts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                                 add_generation_prompt=True) for p in prompts]
+    with _padding_left(tokenizer):
+        return tokenizer(prompts, padding=True, return_tensors="pt", add_special_tokens=not chat)
+
+
+@contextmanager
+def _padding_left(tokenizer: Any) -> Iterator[None]:
+    """Temporarily pad on the left (and with EOS if there is no pad token)."""
+    side, pad = tokenizer.padding_side, tokenizer.pad_token
+    tokenizer.padding_side = "left"
+    if pad is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    try:
+        yield
+    finally:
+        tokenizer.padding_side = side
+        if pad is None:
+            tokenizer.pad_token = None
+
+
+def _check_prompts(prompts: str | list[str]) -> list[str]:
+    """Accept one string or a non-empty list of non-empty strings."""
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if not isinstance(prompts, (list, tuple)) or len(prompts) == 0:
+        raise CourseError("prompts is empty: pass a string or a list of strings, e.g. ['A list of colors:'].")
+    for index, prompt in enumerate(prompts):
+        if not isinstance(prompt, str):
+            raise CourseError(f"prompt {index} is a {type(prompt).__name__}, not a string. "
+                              "Pass text; generate tokenizes it for you.")
+        if not prompt.strip():
+            raise CourseError(f"prompt {index} is empty: the model needs at least one token to continue.")
+    return list(prompts)
+
+
+def _check_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: Any) -> dict[str, Any]:
+    """Validate the settings a learner is most likely to get wrong; fill in pad and length."""
+    settings = dict(kwargs)
+    for banned in ("input_ids", "attention_mask", "return_dict_in_generate", "output_scores", "output_logits"):
+        if banned in settings:
+            raise CourseError(f"generate sets {banned} itself; leave it out.")
+    settings.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
+    new = settings["max_new_tokens"]
+    if not isinstance(new, int) or isinstance(new, bool) or new < 1:
+        raise CourseError(f"max_new_tokens must be a positive whole number, got {new!r}.")
+    if not isinstance(alternatives, int) or not 1 <= alternatives <= len(tokenizer):
+        raise CourseError(f"alternatives must be between 1 and the vocabulary size ({len(tokenizer)}), "
+                          f"got {alternatives!r}.")
+    settings.setdefault("pad_token_id", tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                        else tokenizer.eos_token_id)
+    return settings
+
+
+def _build_result(prompts: list[str], tokenizer: Any, inputs: Any, outputs: Any,
+                  settings: dict[str, Any], alternatives: int) -> GenerationResult:
+    """Collect texts, ids and both distributions from generate's output."""
+    prompt_length = inputs["input_ids"].shape[1]
+    sequences = outputs.sequences.cpu()
+    token_ids = sequences[:, prompt_length:]  # (batch, steps)
+    beams = settings.get("num_beams", 1) > 1
+    raw = processed = None
+    if not beams:
+        raw = Distribution.from_logits(torch.stack(outputs.logits, 1).cpu(), token_ids, alternatives)
+        processed = Distribution.from_logits(torch.stack(outputs.scores, 1).cpu(), token_ids, alternatives)
+    return GenerationResult(
+        prompts=prompts,
+        texts=tokenizer.batch_decode(token_ids, skip_special_tokens=True),
+        sequences=sequences, prompt_length=prompt_length, token_ids=token_ids,
+        generated=_generated_mask(token_ids, tokenizer.eos_token_id),
+        raw=raw, processed=processed, settings=settings, tokenizer=tokenizer, outputs=outputs,
+    )
+
+
+def _generated_mask(token_ids: torch.Tensor, eos_id: int | None) -> torch.Tensor:
+    """True up to and including each row's first EOS; False for the padding after it."""
+    if eos_id is None:
+        return torch.ones_like(token_ids, dtype=torch.bool)
+    is_eos = token_ids == eos_id
+    after_eos = (is_eos.cumsum(1) - is_eos.long()) > 0  # strictly after the first EOS
+    return ~after_eos
+
+
+def _first_line(error: Exception) -> str:
+    """The first line of an exception's message, for a short course error."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
