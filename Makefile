@@ -1,0 +1,45 @@
+# llmcourse: `make lab` opens the course, `make test` runs every test.
+# Both build .venv from requirements.lock and fetch the offline model first, if needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Same numbers on every x86-64 CPU with AVX2: fixed threads and instruction set (see tests/README.md).
+DETERMINISM := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
+
+.PHONY: setup model lab test test-fast notebooks normalize bench lock clean
+
+setup: $(STAMP)
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+model: setup
+	$(BIN)/python -m llmcourse fetch
+
+lab: model
+	$(BIN)/jupyter lab notebooks/
+
+test: model
+	$(DETERMINISM) $(BIN)/python -m pytest tests $(NBVAL) notebooks
+
+test-fast: setup
+	$(BIN)/python -m pytest tests -m "not slow"
+
+notebooks: model
+	$(DETERMINISM) $(BIN)/python scripts/run_notebooks.py notebooks
+
+normalize: setup
+	$(BIN)/python scripts/normalize_notebooks.py notebooks
+
+bench: model
+	$(BIN)/python benchmarks/run.py
+
+lock: setup
+	$(BIN)/python scripts/write_lock.py > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,205 @@
+"""The generation loop written out by hand, and a step-by-step view of it.
+
+Lesson 03 reads `generate_by_hand` line by line: it is what ``model.generate`` does for
+greedy decoding and sampling, in about 25 lines, and returns the same tokens (the
+tests check it against ``generate``). `generation_steps` runs the same loop on one
+prompt and yields a `Step` per token: what was picked, with what probability, and
+what else was likely; `format_steps` prints them as a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+import torch
+
+from .errors import CourseError
+from .sampling import greedy_pick, process_logits, sample_pick
+
+SAMPLING_SETTINGS = ("do_sample", "temperature", "top_k", "top_p", "min_p")
+
+
+@torch.no_grad()
+def generate_by_hand(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *,
+                     max_new_tokens: int, do_sample: bool = False, temperature: float = 1.0,
+                     top_k: int | None = None, top_p: float | None = None, min_p: float | None = None,
+                     eos_token_id: int | list[int] | None = None, pad_token_id: int | None = None,
+                     use_cache: bool = True) -> torch.Tensor:
+    """Generate up to ``max_new_tokens`` tokens one at a time; returns prompt + new ids like ``generate``.
+
+    EOS and pad ids default to ``model.generation_config``'s, as in ``generate``.
+    Unlike ``generate``, top_k defaults to None (no top-k filter), not 50.
+
+    >>> inputs = tokenizer(["A list of colors: red, blue"], return_tensors="pt")     # doctest: +SKIP
+    >>> ids = generate_by_hand(model, **inputs, max_new_tokens=4)                      # doctest: +SKIP
+    >>> tokenizer.decode(ids[0, inputs.input_ids.shape[1]:])                           # doctest: +SKIP
+    ', green, yellow'
+    """
+    _check_inputs(input_ids, attention_mask, max_new_tokens)
+    eos_ids, pad_id = _eos_and_pad(model, eos_token_id, pad_token_id, input_ids.device)
+    sequences, new_ids, cache = input_ids, input_ids, None  # (batch, prompt_len)
+    finished = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)  # (batch,)
+    positions = _positions(input_ids, attention_mask)  # (batch, prompt_len)
+    for _ in range(max_new_tokens):
+        # forward only the new tokens (the cache holds the keys and values of the rest)
+        out = model(input_ids=new_ids, attention_mask=attention_mask, position_ids=positions[:, -new_ids.shape[1]:],
+                    cache=cache, use_cache=use_cache, logits_to_keep=1)
+        # pluck the logits at the final position, in float32 as generate does
+        logits = out.logits[:, -1, :].float()  # (batch, vocab)
+        # pick the next token: the most likely one, or a sample from the filtered distribution
+        if do_sample:
+            logits = process_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+            next_id = sample_pick(logits)  # (batch,)
+        else:
+            next_id = greedy_pick(logits)  # (batch,)
+        # rows that already emitted EOS get padding instead
+        if eos_ids is not None:
+            next_id = torch.where(finished, pad_id, next_id)
+        # append the token; it sits one position after the previous one and is attended to
+        sequences = torch.cat([sequences, next_id[:, None]], dim=-1)  # (batch, length + 1)
+        positions = torch.cat([positions, positions[:, -1:] + 1], dim=-1)
+        if attention_mask is not None:
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(sequences), 1)], dim=-1)
+        # a row is finished once it emits EOS; stop when all rows are
+        if eos_ids is not None:
+            finished |= torch.isin(next_id, eos_ids)
+            if finished.all():
+                break
+        # next round: with the cache feed only the new token, without it the whole sequence again
+        cache, new_ids = (out.cache, next_id[:, None]) if use_cache else (None, sequences)
+    return sequences
+
+
+@dataclass
+class Step:
+    """One generation step: the token picked, its probability and the runners-up."""
+
+    index: int  # 0 for the first generated token
+    token_id: int  # the id that was picked
+    token: str  # its text
+    prob: float  # its probability in the distribution it was picked from
+    top: list[tuple[str, float]]  # the most likely (text, probability) pairs, most likely first
+    text: str  # the generated text so far, this token included (prompt left out)
+
+
+@torch.no_grad()
+def generation_steps(model: Any, tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor, *,
+                     max_new_tokens: int, top: int = 5, **sampling: Any) -> Iterator[Step]:
+    """Generate from one prompt, yielding a `Step` per new token (same tokens as ``generate``).
+
+    ``sampling`` takes do_sample, temperature, top_k, top_p and min_p, as `generate_by_hand`.
+    Probabilities come from the distribution actually picked from (after temperature and
+    filters when sampling); tokens a filter removed (probability 0) are left out of ``top``.
+
+    >>> steps = list(generation_steps(model, tokenizer, "A list of colors: red, blue", max_new_tokens=3))  # doctest: +SKIP
+    >>> [(s.token, round(s.prob, 2)) for s in steps]                                                      # doctest: +SKIP
+    [(',', 0.93), (' green', 0.62), (',', 0.98)]
+    """
+    ids = _prompt_ids(tokenizer, prompt_or_ids).to(model.device)  # (1, prompt_len)
+    do_sample, filters = _split_sampling(sampling, top)
+    _check_inputs(ids, None, max_new_tokens)
+    eos_ids, _ = _eos_and_pad(model, None, None, ids.device)
+    new_ids, cache, generated = ids, None, []
+    for index in range(max_new_tokens):
+        out = model(input_ids=new_ids, cache=cache, use_cache=True, logits_to_keep=1)
+        logits = out.logits[:, -1, :].float()  # (1, vocab)
+        if do_sample:
+            logits = process_logits(logits, **filters)
+        next_id = sample_pick(logits) if do_sample else greedy_pick(logits)  # (1,)
+        probs = torch.softmax(logits, dim=-1)[0]  # (vocab,) the distribution picked from
+        best = probs.topk(min(top, len(probs)))
+        token_id = int(next_id)
+        generated.append(token_id)
+        yield Step(index=index, token_id=token_id, token=tokenizer.decode([token_id]), prob=float(probs[token_id]),
+                   top=[(tokenizer.decode([int(i)]), float(p)) for i, p in zip(best.indices, best.values) if p > 0],
+                   text=tokenizer.decode(generated))
+        if eos_ids is not None and bool(torch.isin(next_id, eos_ids)):
+            return
+        cache, new_ids = out.cache, next_id[:, None]
+
+
+def format_steps(steps: Iterable[Step], *, prob_digits: int = 3) -> str:
+    """A table of steps: token, its probability and the runners-up, whitespace made visible.
+
+    >>> print(format_steps([Step(0, 11, " red", 0.5, [(" red", 0.5), ("\\n", 0.25)], " red")]))
+    step  token   prob   most likely
+       0  ␣red    0.500  ␣red 0.500 · \\n 0.250
+    """
+    rows = [(str(s.index), visible(s.token), f"{s.prob:.{prob_digits}f}",
+             " · ".join(f"{visible(t)} {p:.{prob_digits}f}" for t, p in s.top)) for s in steps]
+    header = ("step", "token", "prob", "most likely")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    lines = [f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows]
+    head = f"{header[0]:<{widths[0]}}  {header[1]:<{widths[1]}}  {header[2]:<{widths[2]}}  {header[3]}"
+    return "\n".join([head, *lines])
+
+
+def visible(text: str) -> str:
+    """Show a token's whitespace: spaces as '␣', newlines and tabs as \\n and \\t, other controls escaped.
+
+    >>> print(visible(" Hello\\n\\t!"))
+    ␣Hello\\n\\t!
+    """
+    named = {" ": "␣", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    return "".join(named.get(c, c if c.isprintable() else repr(c)[1:-1]) for c in text)
+
+
+def _positions(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    """Position of each prompt token: 0, 1, 2... counting only real (unpadded) tokens, as generate does."""
+    if attention_mask is None:
+        return torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+    positions = attention_mask.long().cumsum(-1) - 1  # (batch, prompt_len)
+    return positions.masked_fill(attention_mask == 0, 0)  # padding gets position 0
+
+
+def _eos_and_pad(model: Any, eos_token_id: int | list[int] | None, pad_token_id: int | None,
+                 device: torch.device) -> tuple[torch.Tensor | None, int | None]:
+    """The EOS ids (as a tensor) and the pad id, falling back to the model's generation config."""
+    config = model.generation_config
+    eos = eos_token_id if eos_token_id is not None else config.eos_token_id
+    if eos is None:
+        return None, pad_token_id  # nothing ends a row early: always max_new_tokens
+    eos_ids = torch.tensor([eos] if isinstance(eos, int) else list(eos), device=device)
+    pad = pad_token_id if pad_token_id is not None else config.pad_token_id
+    return eos_ids, int(eos_ids[0]) if pad is None else pad  # generate pads with EOS when there is no pad
+
+
+def _check_inputs(input_ids: Any, attention_mask: Any, max_new_tokens: Any) -> None:
+    """Refuse the usual mistakes: a 1-D prompt, a mask of the wrong shape, a bad length."""
+    if not isinstance(input_ids, torch.Tensor) or input_ids.ndim != 2:
+        shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
+        raise CourseError(f"input_ids must be a tensor of shape (batch, length), got {shape}. "
+                          "Tokenize with return_tensors='pt', or add a batch dimension with ids[None].")
+    if input_ids.shape[1] == 0:
+        raise CourseError("input_ids is empty: the model needs at least one token to continue.")
+    if attention_mask is not None and attention_mask.shape != input_ids.shape:
+        raise CourseError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has "
+                          f"{tuple(input_ids.shape)}: pass the mask the tokenizer returned with the ids.")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise CourseError(f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}.")
+
+
+def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -> torch.Tensor:
+    """One prompt as ids of shape (1, length), from text, a list of ids or a tensor."""
+    if isinstance(prompt_or_ids, str):
+        return tokenizer(prompt_or_ids, return_tensors="pt").input_ids
+    ids = torch.as_tensor(prompt_or_ids, dtype=torch.long)
+    if ids.ndim == 1:
+        ids = ids[None]
+    if ids.ndim != 2 or ids.shape[0] != 1:
+        raise CourseError(f"generation_steps follows one prompt, got ids of shape {tuple(ids.shape)}. "
+                          "Pass one text or one row of ids; use generate_by_hand for a batch.")
+    return ids
+
+
+def _split_sampling(sampling: dict[str, Any], top: int) -> tuple[bool, dict[str, Any]]:
+    """Check generation_steps' extra settings; return do_sample and the filter settings."""
+    unknown = sorted(set(sampling) - set(SAMPLING_SETTINGS))
+    if unknown:
+        raise CourseError(f"generation_steps does not know {', '.join(unknown)}; "
+                          f"it takes {', '.join(SAMPLING_SETTINGS)}.")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise CourseError(f"top must be a whole number >= 1, got {top!r}.")
+    filters = {k: v for k, v in sampling.items() if k != "do_sample"}
+    return bool(sampling.get("do_sample", False)), filters

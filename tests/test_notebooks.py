@@ -1,0 +1,67 @@
+"""Static checks on the committed lessons: normalized, run in order, few ignored outputs.
+
+nbval itself (``make test``) re-runs every notebook and compares outputs; these
+checks catch what nbval does not look at.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+IGNORE = "NBVAL_IGNORE_OUTPUT"
+
+
+def code_cells(path: Path) -> list[dict]:
+    return [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+
+
+def test_there_are_lessons():
+    assert len(NOTEBOOKS) >= 1
+
+
+def test_notebooks_are_normalized():
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "normalize_notebooks.py"), "--check",
+                           str(ROOT / "notebooks")], capture_output=True, text=True)
+    assert done.returncode == 0, f"run `make normalize`:\n{done.stdout}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_code_cell_ran_in_order(path):
+    counts = [c["execution_count"] for c in code_cells(path) if "".join(c["source"]).strip()]
+    assert counts == list(range(1, len(counts) + 1)), "re-run the notebook top to bottom: `make notebooks`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_errors_in_committed_outputs(path):
+    for cell in code_cells(path):
+        source = "".join(cell["source"])
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                assert "NBVAL_RAISES_EXCEPTION" in source, f"unexpected error in cell:\n{source[:200]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_few_ignored_outputs_each_with_a_reason(path):
+    with_output = [c for c in code_cells(path) if c.get("outputs")]
+    ignored = [c for c in with_output if IGNORE in "".join(c["source"])]
+    assert len(ignored) <= 0.15 * len(with_output), f"{len(ignored)}/{len(with_output)} cells ignored"
+    for cell in ignored:
+        line = next(l for l in "".join(cell["source"]).splitlines() if IGNORE in l)
+        assert re.search(IGNORE + r"\s*[-:—(]?\s*\w+", line), f"say why the output is ignored: {line!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_stderr_noise(path):
+    for cell in code_cells(path):
+        for output in cell.get("outputs", []):
+            if output.get("name") == "stderr":
+                assert "NBVAL_RAISES_EXCEPTION" in "".join(cell["source"]) or "stderr" in "".join(cell["source"]), \
+                    f"stderr output should be silenced at its source: {''.join(output['text'])[:200]}"
