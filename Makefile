@@ -6,9 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Same numbers on every x86-64 CPU with AVX2: fixed threads and instruction set (see tests/README.md).
 DETERMINISM := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --ignore-glob="*/exercises/*"
 
-.PHONY: setup model lab test test-fast notebooks normalize bench lock clean
+.PHONY: setup model lab test test-fast notebooks normalize exercises colab bench lock clean
 
 setup: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
@@ -24,13 +24,20 @@ lab: model
 	$(BIN)/jupyter lab notebooks/
 
 test: model
-	$(DETERMINISM) $(BIN)/python -m pytest tests $(NBVAL) notebooks
+	$(DETERMINISM) $(BIN)/python -m pytest tests -m "not browser" $(NBVAL) notebooks
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not slow"
 
 notebooks: model
 	$(DETERMINISM) $(BIN)/python scripts/run_notebooks.py notebooks
+	$(MAKE) colab exercises
+
+colab: setup
+	$(BIN)/python scripts/colab.py
+
+exercises: setup
+	$(BIN)/python scripts/exercises.py
 
 normalize: setup
 	$(BIN)/python scripts/normalize_notebooks.py notebooks

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+", type=Path)
     args = parser.parse_args(argv)
     paths = sorted(p for arg in args.paths for p in ([arg] if arg.suffix == ".ipynb" else arg.rglob("*.ipynb"))
-                   if ".ipynb_checkpoints" not in p.parts)
+                   if ".ipynb_checkpoints" not in p.parts and "exercises" not in p.parts)
     for path in paths:
         print(f"{path}: {execute(path):.1f} s", flush=True)
     return 0

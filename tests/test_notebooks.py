@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+LESSONS = [p for p in NOTEBOOKS if "exercises" not in p.parts]  # learner copies are checked in test_exercises
 IGNORE = "NBVAL_IGNORE_OUTPUT"
 
 
@@ -33,13 +34,13 @@ def test_notebooks_are_normalized():
     assert done.returncode == 0, f"run `make normalize`:\n{done.stdout}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_every_code_cell_ran_in_order(path):
     counts = [c["execution_count"] for c in code_cells(path) if "".join(c["source"]).strip()]
     assert counts == list(range(1, len(counts) + 1)), "re-run the notebook top to bottom: `make notebooks`"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_no_errors_in_committed_outputs(path):
     for cell in code_cells(path):
         source = "".join(cell["source"])
@@ -48,7 +49,7 @@ def test_no_errors_in_committed_outputs(path):
                 assert "NBVAL_RAISES_EXCEPTION" in source, f"unexpected error in cell:\n{source[:200]}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_few_ignored_outputs_each_with_a_reason(path):
     with_output = [c for c in code_cells(path) if c.get("outputs")]
     ignored = [c for c in with_output if IGNORE in "".join(c["source"])]
@@ -58,7 +59,7 @@ def test_few_ignored_outputs_each_with_a_reason(path):
         assert re.search(IGNORE + r"\s*[-:—(]?\s*\w+", line), f"say why the output is ignored: {line!r}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_no_stderr_noise(path):
     for cell in code_cells(path):
         for output in cell.get("outputs", []):
