@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DETERMINISM := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --ignore-glob="*/exercises/*"
 
-.PHONY: setup model lab test test-fast notebooks normalize exercises colab bench lock clean
+.PHONY: setup model lab test test-fast test-browser notebooks normalize exercises colab handouts bench lock clean
 
 setup: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
@@ -21,13 +21,17 @@ model: setup
 	$(BIN)/python -m llmcourse fetch
 
 lab: model
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: model
 	$(DETERMINISM) $(BIN)/python -m pytest tests -m "not browser" $(NBVAL) notebooks
 
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not slow"
+	$(BIN)/python -m pytest tests -m "not slow and not browser"
+
+test-browser: model
+	scripts/browser_setup.sh
+	$(BIN)/python -m pytest tests/browser
 
 notebooks: model
 	$(DETERMINISM) $(BIN)/python scripts/run_notebooks.py notebooks
@@ -42,6 +46,9 @@ exercises: setup
 normalize: setup
 	$(BIN)/python scripts/normalize_notebooks.py notebooks
 
+handouts: setup
+	$(BIN)/python scripts/handouts.py
+
 bench: model
 	$(BIN)/python benchmarks/run.py
 
@@ -49,4 +56,4 @@ lock: setup
 	$(BIN)/python scripts/write_lock.py > requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache handouts
