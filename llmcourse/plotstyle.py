@@ -1,0 +1,141 @@
+"""The look shared by every plot in `plots`: colours, fonts, figures and token labels.
+
+Lesson 05 uses it through `plots`. Nothing happens at import time: `new_figure`
+registers the Japanese font and applies the style only while a figure is built,
+so a learner's own rcParams are never touched.
+
+- Colours are Okabe-Ito (safe for colour-blind readers); colour maps are viridis.
+- Fonts: DejaVu Sans first, IPAexGothic (from matplotlib-fontja) as the fallback
+  for Japanese and other CJK text.
+- Token text is shown with its whitespace visible (`show_token`) and never parsed
+  as math (tokens contain ``$``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+
+# Okabe & Ito (2008), "Color Universal Design"
+BLUE, ORANGE, VERMILLION, GREEN = "#0072B2", "#E69F00", "#D55E00", "#009E73"
+SKY, PURPLE, YELLOW, GREY, LIGHT_GREY = "#56B4E9", "#CC79A7", "#F0E442", "#999999", "#DDDDDD"
+CMAP = "viridis"
+
+CJK_FONT = "IPAexGothic"
+FONT_FAMILY = ["DejaVu Sans", CJK_FONT]  # matplotlib falls back glyph by glyph along this list
+STYLE = {
+    "font.family": FONT_FAMILY,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+    "svg.fonttype": "path",  # SVGs show the same glyphs without the fonts installed
+}
+WHITESPACE = {" ": "␣", "\n": "↵", "\t": "→", "\r": "␍"}
+
+
+def show_token(text: str, max_chars: int = 14) -> str:
+    """Token text with whitespace made visible and long tokens shortened.
+
+    >>> show_token(" the\\n"), show_token(""), show_token("abcdefghij", max_chars=5)
+    ('␣the↵', '∅', 'abcd…')
+    """
+    shown = "".join(WHITESPACE.get(c, c if c.isprintable() else f"\\x{ord(c):02x}") for c in text)
+    if not shown:
+        return "∅"  # an empty token (some tokenizers decode pieces of a character to nothing)
+    return shown if len(shown) <= max_chars else shown[: max_chars - 1] + "…"
+
+
+def token_labels(tokenizer: Any, ids: Sequence[int], max_chars: int = 14) -> list[str]:
+    """Decode each id on its own and make it printable with `show_token`.
+
+    >>> token_labels(tokenizer, [28, 2114])  # doctest: +SKIP
+    ['.', '␣cat']
+    """
+    return [show_token(tokenizer.decode([int(i)]), max_chars) for i in ids]
+
+
+@lru_cache(maxsize=1)
+def register_cjk_font() -> bool:
+    """Add matplotlib-fontja's IPAexGothic to matplotlib's font list; False if it is not installed.
+
+    matplotlib-fontja is not imported: importing it would change the global rcParams.
+
+    >>> register_cjk_font()  # doctest: +SKIP
+    True
+    """
+    spec = importlib.util.find_spec("matplotlib_fontja")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    path = Path(spec.submodule_search_locations[0]) / "fonts" / "ipaexg.ttf"
+    if not path.is_file():
+        return False
+    font_manager.fontManager.addfont(str(path))
+    return True
+
+
+@contextmanager
+def plot_style() -> Iterator[None]:
+    """Apply the course style while the block runs; the caller's values of those settings come back after it.
+
+    Only the keys of `STYLE` are restored (``rc_context`` would also undo the
+    ``interactive`` flag that a notebook's inline backend sets when a first figure is made).
+
+    >>> with plot_style():
+    ...     fig = Figure(figsize=(4, 3))  # Japanese text in it falls back to IPAexGothic
+    """
+    register_cjk_font()
+    saved = {key: matplotlib.rcParams[key] for key in STYLE}
+    matplotlib.rcParams.update(STYLE)
+    try:
+        yield
+    finally:
+        matplotlib.rcParams.update(saved)
+
+
+def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, Any]:
+    """A pyplot figure of a fixed size with a grid of axes (none if nrows is 0), laid out by matplotlib.
+
+    Call it inside `plot_style()`: fonts are fixed when the texts are created. In a
+    notebook, show it with ``_ = plot_...(...)`` or ``plt.show()``, and close it with
+    ``plt.close(fig)`` when drawing many.
+
+    >>> with plot_style():
+    ...     fig, ax = new_figure((4, 3))
+    >>> plt.close(fig)
+    """
+    fig = plt.figure(figsize=figsize, layout="constrained" if nrows else None)
+    return fig, fig.subplots(nrows, ncols, **kwargs) if nrows else None
+
+
+def set_token_ticks(ax: Any, positions: Sequence[float], labels: Sequence[str], *, axis: str = "x",
+                    rotation: float = 0, fontsize: float | None = None) -> None:
+    """Put token labels on an axis as plain text (never math), rotated if asked.
+
+    >>> with plot_style():
+    ...     fig, ax = new_figure((4, 3))
+    ...     set_token_ticks(ax, [0, 1], ["$5", "␣cat"])
+    >>> plt.close(fig)
+    """
+    setter = ax.set_xticks if axis == "x" else ax.set_yticks
+    align = {"ha": "right", "rotation_mode": "anchor"} if axis == "x" and rotation else {}
+    setter(list(positions), list(labels), parse_math=False, rotation=rotation, fontsize=fontsize, **align)
+
+
+def text_colour(rgba: Sequence[float]) -> str:
+    """Black or white, whichever reads better on a background colour.
+
+    >>> text_colour((0.0, 0.0, 0.2, 1.0)), text_colour((1.0, 1.0, 0.8, 1.0))
+    ('white', 'black')
+    """
+    r, g, b = rgba[:3]
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"

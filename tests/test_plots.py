@@ -1,0 +1,431 @@
+"""Tests for `llmcourse.plots`: the numbers and texts drawn, checked against their sources.
+
+Bar heights are read back from ``ax.patches`` and compared with softmax
+probabilities; kept/dropped colours with transformers' own logits warpers; the beam
+tree with ``model.generate``. Labels are checked with awkward tokens (``$``,
+newlines, Japanese) and every figure is saved as PNG, PDF and SVG with warnings
+turned into errors (a missing glyph or a mathtext parse would fail).
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import math
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib import colormaps  # noqa: E402
+from matplotlib.colors import BoundaryNorm, to_rgba  # noqa: E402
+from transformers import (LogitsProcessorList, MinPLogitsWarper, TemperatureLogitsWarper,  # noqa: E402
+                          TopKLogitsWarper, TopPLogitsWarper, set_seed)
+
+from llmcourse import CourseError, generate, plots, plotstyle  # noqa: E402
+from llmcourse.plots import PROCESSED_LABEL, RAW_LABEL  # noqa: E402
+from llmcourse.plotstyle import BLUE, LIGHT_GREY, VERMILLION, show_token  # noqa: E402
+
+ODD_TOKENS = ["$", "$x$", "a$^$", "\n", "\t", " 猫", "日本語", " the", "ü", "  ", "(", "東京"]
+
+
+# ---------------------------------------------------------------- fixtures and helpers
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Each test starts with no open figure and closes the ones it made."""
+    plt.close("all")
+    yield
+    plt.close("all")
+    assert plt.get_fignums() == []
+
+
+@pytest.fixture(scope="module")
+def logits():
+    """Next-token logits over the tiny 64-token vocabulary, spread enough to make every filter matter."""
+    return torch.randn(64, generator=torch.Generator().manual_seed(0)) * 2.5
+
+
+@pytest.fixture(scope="module")
+def sampled(tiny_model, tiny_tokenizer):
+    """A sampled generation from the tiny model, with temperature and top-k (so raw != processed)."""
+    set_seed(0)
+    return generate(tiny_model, tiny_tokenizer, "hello world", max_new_tokens=10, do_sample=True,
+                    temperature=1.5, top_k=20)
+
+
+@pytest.fixture(scope="module")
+def odd_world():
+    """A random 2-layer model and a word-level tokenizer whose tokens contain $, whitespace and Japanese."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, **{token: i + 3 for i, token in enumerate(ODD_TOKENS)}}
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    backend.decoder = decoders.Fuse()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", bos_token="<s>",
+                                        eos_token="</s>", pad_token="</s>")
+    torch.manual_seed(1)
+    config = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, bos_token_id=1, eos_token_id=2,
+                         pad_token_id=2, max_position_embeddings=64)
+    return LlamaForCausalLM(config).eval(), tokenizer
+
+
+def heights(ax) -> list[float]:
+    """The heights of the bars of one axes, left to right as drawn."""
+    return [patch.get_height() for patch in ax.patches]
+
+
+def tick_texts(ax, axis: str = "x") -> list[str]:
+    """The strings of an axis' tick labels."""
+    labels = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    return [label.get_text() for label in labels]
+
+
+def save_all(fig, tmp_path, name: str = "figure") -> None:
+    """Save as PNG, PDF and SVG; any warning (missing glyph, bad mathtext) is an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for extension in ("png", "pdf", "svg"):
+            path = tmp_path / f"{name}.{extension}"
+            fig.savefig(path)
+            assert path.stat().st_size > 1000
+
+
+def top_with_other(probs: torch.Tensor, k: int) -> list[float]:
+    """What a next-token bar chart should show: the top-k probabilities, then 1 - their sum."""
+    top = probs.topk(k).values.tolist()
+    return top + [1 - sum(top)]
+
+
+# ---------------------------------------------------------------- bar charts of one step
+
+def test_next_token_bars_are_the_full_softmax_plus_all_other_tokens(logits, tiny_tokenizer, tmp_path):
+    fig = plots.plot_next_token(logits, tokenizer=tiny_tokenizer, k=7)
+    ax = fig.axes[0]
+    assert heights(ax) == pytest.approx(top_with_other(torch.softmax(logits, -1), 7), abs=1e-6)
+    ids = torch.softmax(logits, -1).topk(7).indices.tolist()
+    assert tick_texts(ax) == [show_token(tiny_tokenizer.decode([i])) for i in ids] + ["all other tokens"]
+    assert RAW_LABEL in ax.get_title()
+    assert tuple(fig.get_size_inches()) == (8, 4.8)
+    save_all(fig, tmp_path)
+
+
+@pytest.mark.parametrize("which", ["raw", "processed"])
+def test_next_token_from_a_result_reads_its_distribution_and_marks_the_chosen_token(sampled, which):
+    step = 1
+    source = sampled.outputs.logits if which == "raw" else sampled.outputs.scores
+    probs = torch.softmax(source[step][0].float(), -1)
+    fig = plots.plot_next_token(sampled, step=step, which=which, k=10)
+    ax = fig.axes[0]
+    assert heights(ax) == pytest.approx(top_with_other(probs, 10), abs=1e-6)
+    assert plots.LABELS[which] in ax.get_title()
+    chosen = int(sampled.token_ids[0, step])
+    colours = [to_rgba(p.get_facecolor()) for p in ax.patches]
+    top_ids = probs.topk(10).indices.tolist()
+    assert [c == to_rgba(VERMILLION) for c in colours[:-1]] == [i == chosen for i in top_ids]
+
+
+def test_raw_vs_processed_shows_the_same_tokens_under_both_distributions(sampled):
+    step = 2
+    raw = torch.softmax(sampled.outputs.logits[step][0].float(), -1)
+    processed = torch.softmax(sampled.outputs.scores[step][0].float(), -1)
+    fig = plots.plot_raw_vs_processed(sampled, step=step, k=8)
+    left, right = fig.axes
+    ids = raw.topk(8).indices
+    assert heights(left) == pytest.approx(top_with_other(raw, 8), abs=1e-6)
+    assert heights(right)[:-1] == pytest.approx(processed[ids].tolist(), abs=1e-6)
+    assert heights(right)[-1] == pytest.approx(1 - processed[ids].sum().item(), abs=1e-6)
+    assert tick_texts(left) == tick_texts(right)
+    assert left.get_title() == RAW_LABEL and right.get_title().startswith(PROCESSED_LABEL)
+
+
+def test_temperature_zero_is_a_stable_one_hot_and_other_panels_are_the_scaled_softmax(logits, tiny_tokenizer):
+    temperatures = (0, 0.5, 1.0, 2.0)
+    fig = plots.plot_temperatures(logits, tiny_tokenizer, temperatures, k=5)
+    ids = logits.topk(5).indices
+    for ax, temperature in zip(fig.axes, temperatures):
+        drawn = heights(ax)
+        assert not any(math.isnan(h) for h in drawn)
+        if temperature == 0:
+            assert drawn == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+            assert "greedy" in ax.get_title() and "entropy 0.00" in ax.get_title()
+        else:
+            probs = torch.softmax(logits / temperature, -1)
+            assert drawn[:-1] == pytest.approx(probs[ids].tolist(), abs=1e-6)
+            assert drawn[-1] == pytest.approx(1 - probs[ids].sum().item(), abs=1e-6)
+            entropy = float(torch.special.entr(probs).sum())
+            assert f"entropy {entropy:.2f}" in ax.get_title()
+        assert tick_texts(ax) == tick_texts(fig.axes[0])  # the same tokens in every panel
+    assert PROCESSED_LABEL in fig.get_suptitle()
+
+
+@pytest.mark.parametrize("settings", [
+    {"top_k": 5}, {"top_p": 0.8}, {"top_p": 0.3}, {"min_p": 0.1}, {"min_p": 0.5},
+    {"top_k": 10, "top_p": 0.5}, {"temperature": 0.7, "top_p": 0.9}, {"temperature": 1.8, "min_p": 0.05},
+    {"temperature": 1.3, "top_k": 12, "top_p": 0.9, "min_p": 0.02},
+], ids=lambda settings: ",".join(f"{k}={v}" for k, v in settings.items()))
+def test_truncation_keeps_exactly_what_transformers_warpers_keep(logits, tiny_tokenizer, settings):
+    warpers = LogitsProcessorList()  # in generate's order: temperature, top-k, top-p, min-p
+    if "temperature" in settings:
+        warpers.append(TemperatureLogitsWarper(settings["temperature"]))
+    if "top_k" in settings:
+        warpers.append(TopKLogitsWarper(settings["top_k"]))
+    if "top_p" in settings:
+        warpers.append(TopPLogitsWarper(settings["top_p"]))
+    if "min_p" in settings:
+        warpers.append(MinPLogitsWarper(settings["min_p"]))
+    warped = warpers(torch.zeros(1, 1, dtype=torch.long), logits[None].clone())[0]
+    expected_kept = set(torch.isfinite(warped).nonzero().flatten().tolist())
+
+    fig = plots.plot_truncation(logits, tiny_tokenizer, k=64, **settings)  # all 64 tokens shown
+    before, _twin, after = fig.axes[0], fig.axes[2], fig.axes[1]
+    id_of = {show_token(tiny_tokenizer.decode([i])): i for i in range(64)}
+    shown = [id_of[text] for text in tick_texts(before)]
+    colours = [to_rgba(patch.get_facecolor()) for patch in before.patches]
+    assert set(colours) <= {to_rgba(BLUE), to_rgba(LIGHT_GREY)}
+    assert {i for i, c in zip(shown, colours) if c == to_rgba(BLUE)} == expected_kept
+    scaled = torch.softmax(logits / settings.get("temperature", 1.0), -1)
+    assert heights(before) == pytest.approx(scaled[shown].tolist(), abs=1e-6)
+    assert heights(after) == pytest.approx(torch.softmax(warped, -1)[shown].tolist(), abs=1e-6)
+    assert f"keeps {len(expected_kept)} of 64" in fig.get_suptitle()
+
+
+def test_empirical_frequencies_sum_to_one_and_sit_near_the_probabilities(logits, tiny_tokenizer):
+    n = 4000
+    fig = plots.plot_empirical_vs_model(logits, tiny_tokenizer, n=n, seed=3, k=8, temperature=1.5, top_k=20)
+    model_bars, sample_bars = fig.axes[0].containers[:2]
+    probs = torch.softmax(TopKLogitsWarper(20)(None, logits[None] / 1.5)[0], -1)
+    model = [bar.get_height() for bar in model_bars]
+    sample = [bar.get_height() for bar in sample_bars]
+    assert model == pytest.approx(top_with_other(probs, 8), abs=1e-6)
+    assert sum(sample) == pytest.approx(1.0, abs=1e-6)
+    for p, f in zip(model, sample):
+        assert abs(f - p) <= 4 * math.sqrt(p * (1 - p) / n) + 1e-9
+    assert PROCESSED_LABEL in fig.axes[0].get_title()
+    again = plots.sample_frequencies(probs, n, seed=3)
+    assert torch.equal(again, plots.sample_frequencies(probs, n, seed=3))  # the seed fixes the draws
+    assert again[probs == 0].sum() == 0  # filtered tokens are never drawn
+
+
+# ---------------------------------------------------------------- a whole generation
+
+def test_heatmap_cells_are_the_recorded_alternatives_and_the_chosen_tokens_are_outlined(sampled):
+    k, steps = 6, int(sampled.generated[0].sum())
+    fig = plots.plot_generation_heatmap(sampled, k=k, which="raw")
+    ax = fig.axes[0]
+    grid = ax.images[0].get_array()
+    assert np.allclose(grid, sampled.raw.probs[0, :steps, :k].numpy())
+    cells = [text.get_text() for text in ax.texts]
+    ids = sampled.raw.ids[0, :steps, :k].flatten().tolist()
+    assert cells == [show_token(sampled.token_text(i), 10) for i in ids]
+    outlined = sorted((round(p.get_y() + 0.5), round(p.get_x() + 0.5)) for p in ax.patches)
+    ranks = sampled.raw.chosen_rank[0, :steps].tolist()
+    assert outlined == [(step, rank) for step, rank in enumerate(ranks) if rank < k]
+    assert RAW_LABEL in ax.get_title()
+    with pytest.raises(CourseError, match="between 1 and 10"):
+        plots.plot_generation_heatmap(sampled, k=11)
+
+
+@pytest.mark.parametrize("by", ["prob", "rank"])
+def test_token_shading_writes_every_token_on_its_colour(sampled, by):
+    fig = plots.plot_token_shading(sampled, by=by)
+    tokens = [text for text in fig.texts if text.get_bbox_patch() is not None]
+    assert [t.get_text() for t in tokens] == [show_token(token, 40) for token in sampled.tokens(0)]
+    steps = len(tokens)
+    if by == "prob":
+        expected = colormaps["viridis"](sampled.raw.chosen_prob[0, :steps].numpy())
+    else:  # ranks 0-9 get a colour each, 10 and above share one
+        ranks = np.minimum(sampled.raw.chosen_rank[0, :steps].numpy(), 10)
+        expected = colormaps["viridis_r"](BoundaryNorm(np.arange(-0.5, 11), 256)(ranks))
+    assert np.allclose([t.get_bbox_patch().get_facecolor() for t in tokens], expected)
+    (colorbar,) = fig.axes
+    assert RAW_LABEL in colorbar.get_xlabel()
+    with pytest.raises(CourseError, match='by must be "prob" or "rank"'):
+        plots.plot_token_shading(sampled, by="entropy")
+
+
+def test_confidence_plots_each_distribution_and_marks_off_top1_picks(sampled):
+    steps = int(sampled.generated[0].sum())
+    fig = plots.plot_confidence(sampled)
+    top, bottom = fig.axes
+    raw_line, processed_line = top.get_lines()
+    assert raw_line.get_label() == RAW_LABEL and processed_line.get_label() == PROCESSED_LABEL
+    assert np.allclose(raw_line.get_ydata(), sampled.raw.chosen_prob[0, :steps].numpy())
+    assert np.allclose(processed_line.get_ydata(), sampled.processed.chosen_prob[0, :steps].numpy())
+    assert np.allclose(bottom.get_lines()[0].get_ydata(), sampled.raw.entropy[0, :steps].numpy())
+    marked = top.collections[0].get_offsets()[:, 0].tolist()
+    assert marked == [s for s in range(steps) if sampled.raw.chosen_rank[0, s] > 0]
+    assert marked  # temperature 1.5 on a random model leaves the top-1 somewhere
+
+
+# ---------------------------------------------------------------- several runs and beam search
+
+def test_branch_points_are_the_first_differing_step():
+    assert plots.branch_points([1, 2, 3], {0: [1, 2, 3], 1: [9, 2, 3], 2: [1, 2, 4], 3: [1, 2]}) == {
+        0: None, 1: 0, 2: 2, 3: 2}
+
+
+def test_branches_on_the_real_model_repeat_seeded_generate(offline_model):
+    model, tokenizer = offline_model
+    prompt = "Once upon a time"
+    branches = plots.sample_branches(model, tokenizer, prompt, seeds=(0, 1), max_new_tokens=6, temperature=1.0)
+    inputs = tokenizer(prompt, return_tensors="pt")
+    greedy = model.generate(**inputs, max_new_tokens=6, do_sample=False)[0, inputs.input_ids.shape[1]:]
+    assert branches.greedy == greedy.tolist()
+    for seed in (0, 1):
+        set_seed(seed)
+        sample = model.generate(**inputs, max_new_tokens=6, do_sample=True, temperature=1.0)
+        assert branches.samples[seed] == sample[0, inputs.input_ids.shape[1]:].tolist()
+    points = branches.points
+    fig = plots.plot_branch_runs(branches)
+    ax = fig.axes[0]
+    names = tick_texts(ax, "y")
+    assert names[0] == "greedy"
+    for name, seed in zip(names[1:], (0, 1)):
+        branch = "(same as greedy)" if points[seed] is None else f"(branches at {points[seed]})"
+        assert name == f"seed {seed} {branch}"
+    outlined = [(round(p.get_x() + 0.45), round(p.get_y() + 0.35)) for p in ax.patches if p.get_linewidth() > 0
+                and to_rgba(p.get_edgecolor()) == to_rgba(VERMILLION)]
+    assert outlined == [(points[seed], row) for row, seed in enumerate((0, 1), 1) if points[seed] is not None]
+
+
+def beam_reference(model, tokenizer, prompt, **settings):
+    """generate's own beam search output, called directly."""
+    inputs = tokenizer(prompt, return_tensors="pt")
+    return model.generate(**inputs, do_sample=False, return_dict_in_generate=True, output_scores=True, **settings)
+
+
+def test_beam_tree_on_the_real_model_ends_in_generates_sequence(offline_model, tmp_path):
+    model, tokenizer = offline_model
+    prompt = "A list of colors: red, blue"
+    tree = plots.beam_search_tree(model, tokenizer, prompt, num_beams=3, max_new_tokens=6)
+    reference = beam_reference(model, tokenizer, prompt, num_beams=3, max_new_tokens=6)
+    assert tree.prompt_ids + list(tree.final) == reference.sequences[0].tolist()
+    assert tree.final_score == pytest.approx(reference.sequences_scores[0].item(), abs=1e-4)
+    transition = model.compute_transition_scores(reference.sequences, reference.scores, reference.beam_indices)
+    final_node = next(n for n in tree.nodes if n.ids == tree.final)
+    assert final_node.score == pytest.approx(transition[0].sum().item(), abs=1e-3)
+    for step in range(tree.steps - 1):
+        assert [n.status for n in tree.at_step(step)].count("kept") == 3
+    assert any(n.status == "pruned" for n in tree.nodes)
+    fig = plots.plot_beam_tree(tree)
+    highlighted = [t for t in fig.axes[0].texts if t.get_bbox_patch() is not None
+                   and to_rgba(t.get_bbox_patch().get_edgecolor()) == to_rgba(VERMILLION)]
+    highlighted.sort(key=lambda text: text.get_position()[0])
+    assert [t.get_text().split("\n")[0] for t in highlighted] == [
+        show_token(tokenizer.decode([i]), 10) for i in tree.final]
+    save_all(fig, tmp_path)
+
+
+@pytest.mark.parametrize("settings", [
+    {"num_beams": 3}, {"num_beams": 4, "num_return_sequences": 2}, {"num_beams": 3, "length_penalty": 0.0},
+    {"num_beams": 3, "early_stopping": True}, {"num_beams": 2, "eos_token_id": "frequent"},
+    {"num_beams": 3, "eos_token_id": "frequent", "length_penalty": 2.0, "early_stopping": "never"},
+    {"num_beams": 2, "eos_token_id": "frequent", "length_penalty": 0.0},  # a 1-token hypothesis wins, search stops
+    {"num_beams": 3, "num_return_sequences": 3, "eos_token_id": "frequent", "length_penalty": -1.0},  # padded
+], ids=lambda settings: ",".join(f"{k}={v}" for k, v in settings.items()))
+def test_beam_tree_replays_generate_on_the_tiny_model(tiny_model, tiny_tokenizer, settings):
+    settings = dict(settings, max_new_tokens=10)
+    prompt = "the cat"
+    if settings.get("eos_token_id") == "frequent":  # an end token beam search meets early, to test finishing
+        first = tiny_model(**tiny_tokenizer(prompt, return_tensors="pt")).logits[0, -1]
+        settings["eos_token_id"] = int(first.topk(2).indices[1])
+    result = generate(tiny_model, tiny_tokenizer, prompt, **settings)
+    reference = beam_reference(tiny_model, tiny_tokenizer, prompt, **settings)
+    tree = plots.BeamTree.from_result(result)
+    returned = reference.sequences[0].tolist()
+    assert tree.prompt_ids + list(tree.final) == returned[: len(tree.prompt_ids) + len(tree.final)]
+    assert set(returned[len(tree.prompt_ids) + len(tree.final):]) <= {tiny_tokenizer.pad_token_id}
+    assert tree.final_score == pytest.approx(reference.sequences_scores[0].item(), abs=1e-4)
+    assert tree.steps == len(reference.scores)  # the replay stops where generate stopped
+    plots.plot_beam_tree(result)
+
+
+def test_distribution_plots_explain_that_beam_search_has_no_single_distribution(tiny_model, tiny_tokenizer, sampled):
+    beams = generate(tiny_model, tiny_tokenizer, "the cat", num_beams=2, max_new_tokens=3)
+    with pytest.raises(CourseError, match="beam search"):
+        plots.plot_generation_heatmap(beams)
+    with pytest.raises(CourseError, match="not come from beam search"):
+        plots.plot_beam_tree(sampled)
+    with pytest.raises(CourseError, match='which must be "raw"'):
+        plots.plot_next_token(sampled, which="logits")
+    with pytest.raises(CourseError, match="step must be between"):
+        plots.plot_next_token(sampled, step=99)
+    with pytest.raises(CourseError, match="1-D"):
+        plots.plot_temperatures(torch.zeros(2, 64), tiny_tokenizer)
+
+
+# ---------------------------------------------------------------- awkward labels, fonts, files
+
+def odd_figures(model, tokenizer):
+    """Every plot, drawn on a vocabulary of tokens with $, whitespace and Japanese."""
+    set_seed(0)
+    prompt = "日本語 $x$ 東京"
+    result = generate(model, tokenizer, prompt, max_new_tokens=12, do_sample=True, temperature=3.0)
+    logits = model(**tokenizer(prompt, return_tensors="pt")).logits[0, -1].detach()
+    branches = plots.Branches(prompt, [3, 4, 5], {0: [3, 6, 9], 1: [3, 4, 5]}, {"temperature": 3.0}, tokenizer)
+    beams = generate(model, tokenizer, prompt, num_beams=3, max_new_tokens=4)
+    return {
+        "next_token": plots.plot_next_token(logits, tokenizer=tokenizer, k=len(ODD_TOKENS) + 3),
+        "temperatures": plots.plot_temperatures(logits, tokenizer, k=8),
+        "truncation": plots.plot_truncation(logits, tokenizer, top_p=0.7, k=10),
+        "empirical": plots.plot_empirical_vs_model(logits, tokenizer, n=200, k=8),
+        "heatmap": plots.plot_generation_heatmap(result),
+        "shading": plots.plot_token_shading(result),
+        "confidence": plots.plot_confidence(result),
+        "branches": plots.plot_branch_runs(branches),
+        "beam_tree": plots.plot_beam_tree(beams),
+        "raw_vs_processed": plots.plot_raw_vs_processed(result, step=1),
+    }
+
+
+def test_labels_survive_dollars_whitespace_and_japanese_in_every_plot(odd_world, tmp_path):
+    model, tokenizer = odd_world
+    figures = odd_figures(model, tokenizer)
+    assert sorted(plt.get_fignums()) == sorted(fig.number for fig in figures.values())  # one figure per plot
+    bar_labels = set(tick_texts(figures["next_token"].axes[0]))
+    assert {"$", "$x$", "a$^$", "↵", "→", "␣猫", "日本語", "␣␣", "東京"} <= bar_labels
+    for name, fig in figures.items():
+        texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
+        assert all(t.get_fontfamily()[:2] == ["DejaVu Sans", "IPAexGothic"] for t in texts), name
+        save_all(fig, tmp_path, name)  # "a$^$" as mathtext would raise; a missing glyph would warn
+        plt.close(fig)
+    assert plt.get_fignums() == []
+
+
+def test_show_token_makes_whitespace_visible_and_shortens():
+    assert show_token(" the") == "␣the"
+    assert show_token("\n\n") == "↵↵"
+    assert show_token("\tx\r") == "→x␍"
+    assert show_token("") == "∅"
+    assert show_token("\x00") == "\\x00"
+    assert show_token("abcdefghijklmnopqrstuvwxyz") == "abcdefghijklm…"
+    assert show_token("$5") == "$5"
+
+
+def test_plots_leave_rcparams_alone_even_when_reimported(logits, tiny_tokenizer):
+    before = dict(matplotlib.rcParams)
+    importlib.reload(plotstyle)
+    importlib.reload(plots)
+    plots.plot_next_token(logits, tokenizer=tiny_tokenizer)
+    assert dict(matplotlib.rcParams) == before
+    with plotstyle.plot_style():
+        assert matplotlib.rcParams["font.family"] == ["DejaVu Sans", "IPAexGothic"]
+        matplotlib.interactive(not before["interactive"])  # as an inline backend does on its first figure
+    assert matplotlib.rcParams["interactive"] != before["interactive"]  # kept: only the style keys go back
+    matplotlib.interactive(before["interactive"])
+    assert plotstyle.register_cjk_font()
+    assert "IPAexGothic" in {font.name for font in matplotlib.font_manager.fontManager.ttflist}
+
+
+def test_docstring_examples_run():
+    for module in (plots, plotstyle):
+        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
