@@ -1,0 +1,492 @@
+"""Benchmarks for the course, measured on the machine that runs them (`make bench`).
+
+Not tests: nothing here passes or fails. Each section prints rows of one table and
+the whole run is saved to ``benchmarks/results/<hostname>-<date>.json``:
+
+- overhead: plain ``model.generate`` vs ``llmcourse.generate`` (which also keeps
+  every step's top-k), same prompt, greedy, 64 new tokens;
+- throughput: tokens/s and footprint for fp32, bf16, 8-bit and 4-bit at batch 1, 4
+  and 16, next to the memory-bandwidth floor of each (bytes read per token over
+  the measured copy bandwidth);
+- llama.cpp on the same GGUF, when ``llama_cpp`` (llama-cpp-python) is importable;
+- CUDA, when a GPU is present: fp16 vs 4-bit NF4 and their distance to the floor;
+- course: every lesson ``notebooks/NN_*.ipynb`` executed headless, on copies in a
+  temporary folder (the notebooks themselves are never written).
+
+Times are medians of repeated runs after a warm-up, with the min-max spread.
+
+    .venv/bin/python benchmarks/run.py             # full run, about 10 minutes on 2 cores
+    .venv/bin/python benchmarks/run.py --quick     # smoke test, about 2 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PROMPT = "A list of colors: red, blue"
+BATCH_PROMPTS = [  # distinct lengths, so batches really are left-padded
+    PROMPT, "1, 2, 3", "The capital of France is", "Once upon a time, in a small village by the sea,",
+    "def fibonacci(n):", "A, B, C, D, E", "The best way to learn a language is", "Water boils at",
+]
+NEW_TOKENS = 64
+
+
+# ---------------------------------------------------------------- timing and table
+
+@dataclass
+class Stats:
+    """Seconds of repeated runs (after warm-up): median and spread."""
+
+    seconds: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    def summary(self) -> dict[str, float]:
+        return {"median_s": self.median, "min_s": min(self.seconds), "max_s": max(self.seconds),
+                "runs": len(self.seconds)}
+
+
+@dataclass
+class Row:
+    """One line of the printed table (and of the JSON file)."""
+
+    section: str
+    name: str
+    batch: int | None = None
+    tokens_per_s: float | None = None
+    tokens_per_s_range: tuple[float, float] | None = None  # (slowest run, fastest run)
+    seconds: dict[str, float] | None = None
+    memory_mb: float | None = None
+    floor_tokens_per_s: float | None = None  # memory-bandwidth limit at batch 1
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def sync() -> None:
+    """Wait for queued GPU work, so the clock measures it."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def measure(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> Stats:
+    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` times timed."""
+    for _ in range(warmup):
+        fn()
+    seconds = []
+    for _ in range(repeats):
+        sync()
+        started = time.perf_counter()
+        fn()
+        sync()
+        seconds.append(time.perf_counter() - started)
+    return Stats(seconds)
+
+
+def throughput_row(section: str, name: str, batch: int, stats: Stats, **kwargs: Any) -> Row:
+    """A row whose speed is new tokens (all rows of the batch) per second."""
+    tokens = batch * NEW_TOKENS
+    return Row(section, name, batch, tokens / stats.median,
+               (tokens / max(stats.seconds), tokens / min(stats.seconds)), stats.summary(), **kwargs)
+
+
+def print_row(row: Row) -> None:
+    """Print one table line as soon as it is measured."""
+    speed = f"{row.tokens_per_s:8.1f}" if row.tokens_per_s is not None else " " * 8
+    spread = (f"{row.tokens_per_s_range[0]:6.1f}-{row.tokens_per_s_range[1]:<6.1f}"
+              if row.tokens_per_s_range else " " * 13)
+    if row.tokens_per_s is None and row.seconds:
+        speed = f"{row.seconds['median_s']:7.1f}s"
+        spread = f"{row.seconds['min_s']:5.1f}-{row.seconds['max_s']:<5.1f}s "
+    batch = f"{row.batch:>5}" if row.batch is not None else " " * 5
+    memory = f"{row.memory_mb:8.0f}" if row.memory_mb is not None else " " * 8
+    floor = f"{row.floor_tokens_per_s:7.0f}" if row.floor_tokens_per_s is not None else " " * 7
+    print(f"{row.section:<10} {row.name:<34} {batch} {speed} {spread} {memory} {floor}  {row.note}", flush=True)
+
+
+def print_header() -> None:
+    print(f"{'section':<10} {'what':<34} {'batch':>5} {'tok/s':>8} {'(min-max)':<13} {'MB':>8} "
+          f"{'floor':>7}  note")
+    print("-" * 110)
+
+
+# ---------------------------------------------------------------- machine facts
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers depend on: CPU, threads, versions, GPU."""
+    import torch
+    import transformers
+
+    info: dict[str, Any] = {
+        "hostname": socket.gethostname(), "python": platform.python_version(),
+        "torch": torch.__version__, "transformers": transformers.__version__,
+        "cpu": _cpu_model(), "logical_cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
+                                           "MKL_CBWR") if k in os.environ},
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "load_average_at_start": os.getloadavg(),
+    }
+    try:
+        from llmcourse.quiet import silence_bitsandbytes
+
+        silence_bitsandbytes()
+        import bitsandbytes
+
+        info["bitsandbytes"] = bitsandbytes.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def copy_bandwidth(device: str, megabytes: int = 512, repeats: int = 10) -> float:
+    """Memory bandwidth in bytes/s from a big tensor copy (each copy reads and writes it once)."""
+    import torch
+
+    src = torch.ones(megabytes * 2**20 // 4, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    stats = measure(lambda: dst.copy_(src), repeats, warmup=2)
+    return 2 * src.nbytes / min(stats.seconds)  # best run: the hardware's reach
+
+
+# ---------------------------------------------------------------- models
+
+def load(precision: str, device: str = "cpu") -> tuple[Any, Any]:
+    """The offline model in one precision: fp32, bf16, fp16, 8bit or 4bit."""
+    import torch
+    from llmcourse import load_model
+
+    quantization = precision if precision in ("4bit", "8bit") else None
+    model, tokenizer = load_model(quantization=quantization, device=device)
+    if precision in ("bf16", "fp16"):
+        model = model.to(torch.bfloat16 if precision == "bf16" else torch.float16)
+    return model.eval(), tokenizer
+
+
+def weight_bytes(model: Any) -> int:
+    """Bytes of all parameters and buffers, with bitsandbytes' 4-bit scales; tied weights once."""
+    seen, total = set(), 0
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if tensor.data_ptr() in seen:
+            continue
+        seen.add(tensor.data_ptr())
+        total += tensor.numel() * tensor.element_size()
+        state = getattr(tensor, "quant_state", None)
+        if state is not None:
+            total += _quant_state_bytes(state)
+    return total
+
+
+def _quant_state_bytes(state: Any) -> int:
+    total = 0
+    for name in ("absmax", "code", "offset"):
+        value = getattr(state, name, None)
+        if hasattr(value, "nbytes"):
+            total += value.nbytes
+    nested = getattr(state, "state2", None)
+    return total + (_quant_state_bytes(nested) if nested is not None else 0)
+
+
+def kv_bytes_per_token(model: Any, prompt_tokens: int, batch: int = 1, element_size: int | None = None) -> float:
+    """Average KV-cache bytes read per decoding step while generating NEW_TOKENS tokens."""
+    config = model.config
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    size = element_size or model.dtype.itemsize  # a quantized model keeps its KV cache in its compute dtype
+    per_position = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * size * batch
+    mean_length = prompt_tokens + (NEW_TOKENS - 1) / 2
+    return per_position * mean_length
+
+
+def inputs_for(tokenizer: Any, batch: int, device: str) -> Any:
+    from llmcourse.generation import encode_left_padded
+
+    prompts = [BATCH_PROMPTS[i % len(BATCH_PROMPTS)] for i in range(batch)]
+    return encode_left_padded(tokenizer, prompts).to(device), prompts
+
+
+def greedy(**extra: Any) -> dict[str, Any]:
+    """Greedy settings that always produce NEW_TOKENS tokens (EOS is held off)."""
+    return dict(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False, **extra)
+
+
+def free(*objects: Any) -> None:
+    del objects
+    gc.collect()
+
+
+# ---------------------------------------------------------------- sections
+
+def bench_overhead(repeats: int) -> list[Row]:
+    """Plain model.generate vs llmcourse.generate, runs interleaved so drift hits both."""
+    import torch
+    import llmcourse
+
+    model, tokenizer = load("fp32")
+    inputs, prompts = inputs_for(tokenizer, 1, "cpu")
+    settings = greedy(pad_token_id=tokenizer.pad_token_id)
+    plain = lambda: model.generate(**inputs, **settings)  # noqa: E731
+    course = lambda: llmcourse.generate(model, tokenizer, prompts, **settings)  # noqa: E731
+    with torch.inference_mode():
+        same = torch.equal(plain()[0], course().sequences[0])
+    plain(), course()  # warm-up
+    times: dict[str, list[float]] = {"plain": [], "course": []}
+    for _ in range(repeats):
+        for name, fn in (("plain", plain), ("course", course)):
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    plain_stats, course_stats = Stats(times["plain"]), Stats(times["course"])
+    ratio = course_stats.median / plain_stats.median
+    rows = [throughput_row("overhead", "model.generate (fp32)", 1, plain_stats),
+            throughput_row("overhead", "llmcourse.generate (fp32, top-10)", 1, course_stats,
+                           note=f"ratio {ratio:.3f} (goal <= 1.05); same tokens: {same}",
+                           extra={"ratio": ratio, "same_tokens": same})]
+    free(model)
+    return rows
+
+
+def bench_throughput(precisions: list[str], batches: list[int], repeats: int, bandwidth: float) -> list[Row]:
+    """tokens/s of llmcourse.generate per precision and batch size, with footprint and floor."""
+    import llmcourse
+
+    rows = []
+    for precision in precisions:
+        model, tokenizer = load(precision)
+        footprint = model.get_memory_footprint() / 1e6
+        prompt_tokens = inputs_for(tokenizer, 1, "cpu")[0]["input_ids"].shape[1]
+        floor = bandwidth / (weight_bytes(model) + kv_bytes_per_token(model, prompt_tokens))
+        for batch in batches:
+            _, prompts = inputs_for(tokenizer, batch, "cpu")
+            stats = measure(lambda: llmcourse.generate(model, tokenizer, prompts, **greedy()), repeats)
+            row = throughput_row("precision", f"{precision}", batch, stats, memory_mb=footprint,
+                                 floor_tokens_per_s=floor if batch == 1 else None)
+            if batch == 1:
+                row.note = f"{row.tokens_per_s / floor:.0%} of the bandwidth floor"
+            print_row(row)
+            rows.append(row)
+        free(model)
+    return rows
+
+
+def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | None) -> list[Row]:
+    """llama.cpp (llama-cpp-python) on the course's own GGUF, greedy, batch 1."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return [Row("llama.cpp", "llama-cpp-python", note="not installed: skipped "
+                    "(pip install llama-cpp-python)")]
+    import torch
+    from llmcourse.offline import gguf_path
+    from transformers import AutoConfig, AutoTokenizer
+    from llmcourse.loading import resolve_model_name
+
+    path = gguf_path()
+    if not path.exists():
+        return [Row("llama.cpp", "Q4_1 GGUF", note=f"{path} missing: skipped")]
+    threads = torch.get_num_threads()
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=512, n_threads=threads, n_threads_batch=threads,
+                          seed=0, verbose=False)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_name())
+    prompt_ids = tokenizer(PROMPT)["input_ids"]
+    produced: list[int] = []
+
+    def run() -> None:
+        produced.clear()
+        for token in llm.generate(prompt_ids, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, reset=True):
+            produced.append(token)
+            if len(produced) == NEW_TOKENS:
+                break
+
+    stats = measure(run, repeats)
+    agree = None
+    if reference_ids is not None:
+        agree = next((i for i, (a, b) in enumerate(zip(produced, reference_ids)) if a != b), len(produced))
+    size = path.stat().st_size
+    config_only = SimpleNamespace(config=AutoConfig.from_pretrained(resolve_model_name()))
+    floor = bandwidth / (size + kv_bytes_per_token(config_only, len(prompt_ids), element_size=2))  # fp16 KV
+    row = throughput_row("llama.cpp", f"Q4_1 GGUF, {threads} threads", 1, stats, memory_mb=size / 1e6,
+                         floor_tokens_per_s=floor,
+                         note=f"llama-cpp-python {llama_cpp.__version__}; same first tokens as fp32: {agree}",
+                         extra={"agreeing_prefix_tokens": agree, "text": tokenizer.decode(produced)})
+    free(llm)
+    return [row]
+
+
+def bench_cuda(repeats: int) -> list[Row]:
+    """fp16 vs 4-bit NF4 on the GPU, and how far each is from the memory-bandwidth floor."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return [Row("cuda", "GPU", note="no CUDA device: skipped")]
+    bandwidth = copy_bandwidth("cuda", megabytes=2048, repeats=20)
+    rows = [Row("cuda", "device-to-device copy", note=f"{bandwidth / 1e9:.0f} GB/s measured",
+                extra={"bandwidth_bytes_per_s": bandwidth, "device": torch.cuda.get_device_name(0)})]
+    print_row(rows[0])
+    for precision in ("fp16", "4bit"):
+        model, tokenizer = load(precision, device="cuda")
+        for batch in (1, 16):
+            inputs, _ = inputs_for(tokenizer, batch, "cuda")
+            settings = greedy(pad_token_id=tokenizer.pad_token_id)
+            with torch.inference_mode():
+                stats = measure(lambda: model.generate(**inputs, **settings), repeats)
+            moved = weight_bytes(model) + kv_bytes_per_token(model, inputs["input_ids"].shape[1], batch,
+                                                             element_size=2)
+            floor = bandwidth / moved * batch  # tokens/s if every step only had to read its bytes once
+            row = throughput_row("cuda", f"{precision} model.generate", batch, stats,
+                                 memory_mb=model.get_memory_footprint() / 1e6, floor_tokens_per_s=floor)
+            row.note = (f"{moved / 1e6:.0f} MB moved/step; measured step = "
+                        f"{floor / row.tokens_per_s:.1f}x the floor")
+            row.extra = {"bytes_per_step": moved, "ratio_to_floor": floor / row.tokens_per_s}
+            print_row(row)
+            rows.append(row)
+        free(model)
+        torch.cuda.empty_cache()
+    return rows
+
+
+def bench_course(timeout: int) -> list[Row]:
+    """Execute every lesson headless on copies in a temporary folder; time each one."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    source = ROOT / "notebooks"
+    lessons = sorted(source.glob("[0-9][0-9]_*.ipynb"))
+    if not lessons:
+        return [Row("course", "notebooks/NN_*.ipynb", note="no lessons yet: skipped")]
+    rows, total = [], 0.0
+    with tempfile.TemporaryDirectory(prefix="llmcourse-bench-") as folder:
+        copy = Path(folder) / "notebooks"
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        for lesson in lessons:
+            path = copy / lesson.name
+            notebook = nbformat.read(path, as_version=4)
+            started = time.perf_counter()
+            note = "ok"
+            try:
+                NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                               resources={"metadata": {"path": str(copy)}}).execute()
+            except CellExecutionError as error:
+                note = f"FAILED: {error.ename}: {error.evalue}"[:80]
+            except Exception as error:  # a kernel that died, a timeout
+                note = f"FAILED: {type(error).__name__}"
+            seconds = time.perf_counter() - started
+            total += seconds
+            row = Row("course", lesson.name, seconds={"median_s": seconds, "min_s": seconds, "max_s": seconds,
+                                                       "runs": 1}, note=note)
+            print_row(row)
+            rows.append(row)
+    rows.append(Row("course", f"all {len(lessons)} lessons", seconds={"median_s": total, "min_s": total,
+                                                                      "max_s": total, "runs": 1},
+                    note="one run each, fresh kernel per lesson"))
+    return rows
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and sizes: a smoke test")
+    parser.add_argument("--skip-course", action="store_true", help="do not execute the lessons")
+    parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 5, quick 2)")
+    parser.add_argument("--threads", type=int, help="torch (and llama.cpp) threads; default: torch's own choice")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    repeats = args.repeats or (2 if args.quick else 5)
+    grid_repeats = args.repeats or (2 if args.quick else 3)
+    batches = [1, 4] if args.quick else [1, 4, 16]
+
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    info = machine_info()
+    print(f"{info['cpu']}, {info['logical_cpus']} logical CPUs, torch {info['torch']} "
+          f"({info['torch_threads']} threads, {info['cpu_capability']}), transformers {info['transformers']}"
+          + (f", GPU {info['cuda']}" if info["cuda"] else ""))
+    if info["load_average_at_start"][0] > 0.5 * (os.cpu_count() or 1):
+        print(f"WARNING: load average {info['load_average_at_start'][0]:.1f} on {os.cpu_count()} CPUs: other work "
+              "is running, so these numbers are slower and noisier than this machine can do.")
+    bandwidth = copy_bandwidth("cpu")
+    info["cpu_copy_bandwidth_bytes_per_s"] = bandwidth
+    print(f"CPU copy bandwidth {bandwidth / 1e9:.1f} GB/s; 'floor' = that over the bytes read per token "
+          f"(weights + KV cache), batch 1; greedy, {NEW_TOKENS} new tokens\n")
+    print_header()
+
+    rows: list[Row] = []
+    overhead = bench_overhead(repeats)
+    for row in overhead:
+        print_row(row)
+    rows += overhead
+
+    from llmcourse import generate
+
+    model, tokenizer = load("fp32")
+    with torch.inference_mode():
+        reference = generate(model, tokenizer, PROMPT, **greedy())
+    reference_text, reference_ids = reference.texts[0], reference.token_ids[0].tolist()
+    free(model)
+
+    rows += bench_throughput(["fp32", "bf16", "8bit", "4bit"], batches, grid_repeats, bandwidth)
+    for section in (lambda: bench_llama_cpp(repeats, bandwidth, reference_ids),
+                    lambda: bench_cuda(repeats)):
+        new = section()
+        for row in new:
+            if row.section != "cuda" or row.tokens_per_s is None:  # bench_cuda prints its own
+                print_row(row)
+        rows += new
+    if args.skip_course:
+        rows.append(Row("course", "lessons", note="--skip-course"))
+        print_row(rows[-1])
+    else:
+        rows += bench_course(timeout=900)
+        print_row(rows[-1])
+
+    elapsed = time.perf_counter() - started
+    info["load_average_at_end"] = os.getloadavg()
+    print(f"\nbenchmark took {elapsed / 60:.1f} min")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{socket.gethostname()}-{dt.date.today().isoformat()}.json"
+    out.write_text(json.dumps({"machine": info, "args": vars(args), "new_tokens": NEW_TOKENS,
+                               "prompt": PROMPT, "fp32_greedy_text": reference_text,
+                               "elapsed_s": elapsed, "rows": [asdict(r) for r in rows]}, indent=1))
+    print(f"saved {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
