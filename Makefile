@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DETERMINISM := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --ignore-glob="*/exercises/*"
 
-.PHONY: setup model lab test test-fast test-browser notebooks normalize exercises colab handouts bench lock clean
+.PHONY: setup model lab test test-fast test-browser notebooks translations normalize exercises colab handouts bench lock clean
 
 setup: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
@@ -33,9 +33,12 @@ test-browser: model
 	scripts/browser_setup.sh
 	$(BIN)/python -m pytest tests/browser
 
-notebooks: model
+notebooks: model translations
 	$(DETERMINISM) $(BIN)/python scripts/run_notebooks.py notebooks
 	$(MAKE) colab exercises
+
+translations: setup
+	$(BIN)/python scripts/translate.py
 
 colab: setup
 	$(BIN)/python scripts/colab.py

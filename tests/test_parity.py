@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tokenize
 from pathlib import Path
 
@@ -69,3 +71,13 @@ def test_japanese_twin_sets_the_language(english):
     japanese = ROOT / "notebooks" / "ja" / english.name
     assert 'set_language("ja")' in "".join(code_cells(japanese)) if japanese.exists() else True
     assert 'set_language("en")' in "".join(code_cells(english))
+
+
+
+def test_japanese_lessons_are_built_from_their_translation_files():
+    """The committed Japanese lessons are what scripts/translate.py makes (no hand edits, no drift)."""
+    tables = {p.stem for p in (ROOT / "notebooks" / "ja" / "translations").glob("*.json")}
+    assert tables >= {p.stem for p in ENGLISH}, "every lesson needs notebooks/ja/translations/NN_name.json"
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "translate.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
