@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CourseError, ModelNotAvailableError, SetupError
-from .hub import hub_reachable
+from .hub import hub_offline_by_setting, hub_reachable
 from .offline import MODEL_NAME, cache_status, fetch
 from .quiet import quiet_loading, silence_bitsandbytes
 
@@ -116,8 +116,9 @@ def load_model(name: str | os.PathLike | None = None, *, quantization: str | Non
         raise ModelNotAvailableError(f"There is no model folder at {source!r}. Check the path, or call "
                                      f"load_model() with no name for the offline default {MODEL_NAME}.")
     if not local and not in_hub_cache(source) and not hub_reachable():
+        why = "switched off (HF_HUB_OFFLINE=1)" if hub_offline_by_setting() else "not reachable from here"
         raise ModelNotAvailableError(
-            f"{source!r} is not a local folder and the Hugging Face Hub is not reachable from here. "
+            f"{source!r} is not a local folder and the Hugging Face Hub is {why}. "
             f"Use the offline default instead: load_model() (it loads {MODEL_NAME}), or unset "
             f"${MODEL_ENV}; or connect to the internet."
         )

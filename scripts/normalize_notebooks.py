@@ -11,6 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+import nbformat
+from nbformat.v4 import rwbase
+
 NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
@@ -21,8 +24,9 @@ KEPT_CELL_METADATA = ("tags",)
 
 
 def normalize(notebook: dict) -> dict:
-    """Return a normalized copy of a notebook dict (nbformat 4.5)."""
-    notebook = json.loads(json.dumps(notebook))
+    """Return a normalized copy of a notebook dict (nbformat 4.5), text split into lines as Jupyter saves it."""
+    node = nbformat.from_dict(json.loads(json.dumps(notebook)))
+    notebook = json.loads(json.dumps(rwbase.split_lines(rwbase.rejoin_lines(node))))
     notebook["metadata"] = NOTEBOOK_METADATA
     notebook["nbformat"], notebook["nbformat_minor"] = 4, 5
     count = 0
