@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import logging
 from collections.abc import Iterator
 
@@ -48,3 +49,22 @@ def quiet_loading() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
         if bars_were_on:
             hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def captured_log(name: str = "transformers") -> Iterator[io.StringIO]:
+    """Collect a library's log messages inside the block, to show them as text (lesson 04).
+
+    >>> import logging
+    >>> with captured_log("demo") as log:
+    ...     logging.getLogger("demo").warning("right-padding was detected!")
+    >>> log.getvalue().strip()
+    'right-padding was detected!'
+    """
+    logger = logging.getLogger(name)
+    stream, handlers = io.StringIO(), logger.handlers[:]
+    logger.handlers = [logging.StreamHandler(stream)]
+    try:
+        yield stream
+    finally:
+        logger.handlers = handlers
