@@ -1,4 +1,4 @@
-"""Plots of what a language model considered at each step (lesson 05).
+"""Plots of what a language model considered at each step (lessons 03 and 05).
 
 Every function returns a pyplot `matplotlib.figure.Figure` of a fixed size that
 ``fig.savefig("x.pdf")`` (or .svg, .png) writes. In a notebook end the cell with
@@ -8,6 +8,10 @@ distribution is drawn:
 
 - the model distribution: the softmax of the raw logits (``which="raw"``);
 - the sampling distribution: after temperature/top-k/top-p (``which="processed"``).
+
+Titles, axis labels and legends follow `llmcourse.i18n.set_language` ("en" or "ja"),
+read when a figure is drawn: ``set_language("ja")`` and the next plot is in Japanese
+(the IPAexGothic fallback of `plotstyle` draws the glyphs).
 
 Most plots read a `GenerationResult` from `llmcourse.generate`; the others take the
 logits of one step (a 1-D tensor over the vocabulary) and the tokenizer. Beam search
@@ -33,23 +37,61 @@ from matplotlib.patches import Patch, Rectangle
 
 from .errors import CourseError
 from .generation import Distribution, GenerationResult, generate
+from .i18n import say
 from .plotstyle import (BLUE, CMAP, GREEN, GREY, LIGHT_GREY, ORANGE, PURPLE, SKY, VERMILLION, new_figure,
                         plot_style, set_token_ticks, show_token, text_colour, token_labels)
 from .sampling import process_logits
 
-RAW_LABEL = "model distribution (raw logits)"
-PROCESSED_LABEL = "sampling distribution (after temperature/top-k/top-p)"
-LABELS = {"raw": RAW_LABEL, "processed": PROCESSED_LABEL}
-OTHER_LABEL = "all other tokens"
+WHICH = ("raw", "processed")
 SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p")
 LIGHT_GREEN = "#99D8C9"  # finished beam search hypotheses
+
+
+# ---------------------------------------------------------------- words in the current language
+
+def raw_label() -> str:
+    """The name of the model distribution in titles and legends.
+
+    >>> from llmcourse.i18n import set_language
+    >>> set_language("en"); raw_label()
+    'model distribution (raw logits)'
+    """
+    return say(en="model distribution (raw logits)", ja="モデルの分布（生のロジット）")
+
+
+def processed_label() -> str:
+    """The name of the sampling distribution in titles and legends.
+
+    >>> from llmcourse.i18n import set_language
+    >>> set_language("ja"); processed_label()
+    'サンプリング分布（temperature/top-k/top-p 適用後）'
+    >>> set_language("en"); processed_label()
+    'sampling distribution (after temperature/top-k/top-p)'
+    """
+    return say(en="sampling distribution (after temperature/top-k/top-p)",
+               ja="サンプリング分布（temperature/top-k/top-p 適用後）")
+
+
+def distribution_label(which: str) -> str:
+    """`raw_label` or `processed_label`, by the ``which=`` of a plot."""
+    _check_which(which)
+    return raw_label() if which == "raw" else processed_label()
+
+
+def other_label() -> str:
+    """The label of the last bar: every token not drawn on its own."""
+    return say(en="all other tokens", ja="その他すべてのトークン")
+
+
+def _probability_word() -> str:
+    return say(en="probability", ja="確率")
 
 
 # ---------------------------------------------------------------- shared pieces
 
 def _check_which(which: str) -> None:
     """Refuse anything but "raw" or "processed"."""
-    if which not in LABELS:
+    if which not in WHICH:
         raise CourseError(f'which must be "raw" (the model distribution) or "processed" '
                           f'(the sampling distribution), got {which!r}.')
 
@@ -123,8 +165,8 @@ def _draw_bars(ax: Any, tokenizer: Any, ids: Sequence[int], heights: Sequence[fl
     bars = ax.bar(x, heights, color=colours, edgecolor="black", linewidth=0.5)
     bars[-1].set_hatch("//")
     ax.bar_label(bars, labels=[_probability_text(h) for h in heights], fontsize=7, padding=1)
-    set_token_ticks(ax, x, token_labels(tokenizer, ids) + [OTHER_LABEL], rotation=rotation)
-    ax.set_ylabel("probability")
+    set_token_ticks(ax, x, token_labels(tokenizer, ids) + [other_label()], rotation=rotation)
+    ax.set_ylabel(_probability_word())
     return bars
 
 
@@ -136,12 +178,13 @@ def _fit_ylim(ax: Any, *heights: Sequence[float]) -> None:
 
 def _bar_legend(fig: Figure, chosen: int | None, ids: Sequence[int], rank: int | None = None) -> None:
     """Legend under the axes for `_draw_bars`: token, chosen token, all other tokens."""
-    handles = [Patch(color=BLUE, label="token")]
+    handles = [Patch(color=BLUE, label=say(en="token", ja="トークン"))]
     if chosen is not None:
-        where = "" if chosen in ids else f" (rank {rank}, inside '{OTHER_LABEL}')"
-        handles.append(Patch(color=VERMILLION, label="chosen token" + where))
+        where = "" if chosen in ids else say(en=f" (rank {rank}, inside '{other_label()}')",
+                                             ja=f"（順位 {rank}、「{other_label()}」に含まれる）")
+        handles.append(Patch(color=VERMILLION, label=say(en="chosen token", ja="選ばれたトークン") + where))
     handles.append(Patch(facecolor=LIGHT_GREY, hatch="//", edgecolor="black",
-                         label=f"{OTHER_LABEL} (1 − sum of the bars)"))
+                         label=say(en=f"{other_label()} (1 − sum of the bars)", ja=f"{other_label()}（1 − 棒の合計）")))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
 
 
@@ -155,7 +198,8 @@ def _context(result: GenerationResult, row: int, step: int, chars: int = 50) -> 
 def _settings_text(settings: dict[str, Any]) -> str:
     """The sampling settings of a generate call, e.g. 'do_sample=True, temperature=0.7'."""
     keys = ("do_sample",) + SAMPLING_KEYS + ("repetition_penalty", "num_beams")
-    return ", ".join(f"{key}={settings[key]}" for key in keys if key in settings) or "greedy (default settings)"
+    return (", ".join(f"{key}={settings[key]}" for key in keys if key in settings)
+            or say(en="greedy (default settings)", ja="貪欲デコーディング（既定の設定）"))
 
 
 # ---------------------------------------------------------------- one step
@@ -176,7 +220,7 @@ def plot_next_token(result_or_logits: GenerationResult | torch.Tensor, *, step: 
         logits, tokenizer = _step_logits(result, which, row, step), result.tokenizer
         chosen = int(result.token_ids[row, step])
         rank = int(getattr(result, which).chosen_rank[row, step])
-        subtitle = f"\nafter: {_context(result, row, step)}"
+        subtitle = say(en="\nafter: ", ja="\n直前のテキスト: ") + _context(result, row, step)
     else:
         logits, subtitle = _check_logits(result_or_logits, tokenizer), ""
     ids, heights = _top_with_other(torch.softmax(logits, -1), k)
@@ -185,7 +229,8 @@ def plot_next_token(result_or_logits: GenerationResult | torch.Tensor, *, step: 
         _draw_bars(ax, tokenizer, ids, heights, chosen=chosen)
         _fit_ylim(ax, heights)
         _bar_legend(fig, chosen, ids, rank)
-        ax.set_title(f"Next token at step {step}: {LABELS[which]}{subtitle}", parse_math=False)
+        ax.set_title(say(en=f"Next token at step {step}: ", ja=f"ステップ {step} の次のトークン: ")
+                     + distribution_label(which) + subtitle, parse_math=False)
     return fig
 
 
@@ -210,10 +255,10 @@ def plot_raw_vs_processed(result: GenerationResult, *, step: int = 0, row: int =
                 right.text(x, 0.01, "×", ha="center", va="bottom", color=GREY, fontsize=12)
         _fit_ylim(left, raw_heights, processed_heights)
         _bar_legend(fig, chosen, ids, int(result.raw.chosen_rank[row, step]))
-        left.set_title(RAW_LABEL)
-        right.set_title(PROCESSED_LABEL + "\n× = filtered out (probability 0)")
-        fig.suptitle(f"Step {step} after: {_context(result, row, step)}\n{_settings_text(result.settings)}",
-                     parse_math=False)
+        left.set_title(raw_label())
+        right.set_title(processed_label() + say(en="\n× = filtered out (probability 0)", ja="\n× = 除外（確率 0）"))
+        fig.suptitle(say(en=f"Step {step} after: ", ja=f"ステップ {step}、直前のテキスト: ")
+                     + f"{_context(result, row, step)}\n{_settings_text(result.settings)}", parse_math=False)
     return fig
 
 
@@ -247,12 +292,15 @@ def plot_temperatures(logits: torch.Tensor, tokenizer: Any, temperatures: Sequen
             _, heights = _top_with_other(probs, k, ids)
             _draw_bars(ax, tokenizer, ids.tolist(), heights, rotation=60)
             entropy = float(torch.special.entr(probs).sum())
-            name = f"T = {temperature}" + (" (greedy)" if temperature == 0 else "")
-            ax.set_title(f"{name}\nentropy {entropy:.2f} nats, top-1 {float(probs.max()):.2f}", fontsize=10)
+            name = f"T = {temperature}" + (say(en=" (greedy)", ja="（貪欲）") if temperature == 0 else "")
+            ax.set_title(name + say(en=f"\nentropy {entropy:.2f} nats, top-1 {float(probs.max()):.2f}",
+                                    ja=f"\nエントロピー {entropy:.2f} nats、top-1 {float(probs.max()):.2f}"),
+                         fontsize=10)
             ax.set_ylim(0, 1.1)
         for ax in axes.flat[len(temperatures):]:
             ax.set_visible(False)
-        fig.suptitle(f"One set of logits at {len(temperatures)} temperatures: {PROCESSED_LABEL}")
+        fig.suptitle(say(en=f"One set of logits at {len(temperatures)} temperatures: ",
+                         ja=f"同じロジットを {len(temperatures)} 通りの temperature で: ") + processed_label())
     return fig
 
 
@@ -276,17 +324,22 @@ def plot_truncation(logits: torch.Tensor, tokenizer: Any, *, top_k: int | None =
             ax.bar(x, heights, color=colours, edgecolor="black", linewidth=0.5)
             set_token_ticks(ax, x, token_labels(tokenizer, order.tolist()), rotation=60)
             _fit_ylim(ax, heights)
-            ax.set_ylabel("probability")
+            ax.set_ylabel(_probability_word())
         lines = _mark_thresholds(left, probs, probs[order].cumsum(0).tolist(), top_k, top_p, min_p)
-        handles = [Patch(color=BLUE, label="kept"), Patch(color=LIGHT_GREY, label="dropped"), *lines]
+        handles = [Patch(color=BLUE, label=say(en="kept", ja="残る")),
+                   Patch(color=LIGHT_GREY, label=say(en="dropped", ja="除外")), *lines]
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
-        left.set_title(f"Before: {RAW_LABEL}" + ("" if temperature == 1 else f", temperature {temperature}"))
-        right.set_title(f"After: {PROCESSED_LABEL},\nrenormalized over the kept tokens")
+        left.set_title(say(en="Before: ", ja="適用前: ") + raw_label()
+                       + ("" if temperature == 1 else say(en=", ", ja="、") + f"temperature {temperature}"))
+        right.set_title(say(en=f"After: {processed_label()},\nrenormalized over the kept tokens",
+                            ja=f"適用後: {processed_label()}、\n残ったトークンで正規化し直したもの"))
         hidden = int(kept.sum()) - int(kept[order].sum())
-        more = f" ({hidden} kept tokens beyond the {len(order)} shown)" if hidden else ""
+        more = say(en=f" ({hidden} kept tokens beyond the {len(order)} shown)",
+                   ja=f"（表示した {len(order)} 個のほかに {hidden} 個が残る）") if hidden else ""
         settings = {"top_k": top_k, "top_p": top_p, "min_p": min_p}
         fig.suptitle(", ".join(f"{key}={value}" for key, value in settings.items() if value is not None)
-                     + f": keeps {int(kept.sum())} of {probs.numel()} tokens{more}")
+                     + say(en=f": keeps {int(kept.sum())} of {probs.numel()} tokens{more}",
+                           ja=f": {probs.numel()} トークン中 {int(kept.sum())} 個が残る{more}"))
     return fig
 
 
@@ -295,14 +348,15 @@ def _mark_thresholds(ax: Any, probs: torch.Tensor, cumulative: list[float], top_
     """The cumulative line (right axis) and dashed lines where each filter cuts; returns them for a legend."""
     twin = ax.twinx()
     twin.set_ylim(0, 1.05)
-    twin.set_ylabel("cumulative probability", color=ORANGE)
+    twin.set_ylabel(say(en="cumulative probability", ja="累積確率"), color=ORANGE)
     twin.spines["right"].set_visible(True)
     lines = twin.plot(range(len(cumulative)), cumulative, color=ORANGE, marker="o", markersize=3,
-                      label="cumulative probability (right axis)")
+                      label=say(en="cumulative probability (right axis)", ja="累積確率（右軸）"))
     if top_k and top_k < len(cumulative):
         lines.append(ax.axvline(top_k - 0.5, color=VERMILLION, linestyle="--", label=f"top_k = {top_k}"))
     if top_p is not None and top_p < 1:
-        lines.append(twin.axhline(top_p, color=GREEN, linestyle="--", label=f"top_p = {top_p} (right axis)"))
+        lines.append(twin.axhline(top_p, color=GREEN, linestyle="--",
+                                  label=f"top_p = {top_p}" + say(en=" (right axis)", ja="（右軸）")))
     if min_p is not None:
         top1 = float(probs.max())
         lines.append(ax.axhline(min_p * top1, color=PURPLE, linestyle=":",
@@ -332,22 +386,25 @@ def plot_empirical_vs_model(logits: torch.Tensor, tokenizer: Any, *, n: int = 10
     logits = _check_logits(logits, tokenizer)
     _check_sampling(sampling)
     probs = torch.softmax(process_logits(logits[None], **sampling)[0], -1)
-    label = PROCESSED_LABEL if any(sampling.get(key) not in (None, 1.0) for key in SAMPLING_KEYS) else RAW_LABEL
+    which = "processed" if any(sampling.get(key) not in (None, 1.0) for key in SAMPLING_KEYS) else "raw"
     ids, model_heights = _top_with_other(probs, k)
     _, sample_heights = _top_with_other(sample_frequencies(probs, n, seed), k, torch.tensor(ids))
     p = np.array(model_heights)
     x = np.arange(len(p))
+    label = distribution_label(which)
     with plot_style():
         fig, ax = new_figure((10, 4.6))
-        ax.bar(x - 0.2, model_heights, 0.4, color=BLUE, label=f"probability ({label})")
+        ax.bar(x - 0.2, model_heights, 0.4, color=BLUE, label=say(en=f"probability ({label})", ja=f"確率（{label}）"))
         ax.bar(x + 0.2, sample_heights, 0.4, color=ORANGE, hatch="..", edgecolor="white",
-               label=f"frequency in {n} samples (seed {seed})")
+               label=say(en=f"frequency in {n} samples (seed {seed})", ja=f"{n} 回のサンプルでの頻度（seed {seed}）"))
         ax.errorbar(x - 0.2, p, yerr=2 * np.sqrt(p * (1 - p) / n), fmt="none", ecolor="black", capsize=3,
-                    linewidth=1, label="expected spread of the frequency (±2 standard errors)")
-        set_token_ticks(ax, x, token_labels(tokenizer, ids) + [OTHER_LABEL], rotation=45)
-        ax.set_ylabel("probability / frequency")
+                    linewidth=1, label=say(en="expected spread of the frequency (±2 standard errors)",
+                                           ja="頻度の想定されるばらつき（±2 標準誤差）"))
+        set_token_ticks(ax, x, token_labels(tokenizer, ids) + [other_label()], rotation=45)
+        ax.set_ylabel(say(en="probability / frequency", ja="確率 / 頻度"))
         ax.legend(fontsize=8, frameon=False)
-        ax.set_title(f"{n} draws with torch.multinomial from the {label}")
+        ax.set_title(say(en=f"{n} draws with torch.multinomial from the {label}",
+                         ja=f"{label}から torch.multinomial で {n} 回抽出"))
     return fig
 
 
@@ -376,14 +433,15 @@ def plot_generation_heatmap(result: GenerationResult, *, row: int = 0, k: int = 
             if rank < k:
                 ax.add_patch(Rectangle((rank - 0.5, step - 0.5), 1, 1, fill=False, edgecolor=VERMILLION, linewidth=2.5))
         chosen = token_labels(result.tokenizer, result.token_ids[row, :steps].tolist(), 10)
-        set_token_ticks(ax, range(steps), [f"{s}: {t}" + (f" (rank {r})" if r >= k else "")
+        set_token_ticks(ax, range(steps), [f"{s}: {t}" + (say(en=f" (rank {r})", ja=f"（順位 {r}）") if r >= k else "")
                                            for s, (t, r) in enumerate(zip(chosen, ranks))], axis="y", fontsize=8)
         ax.set_xticks(range(k))
-        ax.set_xlabel("rank (0 = most likely)")
-        ax.set_ylabel("step: chosen token (outlined)")
+        ax.set_xlabel(say(en="rank (0 = most likely)", ja="順位（0 = 最も確率が高い）"))
+        ax.set_ylabel(say(en="step: chosen token (outlined)", ja="ステップ: 選ばれたトークン（枠で囲む）"))
         ax.tick_params(length=0)
-        fig.colorbar(image, ax=ax, label="probability", shrink=0.8)
-        ax.set_title(f"Top {k} tokens per step: {LABELS[which]}\n{_settings_text(result.settings)}", fontsize=10)
+        fig.colorbar(image, ax=ax, label=_probability_word(), shrink=0.8)
+        ax.set_title(say(en=f"Top {k} tokens per step: ", ja=f"各ステップの上位 {k} トークン: ")
+                     + f"{distribution_label(which)}\n{_settings_text(result.settings)}", fontsize=10)
     return fig
 
 
@@ -399,21 +457,23 @@ def plot_confidence(result: GenerationResult, *, row: int = 0) -> Figure:
     with plot_style():
         fig, (top, bottom) = new_figure((10, 6), 2, 1, sharex=True)
         for ax, field_name in ((top, "chosen_prob"), (bottom, "entropy")):
-            for dist, style, colour, label in ((raw, "o-", BLUE, RAW_LABEL),
-                                               (processed, "s--", ORANGE, PROCESSED_LABEL)):
+            for dist, style, colour, label in ((raw, "o-", BLUE, raw_label()),
+                                               (processed, "s--", ORANGE, processed_label())):
                 ax.plot(x, getattr(dist, field_name)[row, :steps].numpy(), style, color=colour, label=label,
                         markersize=4)
             for step in off:
                 ax.axvspan(step - 0.5, step + 0.5, color=VERMILLION, alpha=0.12, linewidth=0)
         top.scatter(off, raw.chosen_prob[row, off].numpy(), marker="X", s=90, color=VERMILLION, zorder=3,
-                    label="chosen token was not the top-1 of the model distribution")
+                    label=say(en="chosen token was not the top-1 of the model distribution",
+                              ja="選ばれたトークンがモデルの分布の 1 位ではなかった"))
         top.set_ylim(0, 1.05)
-        top.set_ylabel("probability of\nthe chosen token")
-        bottom.set_ylabel("entropy (nats)")
+        top.set_ylabel(say(en="probability of\nthe chosen token", ja="選ばれた\nトークンの確率"))
+        bottom.set_ylabel(say(en="entropy (nats)", ja="エントロピー（nats）"))
         fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8, frameon=False)
         set_token_ticks(bottom, x, token_labels(result.tokenizer, result.token_ids[row, :steps].tolist()), rotation=60)
-        bottom.set_xlabel("generated token")
-        top.set_title(f"How sure was the model at each step? {_settings_text(result.settings)}", fontsize=10)
+        bottom.set_xlabel(say(en="generated token", ja="生成されたトークン"))
+        top.set_title(say(en="How sure was the model at each step? ", ja="各ステップでモデルはどれだけ確信していたか？ ")
+                      + _settings_text(result.settings), fontsize=10)
     return fig
 
 
@@ -436,11 +496,12 @@ def plot_token_shading(result: GenerationResult, *, row: int = 0, by: str = "pro
         height = _lay_out_tokens(fig, result.tokens(row), [cmap(norm(v)) for v in values], bottom=1.05)
         colorbar = fig.colorbar(ScalarMappable(norm, cmap), orientation="horizontal",
                                 cax=fig.add_axes((0.25, 0.6 / height, 0.5, 0.22 / height)))
-        colorbar.set_label(f"{'probability' if by == 'prob' else 'rank'} of the chosen token: {LABELS[which]}")
+        colorbar.set_label(say(en=f"{'probability' if by == 'prob' else 'rank'} of the chosen token: ",
+                               ja=f"選ばれたトークンの{'確率' if by == 'prob' else '順位'}: ") + distribution_label(which))
         if by == "rank":
             colorbar.set_ticks(range(11), labels=[str(r) for r in range(10)] + ["10+"])
-        fig.suptitle(f"Prompt: {show_token(result.prompts[row], 70)}", x=0.03, ha="left", fontsize=10,
-                     parse_math=False)
+        fig.suptitle(say(en="Prompt: ", ja="プロンプト: ") + show_token(result.prompts[row], 70), x=0.03, ha="left",
+                     fontsize=10, parse_math=False)
     return fig
 
 
@@ -536,8 +597,9 @@ def plot_branch_runs(branches: Branches) -> Figure:
 
     >>> fig = plot_branch_runs(sample_branches(model, tokenizer, "Hello"))  # doctest: +SKIP
     """
-    runs = [("greedy", branches.greedy, None)] + [(f"seed {seed}", ids, branches.points[seed])
-                                                  for seed, ids in branches.samples.items()]
+    runs = [(say(en="greedy", ja="貪欲"), branches.greedy, None)] + [
+        (say(en=f"seed {seed}", ja=f"シード {seed}"), ids, branches.points[seed])
+        for seed, ids in branches.samples.items()]
     steps = max(len(ids) for _, ids, _ in runs)
     with plot_style():
         fig, ax = new_figure((0.85 * steps + 2.4, 0.5 * len(runs) + 1.5))
@@ -547,17 +609,21 @@ def plot_branch_runs(branches: Branches) -> Figure:
                 ax.add_patch(Rectangle((step - 0.45, y - 0.35), 0.9, 0.7, facecolor=ORANGE if branched else LIGHT_GREY,
                                        edgecolor=VERMILLION if step == split else "none", linewidth=2.5))
                 ax.text(step, y, label, ha="center", va="center", fontsize=8, parse_math=False)
-        names = [name + ("" if y == 0 else " (same as greedy)" if split is None else f" (branches at {split})")
+        names = [name + ("" if y == 0 else say(en=" (same as greedy)", ja="（貪欲と同じ）") if split is None
+                         else say(en=f" (branches at {split})", ja=f"（ステップ {split} で分岐）"))
                  for y, (name, _, split) in enumerate(runs)]
         set_token_ticks(ax, range(len(runs)), names, axis="y")
         ax.set_xticks(range(steps))
         ax.set_xlim(-0.6, steps - 0.4)
         ax.set_ylim(len(runs) - 0.5, -0.5)
-        ax.set_xlabel("step")
+        ax.set_xlabel(say(en="step", ja="ステップ"))
         ax.tick_params(length=0)
         ax.spines[["left", "bottom"]].set_visible(False)
-        ax.set_title(f"Prompt: {show_token(branches.prompt, 60)}   sampling: {_settings_text(branches.settings)}\n"
-                     "grey = same token as greedy so far, orange = after the branch point (outlined)",
+        prompt, settings = show_token(branches.prompt, 60), _settings_text(branches.settings)
+        ax.set_title(say(en=f"Prompt: {prompt}   sampling: {settings}\n"
+                            "grey = same token as greedy so far, orange = after the branch point (outlined)",
+                         ja=f"プロンプト: {prompt}   サンプリング: {settings}\n"
+                            "灰色 = ここまで貪欲と同じトークン、橙 = 分岐点（枠で囲む）から後"),
                      fontsize=10, parse_math=False)
     return fig
 
@@ -683,19 +749,27 @@ def plot_beam_tree(tree_or_result: BeamTree | GenerationResult) -> Figure:
         prompt = show_token(tree.tokenizer.decode(tree.prompt_ids, skip_special_tokens=True), 10**6)
         prompt = prompt if len(prompt) <= 18 else "…" + prompt[-17:]
         for step in range(tree.steps):
-            ax.text(step + 1, -0.55, f"step {step}", ha="center", va="bottom", fontsize=9, color=GREY)
+            ax.text(step + 1, -0.55, say(en=f"step {step}", ja=f"ステップ {step}"), ha="center", va="bottom",
+                    fontsize=9, color=GREY)
         ax.text(*place[()], prompt, ha="center", va="center", fontsize=8, parse_math=False, zorder=3,
                 bbox=dict(boxstyle="round", facecolor="white", edgecolor="black"))
         ax.set_xlim(-0.6, tree.steps + 0.5)
         ax.set_ylim(rows - 0.4, -0.8)
         ax.set_axis_off()
-        ax.legend(handles=[Patch(facecolor=SKY, edgecolor=BLUE, label="kept: a beam at the next step"),
-                           Patch(facecolor=LIGHT_GREEN, edgecolor=GREY, label="finished hypothesis"),
-                           Patch(facecolor="white", edgecolor=GREY, linestyle="--", label="pruned"),
-                           Patch(facecolor="white", edgecolor=VERMILLION, linewidth=2.5, label="returned sequence")],
+        ax.legend(handles=[Patch(facecolor=SKY, edgecolor=BLUE,
+                                 label=say(en="kept: a beam at the next step", ja="残る: 次のステップのビーム")),
+                           Patch(facecolor=LIGHT_GREEN, edgecolor=GREY,
+                                 label=say(en="finished hypothesis", ja="完了した仮説")),
+                           Patch(facecolor="white", edgecolor=GREY, linestyle="--",
+                                 label=say(en="pruned", ja="枝刈り")),
+                           Patch(facecolor="white", edgecolor=VERMILLION, linewidth=2.5,
+                                 label=say(en="returned sequence", ja="返される系列"))],
                   loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=4, fontsize=8, frameon=False)
-        ax.set_title(f"Beam search, {tree.num_beams} beams: scores are summed log-probabilities; returned: "
-                     f"{show_token(tree.tokenizer.decode(tree.final), 60)} (score/length {tree.final_score:.3f})",
+        final = show_token(tree.tokenizer.decode(tree.final), 60)
+        ax.set_title(say(en=f"Beam search, {tree.num_beams} beams: scores are summed log-probabilities; returned: "
+                            f"{final} (score/length {tree.final_score:.3f})",
+                         ja=f"ビームサーチ（ビーム数 {tree.num_beams}）: スコアは対数確率の和。返される系列: "
+                            f"{final}（スコア/長さ {tree.final_score:.3f}）"),
                      fontsize=10, parse_math=False)
     return fig
 

@@ -1,12 +1,13 @@
 """The look shared by every plot in `plots`: colours, fonts, figures and token labels.
 
-Lesson 05 uses it through `plots`. Nothing happens at import time: `new_figure`
+Lessons 03 and 05 use it through `plots`. Nothing happens at import time: `new_figure`
 registers the Japanese font and applies the style only while a figure is built,
 so a learner's own rcParams are never touched.
 
 - Colours are Okabe-Ito (safe for colour-blind readers); colour maps are viridis.
 - Fonts: DejaVu Sans first, IPAexGothic (from matplotlib-fontja) as the fallback
-  for Japanese and other CJK text.
+  for Japanese and other CJK text: Japanese tokens, and the Japanese titles and
+  labels that `plots` draws after ``set_language("ja")``.
 - Token text is shown with its whitespace visible (`show_token`) and never parsed
   as math (tokens contain ``$``).
 """

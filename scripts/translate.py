@@ -16,14 +16,18 @@ import json
 import sys
 from pathlib import Path
 
+from colab import BADGE, badge
 from normalize_notebooks import dumps, normalize
 
 ROOT = Path(__file__).resolve().parents[1]
 JA = ROOT / "notebooks" / "ja"
 
 
-def translate(english: dict, table: dict) -> tuple[dict, list[str]]:
-    """The Japanese notebook (no outputs) and the English markdown cells lacking a translation."""
+def translate(english: dict, table: dict, target: Path) -> tuple[dict, list[str]]:
+    """The Japanese notebook (no outputs) and the English markdown cells lacking a translation.
+
+    The Colab badge is pointed at ``target``, the Japanese lesson's own path.
+    """
     notebook = json.loads(json.dumps(english))
     missing = []
     for cell in notebook["cells"]:
@@ -31,7 +35,8 @@ def translate(english: dict, table: dict) -> tuple[dict, list[str]]:
         if cell["cell_type"] == "markdown":
             if source not in table["markdown"]:
                 missing.append(source)
-            cell["source"] = table["markdown"].get(source, source).splitlines(keepends=True)
+            translated = BADGE.sub(lambda _: badge(target), table["markdown"].get(source, source))
+            cell["source"] = translated.splitlines(keepends=True)
         elif cell["cell_type"] == "code":
             for fragment in sorted(table["code"], key=len, reverse=True):  # longest first
                 source = source.replace(fragment, table["code"][fragment])
@@ -60,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.lessons and name not in args.lessons:
             continue
         english = json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8"))
-        notebook, missing = translate(english, json.loads(table_path.read_text(encoding="utf-8")))
+        notebook, missing = translate(english, json.loads(table_path.read_text(encoding="utf-8")), JA / name)
         for text in missing:
             print(f"{name}: no translation for markdown cell:\n{text[:300]}\n", file=sys.stderr)
             status = 1

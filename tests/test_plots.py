@@ -4,7 +4,9 @@ Bar heights are read back from ``ax.patches`` and compared with softmax
 probabilities; kept/dropped colours with transformers' own logits warpers; the beam
 tree with ``model.generate``. Labels are checked with awkward tokens (``$``,
 newlines, Japanese) and every figure is saved as PNG, PDF and SVG with warnings
-turned into errors (a missing glyph or a mathtext parse would fail).
+turned into errors (a missing glyph or a mathtext parse would fail). The tests run in
+English; the last ones draw every plot after ``set_language("ja")`` and check that
+no English word is left in it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import math
+import re
 import warnings
 
 import matplotlib
@@ -28,9 +31,12 @@ from transformers import (LogitsProcessorList, MinPLogitsWarper, TemperatureLogi
                           TopKLogitsWarper, TopPLogitsWarper, set_seed)
 
 from llmcourse import CourseError, generate, plots, plotstyle  # noqa: E402
-from llmcourse.plots import PROCESSED_LABEL, RAW_LABEL  # noqa: E402
+from llmcourse.i18n import set_language  # noqa: E402
 from llmcourse.plotstyle import BLUE, LIGHT_GREY, VERMILLION, show_token  # noqa: E402
 
+RAW_LABEL = "model distribution (raw logits)"  # the English names, as the English lessons show them
+PROCESSED_LABEL = "sampling distribution (after temperature/top-k/top-p)"
+LABELS = {"raw": RAW_LABEL, "processed": PROCESSED_LABEL}
 ODD_TOKENS = ["$", "$x$", "a$^$", "\n", "\t", " 猫", "日本語", " the", "ü", "  ", "(", "東京"]
 
 
@@ -38,11 +44,22 @@ ODD_TOKENS = ["$", "$x$", "a$^$", "\n", "\t", " 猫", "日本語", " the", "ü",
 
 @pytest.fixture(autouse=True)
 def close_figures():
-    """Each test starts with no open figure and closes the ones it made."""
+    """Each test starts with no open figure, in English, and closes the figures it made."""
+    set_language("en")  # whatever $LLMCOURSE_LANG says
     plt.close("all")
     yield
     plt.close("all")
     assert plt.get_fignums() == []
+
+
+@pytest.fixture
+def japanese():
+    """Draw in Japanese during the test, back to English after it (even when it fails)."""
+    set_language("ja")
+    try:
+        yield
+    finally:
+        set_language("en")
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +143,8 @@ def test_next_token_from_a_result_reads_its_distribution_and_marks_the_chosen_to
     fig = plots.plot_next_token(sampled, step=step, which=which, k=10)
     ax = fig.axes[0]
     assert heights(ax) == pytest.approx(top_with_other(probs, 10), abs=1e-6)
-    assert plots.LABELS[which] in ax.get_title()
+    assert LABELS[which] in ax.get_title()
+    assert plots.distribution_label(which) == LABELS[which]
     chosen = int(sampled.token_ids[0, step])
     colours = [to_rgba(p.get_facecolor()) for p in ax.patches]
     top_ids = probs.topk(10).indices.tolist()
@@ -429,3 +447,74 @@ def test_plots_leave_rcparams_alone_even_when_reimported(logits, tiny_tokenizer)
 def test_docstring_examples_run():
     for module in (plots, plotstyle):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+# ---------------------------------------------------------------- Japanese (notebooks/ja)
+
+LATIN_ALLOWED = {  # words that stay as they are in the Japanese plots: code names, units, tokens of odd_world
+    "do_sample", "temperature", "top_k", "top_p", "min_p", "num_beams", "repetition_penalty", "True", "False",
+    "top", "nats", "seed", "torch", "multinomial", "the", "unk",
+}
+
+
+def english_words(fig) -> set[str]:
+    """Latin words of 3+ letters in the texts of a figure (titles, labels, legends, ticks, cells), minus the allowed."""
+    texts = [text.get_text() for text in fig.findobj(matplotlib.text.Text)]
+    return {word for text in texts for word in re.findall(r"[A-Za-z_]{3,}", text)} - LATIN_ALLOWED
+
+
+def test_language_is_read_when_a_plot_is_drawn(logits, tiny_tokenizer):
+    english = plots.plot_next_token(logits, tokenizer=tiny_tokenizer).axes[0]
+    set_language("ja")
+    try:
+        japanese = plots.plot_next_token(logits, tokenizer=tiny_tokenizer).axes[0]
+    finally:
+        set_language("en")
+    again = plots.plot_next_token(logits, tokenizer=tiny_tokenizer).axes[0]
+    assert english.get_title() == again.get_title() == f"Next token at step 0: {RAW_LABEL}"
+    assert japanese.get_title() == "ステップ 0 の次のトークン: モデルの分布（生のロジット）"
+    assert (english.get_ylabel(), japanese.get_ylabel()) == ("probability", "確率")
+    assert plots.raw_label() == RAW_LABEL and plots.other_label() == "all other tokens"
+
+
+def test_japanese_next_token_and_heatmap_say_everything_in_japanese(sampled, japanese, tmp_path):
+    fig = plots.plot_next_token(sampled, step=1)
+    ax = fig.axes[0]
+    assert ax.get_title().startswith("ステップ 1 の次のトークン: モデルの分布（生のロジット）\n直前のテキスト: hello␣world")
+    assert ax.get_ylabel() == "確率"
+    assert tick_texts(ax)[-1] == "その他すべてのトークン"
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert legend[0] == "トークン" and legend[1].startswith("選ばれたトークン")
+    assert legend[-1] == "その他すべてのトークン（1 − 棒の合計）"
+    save_all(fig, tmp_path, "next_token")  # PNG, PDF, SVG: a missing glyph would warn, and warnings are errors
+
+    k = 6
+    fig = plots.plot_generation_heatmap(sampled, k=k)
+    ax, colorbar = fig.axes
+    assert ax.get_title() == ("各ステップの上位 6 トークン: モデルの分布（生のロジット）\n"
+                              "do_sample=True, temperature=1.5, top_k=20")
+    assert ax.get_xlabel() == "順位（0 = 最も確率が高い）"
+    assert ax.get_ylabel() == "ステップ: 選ばれたトークン（枠で囲む）"
+    assert colorbar.get_ylabel() == "確率"
+    ranks = sampled.raw.chosen_rank[0, : int(sampled.generated[0].sum())].tolist()
+    assert max(ranks) >= k  # some chosen token is off the grid: its row label gives its rank
+    assert [label.endswith(f"（順位 {rank}）") for label, rank in zip(tick_texts(ax, "y"), ranks)] == [
+        rank >= k for rank in ranks]
+    save_all(fig, tmp_path, "heatmap")
+
+
+def test_every_plot_in_japanese_has_no_english_left_and_renders_every_glyph(odd_world, tmp_path):
+    model, tokenizer = odd_world
+    english = odd_figures(model, tokenizer)
+    left_in_english = {name: english_words(fig) for name, fig in english.items()}
+    assert all(left_in_english.values()), left_in_english  # the check would see untranslated words
+    plt.close("all")
+    set_language("ja")
+    try:
+        figures = odd_figures(model, tokenizer)
+    finally:
+        set_language("en")
+    for name, fig in figures.items():
+        assert not english_words(fig), f"{name}: untranslated {sorted(english_words(fig))}"
+        save_all(fig, tmp_path, name)
+        plt.close(fig)
