@@ -3,7 +3,9 @@
 Lesson 00 introduces it (``python -m llmcourse doctor``). Each check returns a
 `Check` with a status ("ok", "warn" or "fail"), one line of detail and, when
 something needs doing, the command that fixes it. Nothing here downloads or loads a
-model; the slowest check is the hub probe, bounded at 3 s.
+model; the slowest check is the hub probe, bounded at 3 s. The report speaks the
+language of `llmcourse.i18n.get_language()` (English or Japanese); check names and
+commands stay as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TextIO
 
 from . import offline
 from .hub import HUB_URL, hub_offline_by_setting, hub_reachable
+from .i18n import get_language, say, set_language
 from .loading import MODEL_ENV, OFFLINE_NAMES, in_hub_cache, looks_like_path
 from .quiet import silence_bitsandbytes
 
@@ -58,7 +61,9 @@ def check_python() -> Check:
     """
     version = ".".join(str(part) for part in sys.version_info[:3])
     if sys.version_info < (3, 11):
-        return Check("python", "fail", f"{version} is too old", "install Python 3.11 or newer, then reinstall the course into it")
+        return Check("python", "fail", say(en=f"{version} is too old", ja=f"{version} は古すぎます"),
+                     say(en="install Python 3.11 or newer, then reinstall the course into it",
+                         ja="Python 3.11 以降をインストールし、コースをそこにインストールし直してください"))
     return Check("python", "ok", version)
 
 
@@ -71,15 +76,20 @@ def check_torch() -> Check:
     try:
         import torch
     except ImportError:
-        return Check("torch", "fail", "not installed", 'pip install "torch>=2.4"')
+        return Check("torch", "fail", say(en="not installed", ja="インストールされていません"), 'pip install "torch>=2.4"')
     if _major_minor(torch.__version__) < (2, 4):
-        return Check("torch", "fail", f"{torch.__version__} is too old", 'pip install "torch>=2.4"')
+        return Check("torch", "fail", say(en=f"{torch.__version__} is too old", ja=f"{torch.__version__} は古すぎます"),
+                     'pip install "torch>=2.4"')
     if torch.cuda.is_available():
         gpu = torch.cuda.get_device_properties(0)
-        return Check("torch", "ok", f"{torch.__version__}, GPU {gpu.name} ({gpu.total_memory / 2**30:.0f} GiB)")
+        memory = f"{gpu.total_memory / 2**30:.0f} GiB"
+        return Check("torch", "ok", say(en=f"{torch.__version__}, GPU {gpu.name} ({memory})",
+                                        ja=f"{torch.__version__}、GPU {gpu.name}（{memory}）"))
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return Check("torch", "ok", f"{torch.__version__}, Apple GPU (mps); the lessons default to CPU")
-    return Check("torch", "ok", f"{torch.__version__}, no GPU: every lesson runs on CPU (more slowly)")
+        return Check("torch", "ok", say(en=f"{torch.__version__}, Apple GPU (mps); the lessons default to CPU",
+                                        ja=f"{torch.__version__}、Apple GPU（mps）。レッスンは既定では CPU で動きます"))
+    return Check("torch", "ok", say(en=f"{torch.__version__}, no GPU: every lesson runs on CPU (more slowly)",
+                                    ja=f"{torch.__version__}、GPU なし: どのレッスンも CPU で動きます（速度は遅めです）"))
 
 
 def check_bitsandbytes() -> Check:
@@ -93,18 +103,23 @@ def check_bitsandbytes() -> Check:
         import bitsandbytes
         from bitsandbytes import cextension
     except Exception as error:  # ImportError, or a broken native library
-        return Check("bitsandbytes", "fail", f"cannot be imported ({type(error).__name__})",
+        return Check("bitsandbytes", "fail", say(en=f"cannot be imported ({type(error).__name__})",
+                                                 ja=f"インポートできません（{type(error).__name__}）"),
                      'pip install "bitsandbytes>=0.49"')
     version = bitsandbytes.__version__
     backend = getattr(cextension, "BNB_BACKEND", None) or _torch_backend()
     native = not isinstance(getattr(cextension, "lib", None), getattr(cextension, "ErrorHandlerMockBNBNativeLibrary", ()))
     if backend == "CPU" and _major_minor(version) < (0, 49):
-        return Check("bitsandbytes", "fail", f"{version} quantizes only on a GPU",
-                     'pip install "bitsandbytes>=0.49" (4-bit on CPU needs 0.49 or newer)')
+        return Check("bitsandbytes", "fail", say(en=f"{version} quantizes only on a GPU",
+                                                 ja=f"{version} は GPU でしか量子化できません"),
+                     say(en='pip install "bitsandbytes>=0.49" (4-bit on CPU needs 0.49 or newer)',
+                         ja='pip install "bitsandbytes>=0.49"（CPU で 4 ビット量子化するには 0.49 以降が必要です）'))
     if backend != "CPU" and not native:
-        return Check("bitsandbytes", "fail", f"{version}: its {backend} library did not load",
+        return Check("bitsandbytes", "fail", say(en=f"{version}: its {backend} library did not load",
+                                                 ja=f"{version}: {backend} 用のライブラリを読み込めませんでした"),
                      'pip install --force-reinstall "bitsandbytes>=0.49"')
-    return Check("bitsandbytes", "ok", f"{version}, {backend} backend (4-bit and 8-bit available)")
+    return Check("bitsandbytes", "ok", say(en=f"{version}, {backend} backend (4-bit and 8-bit available)",
+                                           ja=f"{version}、{backend} バックエンド（4 ビットも 8 ビットも使えます）"))
 
 
 def _torch_backend() -> str:
@@ -123,10 +138,13 @@ def check_transformers() -> Check:
     try:
         import transformers
     except ImportError:
-        return Check("transformers", "fail", "not installed", 'pip install "transformers>=5,<6"')
+        return Check("transformers", "fail", say(en="not installed", ja="インストールされていません"),
+                     'pip install "transformers>=5,<6"')
     version = transformers.__version__
     if _major_minor(version)[0] != 5:
-        return Check("transformers", "fail", f"{version}, the course needs 5.x", 'pip install "transformers>=5,<6"')
+        return Check("transformers", "fail", say(en=f"{version}, the course needs 5.x",
+                                                 ja=f"{version}: このコースには 5.x が必要です"),
+                     'pip install "transformers>=5,<6"')
     return Check("transformers", "ok", version)
 
 
@@ -139,11 +157,15 @@ def check_offline_model() -> Check:
     try:
         status = offline.cache_status()
     except Exception as error:  # an unreadable cache folder must not crash the doctor
-        return Check("offline model", "fail", f"cache at {offline.checkpoint_dir()} is unreadable ({error})",
+        return Check("offline model", "fail", say(en=f"cache at {offline.checkpoint_dir()} is unreadable ({error})",
+                                                  ja=f"キャッシュ {offline.checkpoint_dir()} を読めません（{error}）"),
                      "python -m llmcourse fetch --force")
     if status.ready:
-        return Check("offline model", "ok", f"{offline.MODEL_NAME} ready at {status.path}")
-    return Check("offline model", "fail", f"{offline.MODEL_NAME} {status.detail} ({status.path})",
+        return Check("offline model", "ok", say(en=f"{offline.MODEL_NAME} ready at {status.path}",
+                                                ja=f"{offline.MODEL_NAME} は準備できています（{status.path}）"))
+    # status.detail comes from offline.cache_status, in English
+    return Check("offline model", "fail", say(en=f"{offline.MODEL_NAME} {status.detail} ({status.path})",
+                                              ja=f"{offline.MODEL_NAME} はまだ使えません: {status.detail}（{status.path}）"),
                  "python -m llmcourse fetch")
 
 
@@ -155,9 +177,14 @@ def check_hub(reachable: bool) -> Check:
     """
     url = os.environ.get("HF_ENDPOINT", HUB_URL)
     if reachable:
-        return Check("hub", "ok", f"{url} reachable: hub models can be downloaded")
-    why = "switched off (HF_HUB_OFFLINE)" if hub_offline_by_setting() else f"{url} not reachable"
-    return Check("hub", "warn", f"{why}: hub models need a network; the offline default does not")
+        return Check("hub", "ok", say(en=f"{url} reachable: hub models can be downloaded",
+                                      ja=f"{url} に接続できます: ハブのモデルをダウンロードできます"))
+    if hub_offline_by_setting():
+        why = say(en="switched off (HF_HUB_OFFLINE)", ja="HF_HUB_OFFLINE で無効にされています")
+    else:
+        why = say(en=f"{url} not reachable", ja=f"{url} に接続できません")
+    return Check("hub", "warn", say(en=f"{why}: hub models need a network; the offline default does not",
+                                    ja=f"{why}: ハブのモデルにはネットワークが必要ですが、オフラインの既定モデルには不要です"))
 
 
 def check_model_choice(reachable: bool) -> Check:
@@ -167,21 +194,27 @@ def check_model_choice(reachable: bool) -> Check:
     'model'
     """
     chosen = os.environ.get(MODEL_ENV, "")  # read exactly as load_model reads it
-    unset = f"unset {MODEL_ENV} to use the offline default {offline.MODEL_NAME}"
+    unset = say(en=f"unset {MODEL_ENV} to use the offline default {offline.MODEL_NAME}",
+                ja=f"{MODEL_ENV} の設定を解除して、オフラインの既定モデル {offline.MODEL_NAME} に戻してください")
     if chosen in OFFLINE_NAMES:
-        how = f"${MODEL_ENV} = {chosen}" if chosen else f"${MODEL_ENV} not set"
-        return Check("model", "ok", f"offline default {offline.MODEL_NAME} ({how})")
+        how = f"${MODEL_ENV} = {chosen}" if chosen else say(en=f"${MODEL_ENV} not set", ja=f"${MODEL_ENV} は未設定")
+        return Check("model", "ok", say(en=f"offline default {offline.MODEL_NAME} ({how})",
+                                        ja=f"オフラインの既定モデル {offline.MODEL_NAME}（{how}）"))
     if Path(chosen).expanduser().is_dir():
-        return Check("model", "ok", f"${MODEL_ENV} = folder {chosen}")
+        return Check("model", "ok", say(en=f"${MODEL_ENV} = folder {chosen}", ja=f"${MODEL_ENV} = フォルダ {chosen}"))
     if looks_like_path(chosen):
-        return Check("model", "fail", f"${MODEL_ENV} = {chosen}, but there is no such folder",
-                     f"correct the path, or {unset}")
+        return Check("model", "fail", say(en=f"${MODEL_ENV} = {chosen}, but there is no such folder",
+                                          ja=f"${MODEL_ENV} = {chosen} ですが、そのフォルダはありません"),
+                     say(en=f"correct the path, or {unset}", ja=f"パスを直すか、{unset}"))
     if reachable:
-        return Check("model", "ok", f"${MODEL_ENV} = hub model {chosen} (downloaded on first load)")
+        return Check("model", "ok", say(en=f"${MODEL_ENV} = hub model {chosen} (downloaded on first load)",
+                                        ja=f"${MODEL_ENV} = ハブのモデル {chosen}（最初の読み込みでダウンロードされます）"))
     if in_hub_cache(chosen):
-        return Check("model", "ok", f"${MODEL_ENV} = hub model {chosen}, already in the local hub cache")
-    return Check("model", "fail", f"${MODEL_ENV} = hub model {chosen}, but the hub is not reachable",
-                 f"{unset} (or connect to the internet)")
+        return Check("model", "ok", say(en=f"${MODEL_ENV} = hub model {chosen}, already in the local hub cache",
+                                        ja=f"${MODEL_ENV} = ハブのモデル {chosen}（ローカルのハブキャッシュにあります）"))
+    return Check("model", "fail", say(en=f"${MODEL_ENV} = hub model {chosen}, but the hub is not reachable",
+                                      ja=f"${MODEL_ENV} = ハブのモデル {chosen} ですが、ハブに接続できません"),
+                 say(en=f"{unset} (or connect to the internet)", ja=f"{unset}（またはインターネットに接続してください）"))
 
 
 def run_checks() -> list[Check]:
@@ -205,17 +238,24 @@ def _safely(check: Callable[[], Check]) -> Check:
         return check()
     except Exception as error:
         name = getattr(check, "__name__", "check").removeprefix("check_")
-        return Check(name, "fail", f"the check itself failed: {type(error).__name__}: {error}",
-                     "report this at the course's issue tracker, with the line above")
+        return Check(name, "fail", say(en=f"the check itself failed: {type(error).__name__}: {error}",
+                                       ja=f"チェック自体が失敗しました: {type(error).__name__}: {error}"),
+                     say(en="report this at the course's issue tracker, with the line above",
+                         ja="上の行を添えて、コースの issue トラッカーに報告してください"))
+
+
+def _can_write(text: str, stream: TextIO) -> bool:
+    """Whether ``stream``'s encoding has every character of ``text``."""
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def _marks(stream: TextIO) -> dict[str, str]:
     """✔/!/✘ when the stream can encode them, else +/!/x (a Windows console, say)."""
-    try:
-        "".join(MARKS.values()).encode(getattr(stream, "encoding", None) or "utf-8")
-    except (UnicodeEncodeError, LookupError):
-        return ASCII_MARKS
-    return MARKS
+    return MARKS if _can_write("".join(MARKS.values()), stream) else ASCII_MARKS
 
 
 def format_report(checks: list[Check], marks: dict[str, str] = MARKS) -> str:
@@ -230,7 +270,7 @@ def format_report(checks: list[Check], marks: dict[str, str] = MARKS) -> str:
     for check in checks:
         lines.append(f"{marks[check.status]} {check.name:<{width}}  {check.detail}")
         if check.fix and check.status != "ok":
-            lines.append(f"  {'':<{width}}  fix: {check.fix}")
+            lines.append(f"  {'':<{width}}  {say(en='fix', ja='対処')}: {check.fix}")
     return "\n".join(lines)
 
 
@@ -242,10 +282,20 @@ def doctor(stream: TextIO | None = None) -> bool:
     ...
     """
     stream = stream if stream is not None else sys.stdout
+    if get_language() == "ja" and not _can_write("準備完了（対処）、", stream):
+        set_language("en")  # a console without Japanese characters gets the English report
+        try:
+            return doctor(stream)
+        finally:
+            set_language("ja")
     checks = run_checks()
     marks = _marks(stream)
     ready = all(check.status != "fail" for check in checks)
-    verdict = ("Ready: the course can run here." if ready else
-               f"Not ready: do the fix under each {marks['fail']} line, then run `python -m llmcourse doctor` again.")
+    if ready:
+        verdict = say(en="Ready: the course can run here.", ja="準備完了: このマシンでコースを実行できます。")
+    else:
+        verdict = say(en=f"Not ready: do the fix under each {marks['fail']} line, then run `python -m llmcourse doctor` again.",
+                      ja=f"準備ができていません: {marks['fail']} の各行の下にある対処を行ってから、"
+                         "もう一度 `python -m llmcourse doctor` を実行してください。")
     print(format_report(checks, marks), verdict, sep="\n", file=stream)
     return ready

@@ -11,6 +11,7 @@ import pytest
 from llmcourse import doctor as doctor_module
 from llmcourse import hub, offline
 from llmcourse.doctor import Check, check_hub, doctor, format_report, run_checks
+from llmcourse.i18n import set_language
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,35 @@ def test_doctor_returns_true_when_only_warnings(course_env):
     assert doctor(out) is True
     assert "! hub" in out.getvalue() and "offline default" in out.getvalue()
     assert out.getvalue().rstrip().endswith("Ready: the course can run here.")
+
+
+def test_doctor_reports_in_japanese(course_env, tmp_path):
+    """set_language("ja"): details, fixes and the verdict in Japanese; names, commands and columns unchanged."""
+    course_env.setenv(offline.CACHE_ENV, str(tmp_path))
+    set_language("ja")
+    try:
+        out = io.StringIO()
+        ready = doctor(out)
+        ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+        assert doctor(ascii_out) is False  # no Japanese characters there: the English report
+    finally:
+        set_language("en")
+    assert ready is False
+    lines = out.getvalue().splitlines()
+    report = [line for line in lines if line[:1] in {"✔", "!", "✘"}]
+    assert [line.split("  ")[0][2:] for line in report] == [
+        "python", "torch", "bitsandbytes", "transformers", "offline model", "hub", "model"]
+    column = 2 + len("offline model") + 2
+    assert all(line[column - 2:column] == "  " and line[column] != " " for line in report)
+    found = {line.split("  ")[0][2:]: line for line in report}
+    assert "、" in found["torch"]  # "<version>、GPU なし: ..." (or the GPU it found)
+    assert "オフラインの既定モデル" in found["hub"] and "オフラインの既定モデル" in found["model"]
+    fix = lines[lines.index(found["offline model"]) + 1]
+    assert fix.strip() == "対処: python -m llmcourse fetch"
+    assert lines[-1].startswith("準備ができていません") and "python -m llmcourse doctor" in lines[-1]
+    ascii_out.flush()
+    assert ascii_out.buffer.getvalue().decode().splitlines()[-1].startswith("Not ready")
+    assert check_hub(False).detail.endswith("the offline default does not")  # English again
 
 
 def test_ascii_marks_on_a_console_without_unicode(course_env):
