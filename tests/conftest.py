@@ -55,3 +55,23 @@ def offline_model():
 
     torch.set_num_threads(int(os.environ.get("LLMCOURSE_TEST_THREADS", "2")))
     return load_model(quantization=None, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def ready_cache() -> str:
+    """The real offline cache folder, fetched (instant when `make` already did it)."""
+    from llmcourse import offline
+
+    return str(offline.fetch(progress=lambda message: None).parent)
+
+
+@pytest.fixture
+def course_env(monkeypatch, ready_cache):
+    """A ready cache, no model chosen, and a hub that answers 'unreachable' at once."""
+    from llmcourse import doctor, offline
+
+    monkeypatch.setenv(offline.CACHE_ENV, ready_cache)
+    monkeypatch.delenv("LLMCOURSE_MODEL", raising=False)
+    monkeypatch.delenv(offline.SOURCE_ENV, raising=False)
+    monkeypatch.setattr(doctor, "hub_reachable", lambda timeout: False)
+    return monkeypatch

@@ -8,25 +8,8 @@ import sys
 
 import pytest
 
-from llmcourse import doctor as doctor_module
 from llmcourse import offline
 from llmcourse.cli import main
-
-
-@pytest.fixture(scope="module")
-def ready_cache() -> str:
-    """The real offline cache, fetched (instant when `make` already did it)."""
-    return str(offline.fetch(progress=lambda message: None).parent)
-
-
-@pytest.fixture
-def course_env(monkeypatch, ready_cache):
-    """A ready cache, no model chosen, and a hub that answers 'unreachable' at once."""
-    monkeypatch.setenv(offline.CACHE_ENV, ready_cache)
-    monkeypatch.delenv("LLMCOURSE_MODEL", raising=False)
-    monkeypatch.delenv(offline.SOURCE_ENV, raising=False)
-    monkeypatch.setattr(doctor_module, "hub_reachable", lambda timeout: False)
-    return monkeypatch
 
 
 def test_fetch_when_ready_exits_0(course_env, capsys, ready_cache):

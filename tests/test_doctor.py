@@ -14,21 +14,6 @@ from llmcourse.doctor import Check, check_hub, doctor, format_report, run_checks
 from llmcourse.i18n import set_language
 
 
-@pytest.fixture(scope="module")
-def ready_cache() -> str:
-    """The real offline cache, fetched (instant when `make` already did it)."""
-    return str(offline.fetch(progress=lambda message: None).parent)
-
-
-@pytest.fixture
-def course_env(monkeypatch, ready_cache):
-    """A ready cache, no model chosen, and a hub that answers 'unreachable' at once."""
-    monkeypatch.setenv(offline.CACHE_ENV, ready_cache)
-    monkeypatch.delenv("LLMCOURSE_MODEL", raising=False)
-    monkeypatch.setattr(doctor_module, "hub_reachable", lambda timeout: False)
-    return monkeypatch
-
-
 def by_name(checks: list[Check]) -> dict[str, Check]:
     return {check.name: check for check in checks}
 
