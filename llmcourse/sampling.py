@@ -16,6 +16,8 @@ import torch
 
 from .errors import CourseError
 
+SAMPLING_SETTINGS = ("temperature", "top_k", "top_p", "min_p")  # what `process_logits` takes, in its order
+
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """Divide the logits by ``temperature``: below 1 sharpens the distribution, above 1 flattens it.
