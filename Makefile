@@ -8,11 +8,21 @@ STAMP := $(VENV)/.installed
 DETERMINISM := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --ignore-glob="*/exercises/*"
 
-.PHONY: setup model lab test test-fast test-browser notebooks translations normalize exercises colab handouts bench lock clean
+.PHONY: setup model lab test lint test-fast test-browser notebooks translations normalize exercises colab handouts bench lock clean
+
+# Which torch build `make setup` installs (the version is the one in requirements.lock):
+#   TORCH=default  whatever pip finds for torch==<lock>: on this project's build machines a local CPU wheel,
+#                  on an ordinary Linux machine PyPI's CUDA build (several GB with its nvidia-* packages)
+#   TORCH=cpu      the CPU build from PyTorch's CPU index (about 200 MB): laptops and CPU classroom servers
+#   TORCH=cu128    a CUDA build from PyTorch's index for that CUDA version (cu126, cu128...): GPU machines
+TORCH ?= default
+TORCH_PIN := $(shell grep -m1 '^torch==' requirements.lock)
+TORCH_INDEX := $(if $(filter default,$(TORCH)),,--index-url https://download.pytorch.org/whl/$(TORCH))
 
 setup: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "$(TORCH_PIN)" $(TORCH_INDEX)
 	$(BIN)/python -m pip install -q -r requirements.lock
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
@@ -23,8 +33,11 @@ model: setup
 lab: model
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: model
-	$(DETERMINISM) $(BIN)/python -m pytest tests -m "not browser" $(NBVAL) notebooks
+test: model lint
+	$(DETERMINISM) $(BIN)/python -m pytest tests -m "not browser" $(NBVAL) notebooks --doctest-modules llmcourse
+
+lint: setup
+	$(BIN)/ruff check llmcourse tests scripts benchmarks
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not slow and not browser"
@@ -34,29 +47,29 @@ test-browser: model
 	$(BIN)/python -m pytest tests/browser
 
 notebooks: model translations
-	$(DETERMINISM) $(BIN)/python scripts/run_notebooks.py notebooks
+	$(DETERMINISM) $(BIN)/python -m scripts.run_notebooks notebooks
 	$(MAKE) colab exercises
 
 translations: setup
-	$(BIN)/python scripts/translate.py
+	$(BIN)/python -m scripts.translate
 
 colab: setup
-	$(BIN)/python scripts/colab.py
+	$(BIN)/python -m scripts.colab
 
 exercises: setup
-	$(BIN)/python scripts/exercises.py
+	$(BIN)/python -m scripts.exercises
 
 normalize: setup
-	$(BIN)/python scripts/normalize_notebooks.py notebooks
+	$(BIN)/python -m scripts.normalize_notebooks notebooks
 
 handouts: setup
-	$(BIN)/python scripts/handouts.py
+	$(BIN)/python -m scripts.handouts
 
 bench: model
 	$(BIN)/python benchmarks/run.py
 
 lock: setup
-	$(BIN)/python scripts/write_lock.py > requirements.lock
+	$(BIN)/python -m scripts.write_lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache handouts

@@ -2,25 +2,27 @@
 
 All of them come from one setting, ``[tool.llmcourse]`` in pyproject.toml
 (repository URL and branch or tag), and the pins in requirements.lock.
-`python scripts/colab.py` rewrites them; `--check` reports what is stale
+In each notebook the badge sits in the cell tagged ``colab-badge`` (the title cell)
+and the install cell is the one tagged ``colab-install``.
+`python -m scripts.colab` rewrites them; `--check` reports what is stale
 (tests/test_colab.py runs it).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 import tomllib
 from pathlib import Path
 
-from normalize_notebooks import dumps
+from .normalize_notebooks import dumps, tagged_cell
+from .regen import ROOT, parser, regenerate
 
-ROOT = Path(__file__).resolve().parents[1]
 PINNED = ("transformers", "bitsandbytes", "accelerate", "gguf", "matplotlib-fontja")
 BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
-INSTALL_MARK = "# Runs only on Colab"
+BADGE_TAG = "colab-badge"  # the (title) cell that holds the badge
+INSTALL_TAG = "colab-install"  # the Colab-only install cell
 README_TABLES = {"README.md": "notebooks", "README.ja.md": "notebooks/ja"}
 
 
@@ -38,13 +40,23 @@ def badge(notebook: Path) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({link})"
 
 
+def set_badge(notebook: dict, path: Path, target: Path) -> dict:
+    """Point the badge in ``notebook``'s badge cell (read from ``path``) at ``target``; return that cell."""
+    cell = tagged_cell(notebook, BADGE_TAG, path)
+    source = "".join(cell["source"])
+    if not BADGE.search(source):
+        raise SystemExit(f"{path}: the cell tagged {BADGE_TAG!r} has no Open In Colab badge to update")
+    cell["source"] = BADGE.sub(lambda _: badge(target), source).splitlines(keepends=True)
+    return cell
+
+
 def install_cell() -> str:
     """Source of the Colab-only install cell: this package at the ref, plus the tested pins."""
     repository, ref = setting()
     locked = dict(line.split("==", 1) for line in (ROOT / "requirements.lock").read_text().splitlines()
                   if "==" in line and not line.startswith("#"))
     pins = " ".join(f'"{name}=={locked[name]}"' for name in PINNED)
-    return (f"{INSTALL_MARK}: install the course package and its pinned stack.\n"
+    return ("# Runs only on Colab: install the course package and its pinned stack.\n"
             "import sys\n"
             'if "google.colab" in sys.modules:\n'
             f'    %pip install -q "llmcourse @ git+{repository}@{ref}" {pins}')
@@ -53,13 +65,8 @@ def install_cell() -> str:
 def update_notebook(path: Path) -> str:
     """Return the notebook's text with its badge and install cell regenerated."""
     notebook = json.loads(path.read_text(encoding="utf-8"))
-    first = "".join(notebook["cells"][0]["source"])
-    if not BADGE.search(first):
-        raise SystemExit(f"{path}: the first cell has no Open In Colab badge to update")
-    notebook["cells"][0]["source"] = BADGE.sub(lambda _: badge(path), first).splitlines(keepends=True)
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code" and "".join(cell["source"]).startswith(INSTALL_MARK):
-            cell["source"] = install_cell().splitlines(keepends=True)
+    set_badge(notebook, path, path)
+    tagged_cell(notebook, INSTALL_TAG, path)["source"] = install_cell().splitlines(keepends=True)
     return dumps(notebook)
 
 
@@ -82,20 +89,13 @@ def update_readme(path: Path, folder: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Regenerate (or with --check, verify) badges, install cells and README tables."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true")
-    args = parser.parse_args(argv)
+    args = parser(__doc__).parse_args(argv)
     targets = {p: update_notebook(p) for p in sorted((ROOT / "notebooks").rglob("[0-9][0-9]_*.ipynb"))
                if ".ipynb_checkpoints" not in p.parts}
     for readme, folder in README_TABLES.items():
         if (ROOT / readme).exists():
             targets[ROOT / readme] = update_readme(ROOT / readme, folder)
-    stale = [path for path, text in targets.items() if path.read_text(encoding="utf-8") != text]
-    for path in stale:
-        print(f"{'stale' if args.check else 'updated'}: {path.relative_to(ROOT)}")
-        if not args.check:
-            path.write_text(targets[path], encoding="utf-8")
-    return 1 if (args.check and stale) else 0
+    return regenerate(targets, args.check, fix="make colab")
 
 
 if __name__ == "__main__":

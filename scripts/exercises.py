@@ -5,22 +5,22 @@ the solutions copy. In its exercise cells the answer sits between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION``, after a placeholder line such as
 ``my_tokenizer = None``. The learner's copy (``notebooks/exercises/NN_name.ipynb``)
 drops those lines and the outputs from the first exercise on, so each check starts
-out failing with its hint. `python scripts/exercises.py` writes the copies;
-``--check`` reports stale ones (tests/test_exercises.py runs it).
+out failing with its hint, and its badge (cell tagged ``colab-badge``) points at the copy.
+`python -m scripts.exercises` writes the copies; ``--check`` reports stale ones
+(tests/test_exercises.py runs it).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 from pathlib import Path
 
-from colab import BADGE, badge
-from normalize_notebooks import dumps, normalize
+from .colab import set_badge
+from .normalize_notebooks import dumps, normalize
+from .regen import ROOT, parser, regenerate
 
-ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?", re.S | re.M)
 NOTE = {
     "en": "> **Your copy.** Fill in each exercise cell (replace the `None`), then run the check below it. "
@@ -53,29 +53,18 @@ def learner_copy(lesson: Path) -> dict:
             cell["source"] = SOLUTION.sub("", "".join(cell["source"])).splitlines(keepends=True)
             cell["outputs"], cell["execution_count"] = [], None
     language = "ja" if lesson.parent.name == "ja" else "en"
-    intro = BADGE.sub(lambda _: badge(learner_path(lesson)), "".join(cells[0]["source"]))
-    cells[0]["source"] = (intro.rstrip("\n") + "\n\n" + NOTE[language].format(name=lesson.name)).splitlines(keepends=True)
+    intro = set_badge(notebook, lesson, learner_path(lesson))
+    note = NOTE[language].format(name=lesson.name)
+    intro["source"] = ("".join(intro["source"]).rstrip("\n") + "\n\n" + note).splitlines(keepends=True)
     return normalize(notebook)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write (or with --check, verify) the learner's copy of every lesson that has exercises."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true")
-    args = parser.parse_args(argv)
-    stale = []
-    for lesson in lessons():
-        if lesson.name.startswith("00_"):
-            continue  # the setup lesson has no exercises
-        target, text = learner_path(lesson), dumps(learner_copy(lesson))
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            stale.append(target)
-            if not args.check:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-    for path in stale:
-        print(f"{'stale' if args.check else 'wrote'}: {path.relative_to(ROOT)}")
-    return 1 if (args.check and stale) else 0
+    args = parser(__doc__).parse_args(argv)
+    targets = {learner_path(lesson): dumps(learner_copy(lesson)) for lesson in lessons()
+               if not lesson.name.startswith("00_")}  # the setup lesson has no exercises
+    return regenerate(targets, args.check, fix="make exercises")
 
 
 if __name__ == "__main__":

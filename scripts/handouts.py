@@ -3,13 +3,14 @@
 notebooks/NN_name.ipynb    -> handouts/NN_name.html
 notebooks/ja/NN_name.ipynb -> handouts/ja/NN_name.html (lang="ja")
 plus handouts/index.html, a list of them (when every lesson is rendered).
-`python scripts/handouts.py notebooks/01_loading.ipynb` renders just that one.
+`python -m scripts.handouts notebooks/01_loading.ipynb` renders just that one.
 
 The handouts show the committed outputs (run `make notebooks` first after a change)
 and work offline: nbconvert's "lab" template, minus everything it would fetch from a
 CDN (require.js, MathJax, Mermaid, the widgets renderer). CSS is inlined, figures are
 data URIs, local Markdown images are embedded. Formulas stay as their TeX source.
-The "Open in Colab" badge and the Colab-only install cell are left out, and a print
+The "Open in Colab" badge and the Colab-only install cell (found by their tags,
+``colab-badge`` and ``colab-install``) are left out, and a print
 stylesheet wraps long lines and keeps figures on one page.
 """
 
@@ -25,11 +26,11 @@ import nbformat
 from jinja2 import DictLoader
 from nbconvert import HTMLExporter
 
-ROOT = Path(__file__).resolve().parents[1]
+from .colab import BADGE, BADGE_TAG, INSTALL_TAG
+from .normalize_notebooks import has_tag
+from .regen import ROOT, shown
+
 LESSON_GLOB = "[0-9][0-9]_*.ipynb"
-# The same markers scripts/colab.py writes.
-BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
-INSTALL_MARK = "# Runs only on Colab"
 # <script src=...>, <link href=...> (and <img>, <iframe>, <source>) pointing off the page.
 REMOTE = re.compile(r"""<(script|link|img|iframe|source|embed)\b[^>]*?\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""",
                     re.IGNORECASE)
@@ -49,7 +50,9 @@ main { max-width: 60rem; margin: 0 auto; }
   .jp-InputArea, .jp-InputArea-editor { overflow: visible; }
   .jp-OutputArea-output { overflow: visible; }
   h1, h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
-  .jp-OutputArea-output, .jp-RenderedImage, .jp-RenderedSVG, .jp-InputArea { break-inside: avoid; page-break-inside: avoid; }
+  .jp-OutputArea-output, .jp-RenderedImage, .jp-RenderedSVG, .jp-InputArea {
+    break-inside: avoid; page-break-inside: avoid;
+  }
   a { color: inherit; text-decoration: none; }
 }
 </style>
@@ -90,9 +93,9 @@ def prepare(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop what makes no sense on paper: the Colab badge and the Colab install cell."""
     cells = []
     for cell in notebook.cells:
-        if cell.cell_type == "code" and cell.source.startswith(INSTALL_MARK):
+        if has_tag(cell, INSTALL_TAG):
             continue
-        if cell.cell_type == "markdown":
+        if has_tag(cell, BADGE_TAG):
             cell.source = BADGE.sub("", cell.source).rstrip()
             if not cell.source:
                 continue
@@ -157,7 +160,7 @@ def missing_outputs(path: Path) -> int:
     """How many code cells of the lesson were never run (no execution count)."""
     notebook = nbformat.read(path, as_version=4)
     return sum(1 for c in notebook.cells
-               if c.cell_type == "code" and c.source.strip() and not c.source.startswith(INSTALL_MARK)
+               if c.cell_type == "code" and c.source.strip() and not has_tag(c, INSTALL_TAG)
                and c.get("execution_count") is None)
 
 
@@ -202,14 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.lessons:
         print(shown(write_index(written, args.out)))
     return 0
-
-
-def shown(path: Path) -> str:
-    """``path`` relative to the working directory where possible."""
-    try:
-        return path.resolve().relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 if __name__ == "__main__":

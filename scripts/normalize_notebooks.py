@@ -1,18 +1,21 @@
 """Normalize committed notebooks: clean metadata, execution counts 1..n, stable cell ids.
 
-`python scripts/normalize_notebooks.py notebooks` rewrites in place;
-`--check` only reports the notebooks that would change (tests/test_notebooks.py uses it).
+Also where the other scripts read and write notebooks: `normalize`, `dumps`, and
+`tagged_cell`, which finds a generated cell by its tag (cell metadata ``tags``, the
+only cell metadata kept). `python -m scripts.normalize_notebooks notebooks` rewrites
+in place; `--check` only reports the notebooks that would change (tests/test_notebooks.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import rwbase
+
+from .regen import parser, regenerate
 
 NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -53,25 +56,35 @@ def dumps(notebook: dict) -> str:
     return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def has_tag(cell: dict, tag: str) -> bool:
+    """Whether ``cell`` carries ``tag`` in its metadata.
+
+    >>> has_tag({"metadata": {"tags": ["colab-install"]}}, "colab-install")
+    True
+    """
+    return tag in cell.get("metadata", {}).get("tags", [])
+
+
+def tagged_cell(notebook: dict, tag: str, path: Path) -> dict:
+    """The one cell of ``notebook`` (read from ``path``) tagged ``tag``; stop with a message if not exactly one."""
+    cells = [cell for cell in notebook["cells"] if has_tag(cell, tag)]
+    if len(cells) != 1:
+        raise SystemExit(f"{path}: expected one cell tagged {tag!r} (cell metadata \"tags\"), found {len(cells)}")
+    return cells[0]
+
+
+def notebooks(folders: list[Path]) -> list[Path]:
+    """Every notebook under ``folders``, Jupyter's checkpoints left out."""
+    return sorted(p for folder in folders for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Normalize every notebook under the given folders; with --check, only report."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("folders", nargs="+", type=Path)
-    parser.add_argument("--check", action="store_true")
-    args = parser.parse_args(argv)
-    changed = []
-    for path in sorted(p for folder in args.folders for p in folder.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
-        text = path.read_text(encoding="utf-8")
-        wanted = dumps(normalize(json.loads(text)))
-        if wanted != text:
-            changed.append(path)
-            if not args.check:
-                path.write_text(wanted, encoding="utf-8")
-    for path in changed:
-        print(f"{'would change' if args.check else 'normalized'}: {path}")
-    return 1 if (args.check and changed) else 0
+    arguments = parser(__doc__)
+    arguments.add_argument("folders", nargs="+", type=Path)
+    args = arguments.parse_args(argv)
+    targets = {path: dumps(normalize(json.loads(path.read_text(encoding="utf-8")))) for path in notebooks(args.folders)}
+    return regenerate(targets, args.check, fix="make normalize")
 
 
 if __name__ == "__main__":

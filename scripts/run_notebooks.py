@@ -1,7 +1,8 @@
 """Re-execute notebooks in place (restart and run all), then normalize them.
 
-`make notebooks` runs it with the same thread and instruction-set settings as
-`make test`, so the committed outputs are the ones nbval expects.
+`make notebooks` runs it (`python -m scripts.run_notebooks notebooks`) with the same
+thread and instruction-set settings as `make test`, so the committed outputs are the
+ones nbval expects.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from normalize_notebooks import dumps, normalize
+from .normalize_notebooks import dumps, normalize, notebooks
 
 
 def execute(path: Path, timeout: int = 600) -> float:
@@ -33,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("paths", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    paths = sorted(p for arg in args.paths for p in ([arg] if arg.suffix == ".ipynb" else arg.rglob("*.ipynb"))
-                   if ".ipynb_checkpoints" not in p.parts and "exercises" not in p.parts)
+    paths = sorted(p for arg in args.paths for p in ([arg] if arg.suffix == ".ipynb" else notebooks([arg]))
+                   if "exercises" not in p.parts)
     for path in paths:
         print(f"{path}: {execute(path):.1f} s", flush=True)
     return 0

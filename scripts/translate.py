@@ -4,30 +4,28 @@
 ``{"markdown": {english cell: japanese cell}, "code": {english fragment: japanese fragment}}``.
 Markdown cells are swapped whole; in code cells each English fragment (a comment,
 a display string) is replaced by its Japanese one, so the code itself stays the
-English lesson's (tests/test_parity.py proves it). `python scripts/translate.py`
-writes ``notebooks/ja/NN_name.ipynb`` without outputs (``make notebooks`` runs them);
-it stops with the list of English texts that have no translation yet.
+English lesson's (tests/test_parity.py proves it). Cell tags come from the English lesson.
+`python -m scripts.translate` writes ``notebooks/ja/NN_name.ipynb``: when its code cells
+are unchanged the committed outputs are kept, otherwise it is written without outputs
+(``make notebooks`` runs it). It stops with the list of English texts that have no
+translation yet.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from colab import BADGE, badge
-from normalize_notebooks import dumps, normalize
+from .colab import set_badge
+from .normalize_notebooks import dumps, normalize
+from .regen import ROOT, parser, regenerate
 
-ROOT = Path(__file__).resolve().parents[1]
 JA = ROOT / "notebooks" / "ja"
 
 
-def translate(english: dict, table: dict, target: Path) -> tuple[dict, list[str]]:
-    """The Japanese notebook (no outputs) and the English markdown cells lacking a translation.
-
-    The Colab badge is pointed at ``target``, the Japanese lesson's own path.
-    """
+def translate(english: dict, table: dict) -> tuple[dict, list[str]]:
+    """The Japanese notebook (no outputs) and the English markdown cells lacking a translation."""
     notebook = json.loads(json.dumps(english))
     missing = []
     for cell in notebook["cells"]:
@@ -35,48 +33,45 @@ def translate(english: dict, table: dict, target: Path) -> tuple[dict, list[str]
         if cell["cell_type"] == "markdown":
             if source not in table["markdown"]:
                 missing.append(source)
-            translated = BADGE.sub(lambda _: badge(target), table["markdown"].get(source, source))
-            cell["source"] = translated.splitlines(keepends=True)
+            cell["source"] = table["markdown"].get(source, source).splitlines(keepends=True)
         elif cell["cell_type"] == "code":
             for fragment in sorted(table["code"], key=len, reverse=True):  # longest first
                 source = source.replace(fragment, table["code"][fragment])
             cell["source"] = source.splitlines(keepends=True)
             cell["outputs"], cell["execution_count"] = [], None
-    return normalize(notebook), missing
+    return notebook, missing
 
 
-def _sources(path: Path) -> list[list[str]] | None:
-    """Cell sources of a committed notebook (None if it does not exist)."""
-    if not path.exists():
-        return None
-    return [cell["source"] for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]]
+def keep_outputs(notebook: dict, committed: Path) -> dict:
+    """Carry the committed lesson's outputs over if its code cells are the same (only prose or tags changed)."""
+    if not committed.exists():
+        return notebook
+    old = [c for c in json.loads(committed.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    new = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    if ["".join(c["source"]) for c in old] == ["".join(c["source"]) for c in new]:
+        for before, cell in zip(old, new, strict=True):
+            cell["outputs"], cell["execution_count"] = before["outputs"], before["execution_count"]
+    return notebook
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write the Japanese twin of every English lesson that has a translation file."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("lessons", nargs="*", help="lesson file names; default: all with a translation")
-    parser.add_argument("--check", action="store_true", help="only report Japanese lessons whose sources drifted")
-    args = parser.parse_args(argv)
-    tables = sorted((JA / "translations").glob("*.json"))
-    status = 0
-    for table_path in tables:
+    arguments = parser(__doc__)
+    arguments.add_argument("lessons", nargs="*", help="lesson file names; default: all with a translation")
+    args = arguments.parse_args(argv)
+    targets, status = {}, 0
+    for table_path in sorted((JA / "translations").glob("*.json")):
         name = table_path.stem + ".ipynb"
         if args.lessons and name not in args.lessons:
             continue
         english = json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8"))
-        notebook, missing = translate(english, json.loads(table_path.read_text(encoding="utf-8")), JA / name)
+        notebook, missing = translate(english, json.loads(table_path.read_text(encoding="utf-8")))
+        set_badge(notebook, ROOT / "notebooks" / name, JA / name)
         for text in missing:
             print(f"{name}: no translation for markdown cell:\n{text[:300]}\n", file=sys.stderr)
             status = 1
-        if args.check:
-            if _sources(JA / name) != [c["source"] for c in notebook["cells"]]:
-                print(f"stale: notebooks/ja/{name} (run scripts/translate.py, then make notebooks)")
-                status = 1
-            continue
-        (JA / name).write_text(dumps(notebook), encoding="utf-8")
-        print(f"wrote notebooks/ja/{name}")
-    return status
+        targets[JA / name] = dumps(normalize(keep_outputs(notebook, JA / name)))
+    return max(status, regenerate(targets, args.check, fix="make translations"))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ their code cells with the English ones: tests/test_parity.py).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ LEARNER = sorted((ROOT / "notebooks" / "exercises").glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_learner_copies_are_generated_not_hand_edited():
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "exercises.py"), "--check"],
+    done = subprocess.run([sys.executable, "-m", "scripts.exercises", "--check"], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0, f"run `make exercises`:\n{done.stdout}{done.stderr}"
 
@@ -44,7 +43,7 @@ def test_learner_copy_hides_solutions(path):
 def check_cells(notebook) -> list:
     """Code cells that call a check right after an exercise cell with a placeholder."""
     cells = [c for c in notebook.cells if c.cell_type == "code"]
-    return [cell for before, cell in zip(cells, cells[1:])
+    return [cell for before, cell in zip(cells, cells[1:], strict=False)
             if "= None" in before.source and "check_" in cell.source]
 
 

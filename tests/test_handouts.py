@@ -15,8 +15,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from scripts import handouts
+
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "handouts.py"
+HANDOUTS = [sys.executable, "-m", "scripts.handouts"]  # run with cwd=ROOT
 LESSONS = sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb")) + sorted(ROOT.glob("notebooks/ja/[0-9][0-9]_*.ipynb"))
 TAG = re.compile(r"<(script|link)\b[^>]*>", re.IGNORECASE)
 URL_ATTRIBUTE = re.compile(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
@@ -36,7 +38,7 @@ def png_bytes() -> bytes:
 
 
 def small_lesson(folder: Path) -> Path:
-    """A lesson shaped like the real ones: title + Colab badge, install cell, code, a figure."""
+    """A lesson shaped like the real ones: tagged title + Colab badge and install cell, code, a figure."""
     badge = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
              "(https://colab.research.google.com/github/llmcourse/llmcourse/blob/main/notebooks/07_tiny.ipynb)")
     figure = new_code_cell("plt.bar(['a', 'b'], [0.7, 0.3])", execution_count=2, outputs=[
@@ -44,9 +46,11 @@ def small_lesson(folder: Path) -> Path:
                                          "text/plain": "<Figure size 100x75 with 1 Axes>"}),
     ])
     notebook = new_notebook(cells=[
-        new_markdown_cell(f"# 07 · A tiny lesson\n\n{badge}\n\nTemperature: $p_i \\propto e^{{z_i / T}}$"),
+        new_markdown_cell(f"# 07 · A tiny lesson\n\n{badge}\n\nTemperature: $p_i \\propto e^{{z_i / T}}$",
+                          metadata={"tags": ["colab-badge"]}),
         new_code_cell('# Runs only on Colab: install the course package and its pinned stack.\n'
-                      'import sys\nif "google.colab" in sys.modules:\n    %pip install -q llmcourse'),
+                      'import sys\nif "google.colab" in sys.modules:\n    %pip install -q llmcourse',
+                      metadata={"tags": ["colab-install"]}),
         new_code_cell("1 + 1", execution_count=1,
                       outputs=[new_output("execute_result", data={"text/plain": "2"}, execution_count=1)]),
         figure,
@@ -60,7 +64,7 @@ def small_lesson(folder: Path) -> Path:
 
 
 def render(lesson: Path, out: Path) -> str:
-    done = subprocess.run([sys.executable, str(SCRIPT), str(lesson), "--out", str(out)],
+    done = subprocess.run([*HANDOUTS, str(lesson), "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     page = out / ("ja" if lesson.parent.name == "ja" else "") / f"{lesson.stem}.html"
@@ -87,7 +91,7 @@ def test_a_small_lesson_renders_to_a_standalone_page(tmp_path):
     assert_offline(page)
     for word in ("mathjax", "require.js", "require.min.js", "cdnjs", "unpkg.com", "jsdelivr", "<script"):
         assert word not in page.lower(), f"{word!r} in the handout"
-    assert "colab-badge" not in page, "the Colab badge is a remote image: left out of the handout"
+    assert "colab-badge.svg" not in page, "the Colab badge is a remote image: left out of the handout"
     assert "google.colab" not in page, "the Colab install cell is left out of the handout"
     assert "@media print" in page
 
@@ -99,7 +103,7 @@ def test_every_lesson_english_and_japanese_with_an_index(tmp_path):
     small_lesson(notebooks / "ja")
     (notebooks / "scratch.ipynb").write_text((notebooks / "07_tiny.ipynb").read_text())  # not a lesson
     out = tmp_path / "handouts"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--notebooks", str(notebooks), "--out", str(out)],
+    done = subprocess.run([*HANDOUTS, "--notebooks", str(notebooks), "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html")) == [
@@ -111,11 +115,6 @@ def test_every_lesson_english_and_japanese_with_an_index(tmp_path):
 
 
 def test_the_check_refuses_a_page_that_would_load_from_the_network():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import handouts
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
     assert handouts.remote_references('<script src="https://cdn.example/x.js"></script>')
     assert handouts.remote_references("<link rel=stylesheet href=//cdn.example/x.css>")
     assert not handouts.remote_references('<a href="https://example.org">a link to read</a>')
@@ -132,3 +131,15 @@ def test_a_real_lesson_with_a_figure(tmp_path):
     assert html.escape(title_of(lesson), quote=False) in page
     assert "data:image/png;base64" in page
     assert_offline(page)
+
+
+def test_the_badge_and_install_cell_are_found_by_their_tags_not_their_text():
+    notebook = new_notebook(cells=[
+        new_markdown_cell("# 07 · 小さなレッスン\n\n[![Open In Colab](https://x/b.svg)](https://x/l)",
+                          metadata={"tags": ["colab-badge"]}),
+        new_code_cell("# Colab でだけ実行されます\n%pip install -q llmcourse", metadata={"tags": ["colab-install"]}),
+        new_code_cell("# Runs only on Colab, says this comment, but the cell is not tagged\n1 + 1"),
+    ])
+    cells = handouts.prepare(notebook).cells
+    assert [c.source for c in cells] == ["# 07 · 小さなレッスン",
+                                         "# Runs only on Colab, says this comment, but the cell is not tagged\n1 + 1"]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.normalize_notebooks import normalize
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 LESSONS = [p for p in NOTEBOOKS if "exercises" not in p.parts]  # learner copies are checked in test_exercises
@@ -29,9 +31,17 @@ def test_there_are_lessons():
 
 
 def test_notebooks_are_normalized():
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "normalize_notebooks.py"), "--check",
-                           str(ROOT / "notebooks")], capture_output=True, text=True)
-    assert done.returncode == 0, f"run `make normalize`:\n{done.stdout}"
+    done = subprocess.run([sys.executable, "-m", "scripts.normalize_notebooks", "--check", "notebooks"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, f"run `make normalize`:\n{done.stdout}{done.stderr}"
+
+
+def test_normalizing_keeps_cell_tags_and_drops_other_cell_metadata():
+    cell = {"cell_type": "code", "source": "1", "execution_count": 7, "outputs": [],
+            "metadata": {"tags": ["colab-install"], "collapsed": True, "id": "abc"}}
+    normalized = normalize({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 4})
+    assert normalized["cells"][0]["metadata"] == {"tags": ["colab-install"]}
+    assert normalized["cells"][0]["execution_count"] == 1
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.relative_to(ROOT).as_posix())

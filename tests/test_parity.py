@@ -62,7 +62,7 @@ def test_code_cells_match_apart_from_display_strings(english):
         pytest.fail(f"missing Japanese twin {japanese.relative_to(ROOT)}")
     en_cells, ja_cells = code_cells(english), code_cells(japanese)
     assert len(en_cells) == len(ja_cells), "the two tracks have different numbers of code cells"
-    for number, (en, ja) in enumerate(zip(en_cells, ja_cells), start=1):
+    for number, (en, ja) in enumerate(zip(en_cells, ja_cells, strict=True), start=1):
         assert code_shape(en) == code_shape(ja), f"code cell {number} differs beyond strings:\n{en}\n---\n{ja}"
 
 
@@ -75,9 +75,9 @@ def test_japanese_twin_sets_the_language(english):
 
 
 def test_japanese_lessons_are_built_from_their_translation_files():
-    """The committed Japanese lessons are what scripts/translate.py makes (no hand edits, no drift)."""
+    """The committed Japanese lessons are what `python -m scripts.translate` makes (no hand edits, no drift)."""
     tables = {p.stem for p in (ROOT / "notebooks" / "ja" / "translations").glob("*.json")}
     assert tables >= {p.stem for p in ENGLISH}, "every lesson needs notebooks/ja/translations/NN_name.json"
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "translate.py"), "--check"],
+    done = subprocess.run([sys.executable, "-m", "scripts.translate", "--check"], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr

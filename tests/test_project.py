@@ -1,4 +1,4 @@
-"""Project files agree: environment.yml and requirements.lock match pyproject.toml."""
+"""Project files agree: environment.yml installs pyproject.toml's list, requirements.lock pins it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ DECLARED = PYPROJECT["dependencies"] + PYPROJECT["optional-dependencies"]["dev"]
 
 def environment_pip_lines() -> list[str]:
     text = (ROOT / "environment.yml").read_text()
-    return [m.group(1) for m in re.finditer(r'^\s+- "([^"]+)"\s*$', text, flags=re.M) if m.group(1) != "-e ."]
+    return re.findall(r'^\s+- "([^"]+)"\s*$', text, flags=re.M)
 
 
 def locked() -> dict[str, str]:
@@ -25,8 +25,9 @@ def locked() -> dict[str, str]:
     return {name.lower().replace("_", "-"): version for name, version in pairs}
 
 
-def test_environment_yml_lists_exactly_the_pyproject_requirements():
-    assert sorted(environment_pip_lines()) == sorted(DECLARED)
+def test_environment_yml_installs_the_package_with_its_dev_extra_and_copies_nothing():
+    """environment.yml installs `-e .[dev]`, so pyproject.toml is the one list of dependencies."""
+    assert environment_pip_lines() == ["-e .[dev]"]
 
 
 def test_environment_yml_python_matches():
@@ -45,3 +46,12 @@ def test_lock_pins_every_requirement_within_its_range(line):
 
 def test_lock_pins_the_cpu_torch():
     assert locked()["torch"] == "2.13.0"
+
+
+def test_makefile_runs_scripts_as_modules_that_exist():
+    makefile = (ROOT / "Makefile").read_text()
+    assert not re.search(r"python scripts/", makefile), "run scripts as `python -m scripts.<name>`"
+    modules = re.findall(r"python -m scripts\.(\w+)", makefile)
+    assert {"colab", "translate", "exercises", "normalize_notebooks", "handouts", "write_lock"} <= set(modules)
+    for module in modules:
+        assert (ROOT / "scripts" / f"{module}.py").is_file(), f"Makefile runs a missing script: {module}"
