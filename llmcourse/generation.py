@@ -13,37 +13,39 @@ Batches are always left-padded and the attention mask is always passed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
 from .errors import CourseError
+from .tokens import pad_token_id
 
 DEFAULT_MAX_NEW_TOKENS = 20  # the same as generate's own default, but said out loud
 
 
 @dataclass
 class Distribution:
-    """Top alternatives per step under one distribution; tensors are (batch, steps[, k])."""
+    """The most likely tokens per step under one distribution; tensors are (batch, steps[, alternatives])."""
 
-    ids: torch.Tensor  # (batch, steps, k) token ids, most likely first
-    probs: torch.Tensor  # (batch, steps, k) their probabilities (full-vocabulary softmax)
+    ids: torch.Tensor  # (batch, steps, alternatives) token ids, most likely first
+    probs: torch.Tensor  # (batch, steps, alternatives) their probabilities (full-vocabulary softmax)
     chosen_prob: torch.Tensor  # (batch, steps) probability of the token that was picked
     chosen_rank: torch.Tensor  # (batch, steps) its rank, 0 = most likely
     entropy: torch.Tensor  # (batch, steps) entropy in nats
 
     @classmethod
-    def from_logits(cls, logits: torch.Tensor, chosen: torch.Tensor, k: int) -> "Distribution":
+    def from_logits(cls, logits: torch.Tensor, chosen: torch.Tensor, alternatives: int) -> Distribution:
         """Summarize logits (batch, steps, vocab) given the chosen ids (batch, steps).
 
-        >>> d = Distribution.from_logits(torch.tensor([[[0.0, 1.0, -1.0]]]), torch.tensor([[1]]), k=2)
+        >>> d = Distribution.from_logits(torch.tensor([[[0.0, 1.0, -1.0]]]), torch.tensor([[1]]), alternatives=2)
         >>> d.ids.tolist(), d.chosen_rank.tolist()
         ([[[1, 0]]], [[0]])
         """
         probs = torch.softmax(logits.float(), dim=-1)  # -inf (filtered out) -> probability 0
-        top = probs.topk(k, dim=-1)
+        top = probs.topk(alternatives, dim=-1)
         chosen_prob = probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
         chosen_rank = (probs > chosen_prob.unsqueeze(-1)).sum(-1)
         entropy = torch.special.entr(probs).sum(-1)
@@ -52,14 +54,20 @@ class Distribution:
 
 @dataclass
 class GenerationResult:
-    """What `generate` returns: the texts, the ids and the per-step distributions."""
+    """What `generate` returns: the texts, the ids and the per-step distributions.
+
+    Rows of a batch stop at different lengths: after its EOS a row is padded, and
+    ``token_mask`` says which positions of ``token_ids`` hold real new tokens. The
+    tokens of one row, as text: ``result.tokens(row)``; how many were generated in
+    all: ``int(result.token_mask.sum())``.
+    """
 
     prompts: list[str]  # as given
     texts: list[str]  # the new text only, special tokens skipped
     sequences: torch.Tensor  # (batch, prompt_length + steps) left-padded prompt + new tokens
     prompt_length: int  # padded prompt length: new tokens start here
     token_ids: torch.Tensor  # (batch, steps) the generated ids
-    generated: torch.Tensor  # (batch, steps) True where a token was really generated (not padding after EOS)
+    token_mask: torch.Tensor  # (batch, steps) bool, like an attention mask: False for the padding after EOS
     raw: Distribution | None  # the model's distribution (None for beam search)
     processed: Distribution | None  # the distribution sampled from (None for beam search)
     settings: dict[str, Any]  # the generate settings used
@@ -72,8 +80,12 @@ class GenerationResult:
         return int(self.token_ids.shape[1])
 
     def tokens(self, row: int = 0) -> list[str]:
-        """The text of each generated token of one row (padding after EOS left out)."""
-        ids = self.token_ids[row][self.generated[row]].tolist()
+        """The text of each generated token of one row (padding after EOS left out).
+
+        >>> generate(model, tokenizer, "A list of colors: red, blue", max_new_tokens=3).tokens(0)  # doctest: +SKIP
+        [',', ' and', ' green']
+        """
+        ids = self.token_ids[row][self.token_mask[row]].tolist()
         return [self.tokenizer.decode([i]) for i in ids]
 
     def token_text(self, token_id: int) -> str:
@@ -100,8 +112,8 @@ def generate(model: Any, tokenizer: Any, prompts: str | list[str], *, alternativ
             outputs = model.generate(**inputs, **settings, return_dict_in_generate=True,
                                      output_scores=True, output_logits=True)
     except (ValueError, TypeError) as error:
-        raise CourseError(f"generate rejected these settings: {_first_line(error)}") from None
-    return _build_result(prompts, tokenizer, inputs, outputs, settings, alternatives)
+        raise CourseError(f"generate rejected these settings: {_first_line(error)}", cause=error) from None
+    return _build_result(prompts, tokenizer, inputs, outputs, settings, alternatives, _eos_ids(model, settings))
 
 
 def encode_left_padded(tokenizer: Any, prompts: list[str], *, chat: bool = False) -> Any:
@@ -119,7 +131,7 @@ def encode_left_padded(tokenizer: Any, prompts: list[str], *, chat: bool = False
 
 @contextmanager
 def _padding_left(tokenizer: Any) -> Iterator[None]:
-    """Temporarily pad on the left (and with EOS if there is no pad token)."""
+    """Temporarily pad on the left (and with EOS if there is no pad token, as `tokens.pad_token_id` says)."""
     side, pad = tokenizer.padding_side, tokenizer.pad_token
     tokenizer.padding_side = "left"
     if pad is None:
@@ -160,13 +172,12 @@ def _check_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: Any) -
     if not isinstance(alternatives, int) or not 1 <= alternatives <= len(tokenizer):
         raise CourseError(f"alternatives must be between 1 and the vocabulary size ({len(tokenizer)}), "
                           f"got {alternatives!r}.")
-    settings.setdefault("pad_token_id", tokenizer.pad_token_id if tokenizer.pad_token_id is not None
-                        else tokenizer.eos_token_id)
+    settings.setdefault("pad_token_id", pad_token_id(tokenizer))
     return settings
 
 
 def _build_result(prompts: list[str], tokenizer: Any, inputs: Any, outputs: Any,
-                  settings: dict[str, Any], alternatives: int) -> GenerationResult:
+                  settings: dict[str, Any], alternatives: int, eos_ids: list[int]) -> GenerationResult:
     """Collect texts, ids and both distributions from generate's output."""
     prompt_length = inputs["input_ids"].shape[1]
     sequences = outputs.sequences.cpu()
@@ -180,16 +191,25 @@ def _build_result(prompts: list[str], tokenizer: Any, inputs: Any, outputs: Any,
         prompts=prompts,
         texts=tokenizer.batch_decode(token_ids, skip_special_tokens=True),
         sequences=sequences, prompt_length=prompt_length, token_ids=token_ids,
-        generated=_generated_mask(token_ids, tokenizer.eos_token_id),
+        token_mask=_token_mask(token_ids, eos_ids),
         raw=raw, processed=processed, settings=settings, tokenizer=tokenizer, outputs=outputs,
     )
 
 
-def _generated_mask(token_ids: torch.Tensor, eos_id: int | None) -> torch.Tensor:
-    """True up to and including each row's first EOS; False for the padding after it."""
-    if eos_id is None:
-        return torch.ones_like(token_ids, dtype=torch.bool)
-    is_eos = token_ids == eos_id
+def _eos_ids(model: Any, settings: dict[str, Any]) -> list[int]:
+    """The ids that end a row, as generate reads them: the setting, else the model's generation config."""
+    eos = settings.get("eos_token_id", model.generation_config.eos_token_id)
+    return [] if eos is None else [int(eos)] if isinstance(eos, int) else [int(i) for i in eos]
+
+
+def _token_mask(token_ids: torch.Tensor, eos_ids: list[int]) -> torch.Tensor:
+    """True up to and including each row's first EOS; False for the padding after it.
+
+    >>> _token_mask(torch.tensor([[5, 2, 2], [5, 6, 7]]), eos_ids=[2])
+    tensor([[ True,  True, False],
+            [ True,  True,  True]])
+    """
+    is_eos = torch.isin(token_ids, torch.tensor(eos_ids, dtype=token_ids.dtype))  # (batch, steps)
     after_eos = (is_eos.cumsum(1) - is_eos.long()) > 0  # strictly after the first EOS
     return ~after_eos
 

@@ -1,23 +1,25 @@
 """The generation loop written out by hand, and a step-by-step view of it.
 
 Lesson 03 reads `generate_by_hand` line by line: it is what ``model.generate`` does for
-greedy decoding and sampling, in about 25 lines, and returns the same tokens (the
-tests check it against ``generate``). `generation_steps` runs the same loop on one
-prompt and yields a `Step` per token: what was picked, with what probability, and
+greedy decoding and sampling, in a loop of about 30 lines, and returns the same tokens (the
+tests check it against ``generate``). `generation_steps` runs that same loop on one
+prompt and returns a `Step` per token: what was picked, with what probability, and
 what else was likely; `format_steps` prints them as a table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import torch
 
 from .errors import CourseError
-from .sampling import greedy_pick, process_logits, sample_pick
+from .sampling import SAMPLING_SETTINGS, greedy_pick, process_logits, sample_pick
+from .tokens import show_token
 
-SAMPLING_SETTINGS = ("do_sample", "temperature", "top_k", "top_p", "min_p")
+OnStep = Callable[[torch.Tensor, torch.Tensor], None]  # on_step(logits (batch, vocab), next_id (batch,))
 
 
 @torch.no_grad()
@@ -25,12 +27,14 @@ def generate_by_hand(model: Any, input_ids: torch.Tensor, attention_mask: torch.
                      max_new_tokens: int, do_sample: bool = False, temperature: float = 1.0,
                      top_k: int | None = None, top_p: float | None = None, min_p: float | None = None,
                      eos_token_id: int | list[int] | None = None, pad_token_id: int | None = None,
-                     use_cache: bool = True) -> torch.Tensor:
+                     use_cache: bool = True, on_step: OnStep | None = None) -> torch.Tensor:
     """Generate up to ``max_new_tokens`` tokens one at a time; returns prompt + new ids like ``generate``.
 
     EOS and pad ids default to ``model.generation_config``'s, as in ``generate``;
     ``eos_token_id=[]`` never stops early.
     Unlike ``generate``, top_k defaults to None (no top-k filter), not 50.
+    ``on_step(logits, next_id)`` is called at each step with the logits picked from
+    (batch, vocab) and the ids picked (batch,); `generation_steps` records them.
 
     >>> inputs = tokenizer(["A list of colors: red, blue"], return_tensors="pt")  # doctest: +SKIP
     >>> ids = generate_by_hand(model, **inputs, max_new_tokens=3)                   # doctest: +SKIP
@@ -58,6 +62,9 @@ def generate_by_hand(model: Any, input_ids: torch.Tensor, attention_mask: torch.
         # rows that already emitted EOS get padding instead
         if eos_ids is not None:
             next_id = torch.where(finished, pad_id, next_id)
+        # let a watcher see the step (generation_steps records what was picked and what else was likely)
+        if on_step is not None:
+            on_step(logits, next_id)
         # append the token; it sits one position after the previous one and is attended to
         sequences = torch.cat([sequences, next_id[:, None]], dim=-1)  # (batch, length + 1)
         positions = torch.cat([positions, positions[:, -1:] + 1], dim=-1)
@@ -75,84 +82,64 @@ def generate_by_hand(model: Any, input_ids: torch.Tensor, attention_mask: torch.
 
 @dataclass
 class Step:
-    """One generation step: the token picked, its probability and the runners-up."""
+    """One generation step: the token picked, its probability and the other likely tokens."""
 
     index: int  # 0 for the first generated token
     token_id: int  # the id that was picked
     token: str  # its text
     prob: float  # its probability in the distribution it was picked from
-    top: list[tuple[str, float]]  # the most likely (text, probability) pairs, most likely first
+    alternatives: list[tuple[str, float]]  # the most likely (text, probability) pairs, most likely first
     text: str  # the generated text so far, this token included (prompt left out)
 
 
 def generation_steps(model: Any, tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor, *,
-                     max_new_tokens: int, top: int = 5, **sampling: Any) -> Iterator[Step]:
-    """Generate from one prompt, yielding a `Step` per new token (same tokens as ``generate``).
+                     max_new_tokens: int, alternatives: int = 5, **sampling: Any) -> list[Step]:
+    """Generate from one prompt with `generate_by_hand`, and return a `Step` per new token.
 
     ``sampling`` takes do_sample, temperature, top_k, top_p and min_p, as `generate_by_hand`.
     Probabilities come from the distribution actually picked from (after temperature and
-    filters when sampling); tokens a filter removed (probability 0) are left out of ``top``.
+    filters when sampling); tokens a filter removed (probability 0) are left out of a
+    step's ``alternatives``.
 
     >>> steps = generation_steps(model, tokenizer, "A list of colors: red, blue", max_new_tokens=3)  # doctest: +SKIP
     >>> [(s.token, round(s.prob, 2)) for s in steps]                                                # doctest: +SKIP
     [(',', 0.99), (' and', 0.43), (' green', 0.63)]
     """
     ids = _prompt_ids(tokenizer, prompt_or_ids)  # (1, prompt_len)
-    _check_inputs(ids, None, max_new_tokens)
-    do_sample, filters = _split_sampling(sampling, top)  # checked now, not at the first step
-    return _steps(model, tokenizer, ids.to(model.device), max_new_tokens, top, do_sample, filters)
+    settings = _check_sampling(sampling, alternatives)  # checked now, not at the first step
+    steps: list[Step] = []
+
+    def record(logits: torch.Tensor, next_id: torch.Tensor) -> None:  # (1, vocab), (1,)
+        steps.append(_step(tokenizer, logits[0], int(next_id[0]), steps, alternatives))
+
+    generate_by_hand(model, ids.to(model.device), max_new_tokens=max_new_tokens, on_step=record, **settings)
+    return steps
 
 
-@torch.no_grad()
-def _steps(model: Any, tokenizer: Any, ids: torch.Tensor, max_new_tokens: int, top: int, do_sample: bool,
-           filters: dict[str, Any]) -> Iterator[Step]:
-    """The loop of `generation_steps`: `generate_by_hand` for one row, recording every step."""
-    eos_ids, _ = _eos_and_pad(model, None, None, ids.device)
-    new_ids, cache, generated = ids, None, []
-    for index in range(max_new_tokens):
-        # the same step as generate_by_hand: last position's logits, filtered when sampling, then pick
-        out = model(input_ids=new_ids, cache=cache, use_cache=True, logits_to_keep=1)
-        logits = out.logits[:, -1, :].float()  # (1, vocab)
-        if do_sample:
-            logits = process_logits(logits, **filters)
-        next_id = sample_pick(logits) if do_sample else greedy_pick(logits)  # (1,)
-        # record the pick and the most likely tokens of the distribution it came from
-        probs = torch.softmax(logits, dim=-1)[0]  # (vocab,)
-        best = probs.topk(min(top, len(probs)))
-        generated.append(int(next_id))
-        yield Step(index=index, token_id=generated[-1], token=tokenizer.decode(generated[-1:]),
-                   prob=float(probs[generated[-1]]), text=tokenizer.decode(generated),
-                   top=[(tokenizer.decode([int(i)]), float(p)) for i, p in zip(best.indices, best.values) if p > 0])
-        # stop after EOS; otherwise feed the new token, the cache holds the rest
-        if eos_ids is not None and bool(torch.isin(next_id, eos_ids)):
-            return
-        cache, new_ids = out.cache, next_id[:, None]
+def _step(tokenizer: Any, logits: torch.Tensor, token_id: int, before: list[Step], alternatives: int) -> Step:
+    """The `Step` for picking ``token_id`` from ``logits`` (vocab,), after the steps ``before``."""
+    probs = torch.softmax(logits, dim=-1)  # (vocab,)
+    best = probs.topk(min(alternatives, len(probs)))
+    likely = [(tokenizer.decode([int(i)]), float(p)) for i, p in zip(best.indices, best.values, strict=True) if p > 0]
+    ids = [step.token_id for step in before] + [token_id]
+    return Step(index=len(before), token_id=token_id, token=tokenizer.decode([token_id]),
+                prob=float(probs[token_id]), alternatives=likely, text=tokenizer.decode(ids))
 
 
 def format_steps(steps: Iterable[Step], *, prob_digits: int = 3) -> str:
-    """A table of steps: token, its probability and the runners-up, whitespace made visible.
+    """A table of steps: token, its probability and the other likely tokens, whitespace made visible.
 
     >>> print(format_steps([Step(0, 11, " red", 0.5, [(" red", 0.5), ("\\n", 0.25)], " red")]))
     step  token  prob   most likely
-       0  ␣red   0.500  ␣red 0.500 · \\n 0.250
+       0  ␣red   0.500  ␣red 0.500 · ↵ 0.250
     """
-    rows = [(str(s.index), visible(s.token), f"{s.prob:.{prob_digits}f}",
-             " · ".join(f"{visible(t)} {p:.{prob_digits}f}" for t, p in s.top)) for s in steps]
+    rows = [(str(s.index), show_token(s.token), f"{s.prob:.{prob_digits}f}",
+             " · ".join(f"{show_token(t)} {p:.{prob_digits}f}" for t, p in s.alternatives)) for s in steps]
     header = ("step", "token", "prob", "most likely")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     lines = [f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows]
     head = f"{header[0]:<{widths[0]}}  {header[1]:<{widths[1]}}  {header[2]:<{widths[2]}}  {header[3]}"
     return "\n".join([head, *lines])
-
-
-def visible(text: str) -> str:
-    """Show a token's whitespace: spaces as '␣', newlines and tabs as \\n and \\t, other controls escaped.
-
-    >>> print(visible(" Hello\\n\\t!"))
-    ␣Hello\\n\\t!
-    """
-    named = {" ": "␣", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-    return "".join(named.get(c, c if c.isprintable() else repr(c)[1:-1]) for c in text)
 
 
 def _positions(input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
@@ -204,14 +191,14 @@ def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -
     return ids
 
 
-def _split_sampling(sampling: dict[str, Any], top: int) -> tuple[bool, dict[str, Any]]:
-    """Check generation_steps' extra settings; return do_sample and the filter settings."""
-    unknown = sorted(set(sampling) - set(SAMPLING_SETTINGS))
+def _check_sampling(sampling: dict[str, Any], alternatives: int) -> dict[str, Any]:
+    """Check generation_steps' extra settings and ``alternatives``; return the settings."""
+    known = ("do_sample", *SAMPLING_SETTINGS)
+    unknown = sorted(set(sampling) - set(known))
     if unknown:
-        raise CourseError(f"generation_steps does not know {', '.join(unknown)}; "
-                          f"it takes {', '.join(SAMPLING_SETTINGS)}.")
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise CourseError(f"top must be a whole number >= 1, got {top!r}.")
+        raise CourseError(f"generation_steps does not know {', '.join(unknown)}; it takes {', '.join(known)}.")
+    if isinstance(alternatives, bool) or not isinstance(alternatives, int) or alternatives < 1:
+        raise CourseError(f"alternatives must be a whole number >= 1, got {alternatives!r}.")
     filters = {k: v for k, v in sampling.items() if k != "do_sample"}
     process_logits(torch.zeros(1, 2), **filters)  # bad values (top_p=1.5...) raise now, not at the first step
-    return bool(sampling.get("do_sample", False)), filters
+    return dict(sampling)

@@ -24,23 +24,27 @@ def hub_offline_by_setting() -> bool:
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
-    """Return True if a TCP connection to the hub opens within ``timeout`` seconds.
+    """Return True if a connection to the hub (``$HF_ENDPOINT``, if set) opens within ``timeout`` seconds.
 
-    Name lookup and connect together are bounded by ``timeout``; nothing is sent.
+    Name lookup, connect and, for https, the TLS handshake are bounded together by
+    ``timeout``; nothing is sent.
 
     >>> hub_reachable(timeout=0.5) in (True, False)
     True
     """
     if hub_offline_by_setting():
         return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", HUB_URL)).hostname or "huggingface.co"
+    url = urlparse(os.environ.get("HF_ENDPOINT", HUB_URL))
+    host, tls = url.hostname or "huggingface.co", url.scheme != "http"
+    port = url.port or (443 if tls else 80)
     answer: list[bool] = []
 
     def probe() -> None:  # name lookup ignores socket timeouts, so run it in a thread
-        try:  # a TLS handshake, so a proxy that accepts any connection does not count
-            with socket.create_connection((host, 443), timeout=timeout) as raw:
-                with ssl.create_default_context().wrap_socket(raw, server_hostname=host):
-                    answer.append(True)
+        try:
+            with socket.create_connection((host, port), timeout=timeout) as raw:
+                if tls:  # a TLS handshake, so a proxy that accepts any connection does not count
+                    ssl.create_default_context().wrap_socket(raw, server_hostname=host).close()
+                answer.append(True)
         except OSError:
             answer.append(False)
 

@@ -8,12 +8,13 @@ it loads the offline default (SmolLM2-135M-Instruct, converted by `offline.fetch
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import CourseError, ModelNotAvailableError, SetupError
 from .hub import hub_offline_by_setting, hub_reachable
-from .offline import MODEL_NAME, cache_status, fetch
+from .offline import MODEL_NAME, cache_status, checkpoint_dir, fetch
 from .quiet import quiet_loading, silence_bitsandbytes
 
 MODEL_ENV = "LLMCOURSE_MODEL"
@@ -39,17 +40,72 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """What `resolve_model` decided: which model, loaded from where, and why not if it cannot be.
+
+    >>> ModelChoice("", "/cache/SmolLM2-135M-Instruct", "offline default").ok
+    True
+    """
+
+    name: str  # as asked: the argument, else $LLMCOURSE_MODEL, else "" (nothing asked: the offline default)
+    source: str  # what from_pretrained reads: a folder or a hub id
+    origin: str  # "offline default", "folder", "hub cache" (downloaded before) or "hub" (downloaded on first load)
+    problem: str = ""  # why it cannot be loaded here ("" when it can)
+    fix: str = ""  # what to do about it
+
+    @property
+    def ok(self) -> bool:
+        """True when `load_model` can load this choice from here."""
+        return not self.problem
+
+
+def resolve_model(name: str | os.PathLike | None = None, *, reachable: bool | None = None) -> ModelChoice:
+    """Decide what `load_model(name)` loads, without loading or downloading anything.
+
+    ``name``, else ``$LLMCOURSE_MODEL``, else the offline default; a folder, or else a hub
+    id, which needs the hub cache or a reachable hub (``reachable``: the answer of a probe
+    already made; None probes only when it matters). The doctor reports the same choice.
+
+    >>> resolve_model("./no-such-model").problem
+    "There is no model folder at './no-such-model'."
+    """
+    asked = name if name is not None else os.environ.get(MODEL_ENV)
+    chosen = "" if asked is None else str(asked)
+    if asked in OFFLINE_NAMES:
+        return ModelChoice(chosen, str(checkpoint_dir()), "offline default")
+    if Path(chosen).expanduser().is_dir():
+        return ModelChoice(chosen, chosen, "folder")
+    if looks_like_path(chosen):
+        return ModelChoice(chosen, chosen, "folder", f"There is no model folder at {chosen!r}.",
+                           f"Check the path, or call load_model() with no name for the offline default {MODEL_NAME}.")
+    if in_hub_cache(chosen):
+        return ModelChoice(chosen, chosen, "hub cache")
+    if reachable is None:  # probe only now: a folder or a cached model never waits for the network
+        reachable = hub_reachable()
+    if reachable:
+        return ModelChoice(chosen, chosen, "hub")
+    why = "switched off (HF_HUB_OFFLINE=1)" if hub_offline_by_setting() else "not reachable from here"
+    return ModelChoice(chosen, chosen, "hub", f"{chosen!r} is not a local folder and the Hugging Face Hub is {why}.",
+                       f"Use the offline default instead: load_model() (it loads {MODEL_NAME}), or unset "
+                       f"${MODEL_ENV}; or connect to the internet.")
+
+
 def resolve_model_name(name: str | os.PathLike | None = None) -> str:
-    """The model to load: ``name``, else ``$LLMCOURSE_MODEL``, else the offline default.
+    """The folder or hub id `load_model` reads, fetching the offline default if needed (the hub is not probed).
 
     >>> resolve_model_name("HuggingFaceTB/SmolLM2-360M-Instruct")
     'HuggingFaceTB/SmolLM2-360M-Instruct'
     """
-    chosen = name if name is not None else os.environ.get(MODEL_ENV)
-    if chosen in OFFLINE_NAMES:
-        status = cache_status()
-        return str(status.path if status.ready else fetch())
-    return str(chosen)
+    return _ready_source(resolve_model(name, reachable=True))
+
+
+def _ready_source(choice: ModelChoice) -> str:
+    """The choice's source, with the offline default fetched first if it is not ready yet."""
+    if choice.origin != "offline default":
+        return choice.source
+    status = cache_status()
+    return str(status.path if status.ready else fetch())
 
 
 def quantization_config(quantization: str | None, device: str) -> Any:
@@ -75,7 +131,7 @@ def quantization_config(quantization: str | None, device: str) -> Any:
         )
     return BitsAndBytesConfig(
         load_in_4bit=True,  # store each Linear weight in 4 bits (blocks of 64 with one scale each)
-        bnb_4bit_quant_type="nf4",  # NormalFloat4: levels spaced for normally distributed weights ("fp4" is the other choice)
+        bnb_4bit_quant_type="nf4",  # NormalFloat4: levels spaced for normally distributed weights (or "fp4")
         bnb_4bit_use_double_quant=True,  # quantize the per-block scales too: about 0.4 bit/weight less
         bnb_4bit_compute_dtype=torch.bfloat16,  # dtype the matmuls run in after dequantizing
     )
@@ -89,9 +145,9 @@ def _require_bitsandbytes(device: str) -> None:
     silence_bitsandbytes()
     try:
         import bitsandbytes
-    except ImportError:
+    except ImportError as error:
         raise SetupError("Quantization needs bitsandbytes: run `pip install \"bitsandbytes>=0.49\"`, "
-                         "then restart the kernel; or pass quantization=None.") from None
+                         "then restart the kernel; or pass quantization=None.", cause=error) from None
     major, minor = (int(part) for part in bitsandbytes.__version__.split(".")[:2])
     if device == "cpu" and (major, minor) < (0, 49):
         raise SetupError(f"bitsandbytes {bitsandbytes.__version__} quantizes only on CUDA. Upgrade for CPU "
@@ -110,18 +166,10 @@ def load_model(name: str | os.PathLike | None = None, *, quantization: str | Non
     """
     device = pick_device(device)
     config = quantization_config(quantization, device)
-    source = resolve_model_name(name)
-    local = Path(source).expanduser().is_dir()
-    if not local and looks_like_path(source):
-        raise ModelNotAvailableError(f"There is no model folder at {source!r}. Check the path, or call "
-                                     f"load_model() with no name for the offline default {MODEL_NAME}.")
-    if not local and not in_hub_cache(source) and not hub_reachable():
-        why = "switched off (HF_HUB_OFFLINE=1)" if hub_offline_by_setting() else "not reachable from here"
-        raise ModelNotAvailableError(
-            f"{source!r} is not a local folder and the Hugging Face Hub is {why}. "
-            f"Use the offline default instead: load_model() (it loads {MODEL_NAME}), or unset "
-            f"${MODEL_ENV}; or connect to the internet."
-        )
+    choice = resolve_model(name)
+    if not choice.ok:
+        raise ModelNotAvailableError(f"{choice.problem} {choice.fix}") from None
+    source = _ready_source(choice)
     # fp32 on CPU (exact, portable); with quantization the layers left unquantized
     # (embeddings, norms) are kept in bf16 so 4-bit really is about 1/4 of fp32.
     dtype = "auto" if device != "cpu" else ("bfloat16" if config is not None else "float32")
@@ -132,7 +180,7 @@ def load_model(name: str | os.PathLike | None = None, *, quantization: str | Non
                 source, dtype=dtype, device_map={"": device}, quantization_config=config, use_safetensors=True,
             )
         except (OSError, ValueError) as error:
-            raise ModelNotAvailableError(_explain_load_error(source, error)) from None
+            raise ModelNotAvailableError(_explain_load_error(source, error), cause=error) from None
     return model, tokenizer
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import socket
 import threading
 import time
 
 import pytest
 
 from llmcourse import doctor as doctor_module
-from llmcourse import hub, offline
+from llmcourse import hub, loading, offline
 from llmcourse.doctor import Check, check_hub, doctor, format_report, run_checks
 from llmcourse.i18n import set_language
 
@@ -18,15 +19,18 @@ def by_name(checks: list[Check]) -> dict[str, Check]:
     return {check.name: check for check in checks}
 
 
-def test_all_checks_pass_or_warn_here(monkeypatch, ready_cache):
+@pytest.mark.parametrize("reachable, hub_status", [(True, "ok"), (False, "warn")], ids=["hub", "no-hub"])
+def test_all_checks_pass_or_warn_here(monkeypatch, ready_cache, reachable, hub_status):
     monkeypatch.setenv(offline.CACHE_ENV, ready_cache)
     monkeypatch.delenv("LLMCOURSE_MODEL", raising=False)
-    checks = run_checks()  # the real hub probe included
+    monkeypatch.setattr(doctor_module, "hub_reachable", lambda timeout: reachable)
+    checks = run_checks()
     assert [check.name for check in checks] == [
         "python", "torch", "bitsandbytes", "transformers", "offline model", "hub", "model"]
     assert {check.status for check in checks} <= {"ok", "warn"}, format_report(checks)
     found = by_name(checks)
     assert found["offline model"].status == "ok"
+    assert found["hub"].status == hub_status and found["model"].status == "ok"
     assert "CPU" in found["bitsandbytes"].detail or "CUDA" in found["bitsandbytes"].detail
 
 
@@ -105,9 +109,38 @@ def test_ascii_marks_on_a_console_without_unicode(course_env):
     assert out.buffer.getvalue().decode().startswith("+ python")
 
 
-def test_hub_unreachable_is_a_warning_not_a_failure():
-    check = check_hub(False)
-    assert check.status == "warn" and "offline default" in check.detail
+@pytest.fixture
+def fake_hub(monkeypatch):
+    """A local server standing in for the hub: ``$HF_ENDPOINT`` points at it (plain http, no TLS)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    with server:
+        yield server, url
+
+
+def test_hub_that_answers_is_ok(fake_hub):
+    _, url = fake_hub
+    check = check_hub(hub.hub_reachable(timeout=2.0))
+    assert check.status == "ok" and check.detail.startswith(f"{url} reachable")
+
+
+def test_hub_that_refuses_is_a_warning_not_a_failure(fake_hub):
+    server, url = fake_hub
+    server.close()  # nobody listens there any more: the connection is refused at once
+    start = time.perf_counter()
+    check = check_hub(hub.hub_reachable(timeout=2.0))
+    assert time.perf_counter() - start < 1.0
+    assert check.status == "warn" and check.detail.startswith(f"{url} not reachable")
+    assert "offline default" in check.detail
+
+
+def test_hub_switched_off_is_a_warning_without_a_probe(fake_hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub.socket, "create_connection", lambda *args, **kwargs: pytest.fail("probed the hub"))
+    check = check_hub(hub.hub_reachable())
+    assert check.status == "warn" and "HF_HUB_OFFLINE" in check.detail
 
 
 def test_hub_check_is_bounded_in_time(monkeypatch):
@@ -119,6 +152,7 @@ def test_hub_check_is_bounded_in_time(monkeypatch):
         raise OSError("never answered")
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
     monkeypatch.setattr(hub.socket, "create_connection", hang)
     start = time.perf_counter()
     try:
@@ -129,11 +163,13 @@ def test_hub_check_is_bounded_in_time(monkeypatch):
     assert check.status == "warn"
 
 
-def test_real_hub_probe_is_quick():
+def test_real_hub_probe_is_quick(monkeypatch):
+    """Whatever this machine's network is, the probe answers within its timeout and the line says which."""
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
     start = time.perf_counter()
-    check = check_hub(doctor_module.hub_reachable(doctor_module.HUB_TIMEOUT_S))
+    reachable = doctor_module.hub_reachable(doctor_module.HUB_TIMEOUT_S)
     assert time.perf_counter() - start < 3.5
-    assert check.status in {"ok", "warn"}
+    assert check_hub(reachable).status == ("ok" if reachable else "warn")
 
 
 @pytest.mark.parametrize("value", ["", "default", "offline", "SmolLM2-135M-Instruct"])
@@ -165,7 +201,29 @@ def test_model_env_hub_id_with_hub_unreachable_fails(course_env):
 def test_model_env_hub_id_with_hub_reachable_is_ok(course_env):
     course_env.setattr(doctor_module, "hub_reachable", lambda timeout: True)
     course_env.setenv("LLMCOURSE_MODEL", "someone/not-a-cached-model")
-    assert by_name(run_checks())["model"].status == "ok"
+    check = by_name(run_checks())["model"]
+    assert check.status == "ok" and check.detail.endswith("(downloaded on first load)")
+
+
+def test_model_env_hub_id_in_the_hub_cache_is_ok_without_hub(course_env):
+    course_env.setattr(loading, "in_hub_cache", lambda repo_id: repo_id == "someone/cached-model")
+    course_env.setenv("LLMCOURSE_MODEL", "someone/cached-model")
+    check = by_name(run_checks())["model"]
+    assert check.status == "ok" and "already in the local hub cache" in check.detail
+
+
+def test_the_model_line_of_lesson_00():
+    """Lesson 00 prints this line with the hub switched off; its stored output must not change."""
+    from unittest import mock
+
+    with mock.patch.dict("os.environ", {"LLMCOURSE_MODEL": "HuggingFaceTB/SmolLM2-360M-Instruct"}), \
+            mock.patch.object(loading, "in_hub_cache", lambda repo_id: False):
+        report = format_report([doctor_module.check_model_choice(reachable=False)])
+    assert report.splitlines() == [
+        "✘ model  $LLMCOURSE_MODEL = hub model HuggingFaceTB/SmolLM2-360M-Instruct, but the hub is not reachable",
+        "         fix: unset LLMCOURSE_MODEL to use the offline default SmolLM2-135M-Instruct "
+        "(or connect to the internet)",
+    ]
 
 
 def test_an_unreadable_cache_is_a_failure_not_a_crash(course_env):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from llmcourse.errors import CourseError
-from llmcourse.handloop import Step, format_steps, generate_by_hand, generation_steps, visible
+from llmcourse.handloop import Step, format_steps, generate_by_hand, generation_steps
 
 SAMPLING = [
     dict(),
@@ -112,31 +112,31 @@ def test_eos_pads_finished_rows_and_stops_when_all_finish(tiny_model, left_padde
 
 
 def test_generation_steps_greedy_match_generate(tiny_model, tiny_tokenizer, one_prompt):
-    steps = list(generation_steps(tiny_model, tiny_tokenizer, "the cat sat on", max_new_tokens=20, top=64))
+    steps = list(generation_steps(tiny_model, tiny_tokenizer, "the cat sat on", max_new_tokens=20, alternatives=64))
     expected = reference(tiny_model, **one_prompt, max_new_tokens=20)[0, one_prompt.input_ids.shape[1]:]
     assert [s.token_id for s in steps] == expected.tolist()
     for index, step in enumerate(steps):
-        probs = [p for _, p in step.top]
+        probs = [p for _, p in step.alternatives]
         assert step.index == index
-        assert step.top[0] == (step.token, step.prob)  # greedy picks the most likely token
+        assert step.alternatives[0] == (step.token, step.prob)  # greedy picks the most likely token
         assert probs == sorted(probs, reverse=True)
-        assert sum(probs) == pytest.approx(1.0, abs=1e-5)  # top=64 is the whole vocabulary
+        assert sum(probs) == pytest.approx(1.0, abs=1e-5)  # alternatives=64 is the whole vocabulary
         assert step.text == tiny_tokenizer.decode(expected[: index + 1])
 
 
 @pytest.mark.parametrize("settings", [dict(top_k=3), dict(temperature=0.8, top_p=0.7, min_p=0.1)], ids=settings_id)
 def test_generation_steps_sampling_match_generate(tiny_model, tiny_tokenizer, one_prompt, settings):
     torch.manual_seed(1)
-    steps = list(generation_steps(tiny_model, tiny_tokenizer, one_prompt.input_ids, max_new_tokens=16, top=64,
+    steps = list(generation_steps(tiny_model, tiny_tokenizer, one_prompt.input_ids, max_new_tokens=16, alternatives=64,
                                   do_sample=True, **settings))
     torch.manual_seed(1)
     expected = reference(tiny_model, **one_prompt, max_new_tokens=16, do_sample=True, **settings)
     assert [s.token_id for s in steps] == expected[0, one_prompt.input_ids.shape[1]:].tolist()
     for step in steps:
         # probabilities of the filtered distribution: the kept tokens only, summing to 1
-        assert sum(p for _, p in step.top) == pytest.approx(1.0, abs=1e-5)
-        assert all(p > 0 for _, p in step.top) and step.prob > 0
-        assert len(step.top) <= settings.get("top_k", 64)
+        assert sum(p for _, p in step.alternatives) == pytest.approx(1.0, abs=1e-5)
+        assert all(p > 0 for _, p in step.alternatives) and step.prob > 0
+        assert len(step.alternatives) <= settings.get("top_k", 64)
 
 
 def test_generation_steps_stop_at_eos_and_accept_ids(tiny_model, tiny_tokenizer):
@@ -145,21 +145,20 @@ def test_generation_steps_stop_at_eos_and_accept_ids(tiny_model, tiny_tokenizer)
     eos = tiny_model.generation_config.eos_token_id
     until_eos = free[: free.index(eos) + 1] if eos in free else free
     for prompt in ([20, 21, 22], ids[0], ids):
-        steps = list(generation_steps(tiny_model, tiny_tokenizer, prompt, max_new_tokens=40, top=3))
+        steps = list(generation_steps(tiny_model, tiny_tokenizer, prompt, max_new_tokens=40, alternatives=3))
         assert [s.token_id for s in steps] == until_eos
-        assert all(len(s.top) == 3 for s in steps)
+        assert all(len(s.alternatives) == 3 for s in steps)
 
 
-def test_format_steps_shows_whitespace():
+def test_format_steps_shows_whitespace_as_every_table_and_plot_does():
     steps = [Step(0, 5, " the", 0.5, [(" the", 0.5), ("\n", 0.25)], " the"),
-             Step(1, 6, "\tcat", 0.125, [("\tcat", 0.125)], " the\tcat")]
-    table = format_steps(steps)
-    assert table.splitlines() == [
-        "step  token  prob   most likely",
-        "   0  ␣the   0.500  ␣the 0.500 · \\n 0.250",
-        "   1  \\tcat  0.125  \\tcat 0.125",
+             Step(1, 6, "\tcat\r\x00", 0.125, [("\tcat\r\x00", 0.125), ("", 0.0625)], " the\tcat\r\x00")]
+    assert format_steps(steps).splitlines() == [
+        "step  token      prob   most likely",
+        "   0  ␣the       0.500  ␣the 0.500 · ↵ 0.250",
+        "   1  →cat␍\\x00  0.125  →cat␍\\x00 0.125 · ∅ 0.062",
     ]
-    assert visible("a b\r\x00é") == "a␣b\\r\\x00é"
+    assert format_steps(steps[:1], prob_digits=1).splitlines()[1] == "   0  ␣the   0.5   ␣the 0.5 · ↵ 0.2"
 
 
 def test_real_model_greedy_and_sampling_match_generate(offline_model):
@@ -189,7 +188,10 @@ IDS = torch.tensor([[5, 6, 7]])
     (lambda m, t: generate_by_hand(m, IDS, max_new_tokens=3, do_sample=True, top_p=1.5),
      r"top_p must be in \(0, 1\], got 1\.5"),
     (lambda m, t: generation_steps(m, t, "hi", max_new_tokens=3, topk=5), r"does not know topk; it takes"),
-    (lambda m, t: generation_steps(m, t, "hi", max_new_tokens=3, top=0), r"top must be a whole number >= 1"),
+    (lambda m, t: generation_steps(m, t, "hi", max_new_tokens=3, alternatives=0),
+     r"alternatives must be a whole number >= 1, got 0"),
+    (lambda m, t: generation_steps(m, t, "hi", max_new_tokens=3, top=5),
+     r"does not know top; it takes do_sample, temperature, top_k, top_p, min_p\."),
     (lambda m, t: generation_steps(m, t, torch.ones(2, 3, dtype=torch.long), max_new_tokens=3),
      r"follows one prompt, got ids of shape \(2, 3\)"),
     (lambda m, t: generation_steps(m, t, "hi", max_new_tokens=-1), r"max_new_tokens must be a whole number >= 1"),
@@ -199,3 +201,24 @@ IDS = torch.tensor([[5, 6, 7]])
 def test_argument_checks_speak_to_the_learner(tiny_model, tiny_tokenizer, call, message):
     with pytest.raises(CourseError, match=message):
         call(tiny_model, tiny_tokenizer)
+
+
+def test_on_step_sees_each_step_of_the_batch(tiny_model, left_padded):
+    seen = []
+    ours = generate_by_hand(tiny_model, **left_padded, max_new_tokens=8,
+                            on_step=lambda logits, next_id: seen.append((logits.shape, next_id)))
+    prompt_length = left_padded.input_ids.shape[1]
+    assert len(seen) == ours.shape[1] - prompt_length
+    assert all(shape == (3, 64) for shape, _ in seen)
+    assert torch.equal(torch.stack([next_id for _, next_id in seen], dim=1), ours[:, prompt_length:])
+
+
+def test_the_loop_is_written_once():
+    """generation_steps watches generate_by_hand's loop instead of restating it (lesson 03 prints that loop)."""
+    import inspect
+
+    from llmcourse import handloop
+
+    assert inspect.getsource(handloop).count("model(input_ids=") == 1
+    assert "model(input_ids=" in inspect.getsource(generate_by_hand)
+    assert len(inspect.getsource(generate_by_hand).splitlines()) <= 65  # signature, docstring, ~35 lines of loop
