@@ -1,9 +1,10 @@
 """Turn next-token logits into a next token: temperature, top-k, top-p, min-p, then pick.
 
 Lesson 03 uses these in the hand-written loop (`handloop`); lesson 05 plots what each
-filter keeps. Each function does one thing and matches transformers' own logits
-warpers token for token (tests/test_sampling.py checks it), so that the hand-written
-loop and ``model.generate`` pick the same tokens under the same seed.
+filter keeps, with the probabilities computed here (`sampling_probs`, `temperature_probs`,
+`sample_frequencies`). Each function does one thing and matches transformers' own
+logits warpers token for token (tests/test_sampling.py checks it), so that the
+hand-written loop and ``model.generate`` pick the same tokens under the same seed.
 
 Logits are always a 2-D float tensor of shape ``(batch, vocab)``. A filter never
 renormalizes: it sets the logits of removed tokens to ``-inf``, so that the softmax
@@ -16,6 +17,11 @@ import torch
 
 from .errors import CourseError
 
+__all__ = [
+    "SAMPLING_SETTINGS", "apply_temperature", "top_k_filter", "top_p_filter", "min_p_filter", "process_logits",
+    "sampling_probs", "temperature_probs", "sample_frequencies", "greedy_pick", "sample_pick", "check_logits",
+]
+
 SAMPLING_SETTINGS = ("temperature", "top_k", "top_p", "min_p")  # what `process_logits` takes, in its order
 
 
@@ -25,7 +31,7 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     >>> apply_temperature(torch.tensor([[2.0, 1.0]]), 0.5)
     tensor([[4., 2.]])
     """
-    _check_logits(logits)
+    check_logits(logits)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
         raise CourseError(f"temperature must be a number > 0, got {temperature!r}. "
                           "For always picking the most likely token use greedy decoding (do_sample=False).")
@@ -38,7 +44,7 @@ def top_k_filter(logits: torch.Tensor, top_k: int) -> torch.Tensor:
     >>> top_k_filter(torch.tensor([[1.0, 3.0, 2.0, 0.0]]), 2)
     tensor([[-inf, 3., 2., -inf]])
     """
-    _check_logits(logits)
+    check_logits(logits)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise CourseError(f"top_k must be a whole number >= 1, got {top_k!r}. "
                           "To keep every token, don't filter (top_k=None).")
@@ -53,7 +59,7 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     >>> top_p_filter(torch.tensor([[0.0, 2.0, 1.0]]), 0.8)  # probabilities 0.09, 0.67, 0.24
     tensor([[-inf, 2., 1.]])
     """
-    _check_logits(logits)
+    check_logits(logits)
     if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
         raise CourseError(f"top_p must be in (0, 1], got {top_p!r}. Typical values are 0.9 to 0.95.")
     # sort from least to most likely and add up the probabilities
@@ -73,7 +79,7 @@ def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     >>> min_p_filter(torch.tensor([[0.0, 2.0, 1.0]]), 0.2)  # probabilities 0.09, 0.67, 0.24
     tensor([[-inf, 2., 1.]])
     """
-    _check_logits(logits)
+    check_logits(logits)
     if isinstance(min_p, bool) or not isinstance(min_p, (int, float)) or not 0 <= min_p <= 1:
         raise CourseError(f"min_p must be in [0, 1], got {min_p!r}. Typical values are 0.01 to 0.2.")
     probs = torch.softmax(logits, dim=-1)  # (batch, vocab)
@@ -105,13 +111,59 @@ def process_logits(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int
     return logits  # (batch, vocab)
 
 
+def sampling_probs(logits: torch.Tensor, **settings: float | int | None) -> torch.Tensor:
+    """The distribution ``generate`` samples from under these settings: softmax of `process_logits`.
+
+    Filtered tokens get probability 0; the kept ones are renormalized to add up to 1.
+
+    >>> sampling_probs(torch.tensor([[0.0, 2.0, 1.0]]), top_k=1)
+    tensor([[0., 1., 0.]])
+    """
+    unknown = sorted(set(settings) - set(SAMPLING_SETTINGS))
+    if unknown:
+        raise CourseError(f"unknown sampling setting(s) {unknown}: use {', '.join(SAMPLING_SETTINGS)}.")
+    check_logits(logits)
+    return torch.softmax(process_logits(logits.float(), **settings), dim=-1)  # (batch, vocab)
+
+
+def temperature_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(logits / T); T = 0 gives greedy's one-hot without dividing by zero.
+
+    >>> temperature_probs(torch.tensor([[1.0, 3.0, 2.0]]), 0)
+    tensor([[0., 1., 0.]])
+    """
+    check_logits(logits)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
+        raise CourseError(f"temperature must be a number >= 0, got {temperature!r}.")
+    if temperature == 0:  # the limit T -> 0: all the probability on the largest logit
+        return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()  # (batch, vocab)
+    return torch.softmax(logits.float() / temperature, dim=-1)  # (batch, vocab)
+
+
+def sample_frequencies(probs: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """Draw ``n`` tokens per row from probs (with replacement): how often each came up, as fractions.
+
+    >>> sample_frequencies(torch.tensor([[0.0, 1.0], [0.5, 0.5]]), n=1000).sum(-1)
+    tensor([1., 1.])
+    >>> sample_frequencies(torch.tensor([[0.0, 1.0]]), n=10)
+    tensor([[0., 1.]])
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise CourseError(f"n must be a whole number >= 1, got {n!r}.")
+    check_logits(probs)  # the same (batch, vocab) float shape
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.multinomial(probs, n, replacement=True, generator=generator)  # (batch, n)
+    counts = torch.zeros_like(probs).scatter_add_(1, draws, torch.ones_like(draws, dtype=probs.dtype))
+    return counts / n  # (batch, vocab), each row sums to 1
+
+
 def greedy_pick(logits: torch.Tensor) -> torch.Tensor:
     """The id of the largest logit in each row (greedy decoding).
 
     >>> greedy_pick(torch.tensor([[0.1, 2.0, -1.0], [3.0, 0.0, 0.0]]))
     tensor([1, 0])
     """
-    _check_logits(logits)
+    check_logits(logits)
     return torch.argmax(logits, dim=-1)  # (batch,)
 
 
@@ -122,13 +174,19 @@ def sample_pick(logits: torch.Tensor) -> torch.Tensor:
     >>> sample_pick(torch.tensor([[0.0, float("-inf"), 0.0]])).item() in (0, 2)
     True
     """
-    _check_logits(logits)
+    check_logits(logits)
     probs = torch.softmax(logits, dim=-1)  # (batch, vocab), each row sums to 1
     return torch.multinomial(probs, num_samples=1).squeeze(1)  # (batch,)
 
 
-def _check_logits(logits: torch.Tensor) -> None:
-    """Refuse anything but a 2-D floating-point tensor, saying how to fix it."""
+def check_logits(logits: torch.Tensor) -> None:
+    """Refuse anything but a 2-D floating-point tensor ``(batch, vocab)``, saying how to fix it.
+
+    >>> check_logits(torch.zeros(3))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    llmcourse.errors.CourseError: logits must have shape (batch, vocab), got (3,). ... with logits[None].
+    """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         raise CourseError(f"logits must be a float tensor, got {type(logits).__name__}"
                           f"{'' if not isinstance(logits, torch.Tensor) else ' of ' + str(logits.dtype)}.")

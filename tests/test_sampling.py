@@ -5,12 +5,26 @@ from __future__ import annotations
 import pytest
 import torch
 from transformers import (
-    LogitsProcessorList, MinPLogitsWarper, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper,
+    LogitsProcessorList,
+    MinPLogitsWarper,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
 )
 
 from llmcourse.errors import CourseError
 from llmcourse.sampling import (
-    apply_temperature, greedy_pick, min_p_filter, process_logits, sample_pick, top_k_filter, top_p_filter,
+    SAMPLING_SETTINGS,
+    apply_temperature,
+    greedy_pick,
+    min_p_filter,
+    process_logits,
+    sample_frequencies,
+    sample_pick,
+    sampling_probs,
+    temperature_probs,
+    top_k_filter,
+    top_p_filter,
 )
 
 SEEDS = [0, 1, 2]
@@ -116,8 +130,49 @@ def test_process_logits_matches_generate_scores(tiny_model, settings):
     torch.manual_seed(0)
     out = tiny_model.generate(ids, max_new_tokens=5, do_sample=True, **{"top_k": None, **settings},
                               return_dict_in_generate=True, output_scores=True, output_logits=True)
-    for raw, processed in zip(out.logits, out.scores):
+    for raw, processed in zip(out.logits, out.scores, strict=True):
         assert_same(process_logits(raw, **settings), processed)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("settings", COMBOS, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()))
+def test_sampling_probs_is_the_softmax_of_the_processor_list(kind, settings):
+    for seed in SEEDS:
+        for shape in SHAPES:
+            logits = make_logits(seed, shape, kind)
+            probs = sampling_probs(logits, **settings)
+            assert torch.equal(probs, torch.softmax(warp(reference_processors(settings), logits), dim=-1))
+            assert torch.allclose(probs.sum(-1), torch.ones(shape[0]))
+
+
+def test_sampling_probs_knows_only_the_sampling_settings():
+    assert set(SAMPLING_SETTINGS) == {"temperature", "top_k", "top_p", "min_p"}
+    with pytest.raises(CourseError, match=r"unknown sampling setting\(s\) \['do_sample'\]: use temperature, top_k"):
+        sampling_probs(LOGITS, do_sample=True)
+
+
+@pytest.mark.parametrize("temperature", [0.1, 0.7, 1.0, 2.0])
+def test_temperature_probs_is_the_softmax_of_the_temperature_warper(temperature):
+    logits = make_logits(0, (3, 64), "normal")
+    expected = torch.softmax(warp(TemperatureLogitsWarper(temperature), logits), dim=-1)
+    assert torch.allclose(temperature_probs(logits, temperature), expected, atol=1e-7)
+
+
+def test_temperature_zero_is_greedys_one_hot_without_nans():
+    logits = make_logits(1, (4, 100), "peaked")
+    probs = temperature_probs(logits, 0)
+    assert probs.shape == (4, 100) and not probs.isnan().any()
+    assert torch.equal(probs.argmax(-1), greedy_pick(logits)) and torch.equal(probs.sum(-1), torch.ones(4))
+
+
+def test_sample_frequencies_are_seeded_fractions_of_draws_from_each_row():
+    probs = torch.tensor([[0.0, 1.0, 0.0], [0.7, 0.0, 0.3]])
+    frequencies = sample_frequencies(probs, 5000, seed=1)
+    assert frequencies.shape == (2, 3) and torch.allclose(frequencies.sum(-1), torch.ones(2))
+    assert torch.equal(frequencies, sample_frequencies(probs, 5000, seed=1))  # the seed fixes the draws
+    assert not torch.equal(frequencies, sample_frequencies(probs, 5000, seed=2))
+    assert frequencies[probs == 0].sum() == 0  # a token of probability 0 is never drawn
+    assert torch.allclose(frequencies, probs, atol=0.03)
 
 
 def test_process_logits_skips_settings_that_change_nothing():
@@ -197,6 +252,11 @@ LOGITS = torch.zeros(2, 10)
     (lambda: sample_pick(torch.zeros(2, 10, dtype=torch.long)),
      r"logits must be a float tensor, got Tensor of torch\.int64"),
     (lambda: sample_pick([[0.0, 1.0]]), r"logits must be a float tensor, got list"),
+    (lambda: temperature_probs(LOGITS, -0.5), r"temperature must be a number >= 0, got -0\.5"),
+    (lambda: temperature_probs(torch.zeros(10), 0.5), r"got \(10,\)\. Add a batch dimension with logits\[None\]"),
+    (lambda: sampling_probs(torch.zeros(1, 3, 10)), r"got \(1, 3, 10\)\. .*outputs\.logits\[:, -1, :\]"),
+    (lambda: sample_frequencies(torch.ones(1, 4) / 4, 0), r"n must be a whole number >= 1, got 0"),
+    (lambda: sample_frequencies(torch.ones(4) / 4, 10), r"got \(4,\)\. Add a batch dimension"),
 ])
 def test_argument_checks_speak_to_the_learner(call, message):
     with pytest.raises(CourseError, match=message):

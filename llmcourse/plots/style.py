@@ -1,33 +1,40 @@
-"""The look shared by every plot in `plots`: colours, fonts, figures and token labels.
+"""The look shared by every plot: colours, fonts, and figures that a notebook shows once.
 
-Lessons 03 and 05 use it through `plots`. Nothing happens at import time: `new_figure`
-registers the Japanese font and applies the style only while a figure is built,
-so a learner's own rcParams are never touched.
+Nothing happens at import time: `plot_style` registers the Japanese font and applies
+the style only while a figure is built, so a learner's own rcParams are never touched.
 
-- Colours are Okabe-Ito (safe for colour-blind readers); colour maps are viridis.
+- Colours are Okabe-Ito (safe for colour-blind readers), by name in `COLOURS`;
+  colour maps are viridis.
 - Fonts: DejaVu Sans first, IPAexGothic (from matplotlib-fontja) as the fallback
   for Japanese and other CJK text: Japanese tokens, and the Japanese titles and
-  labels that `plots` draws after ``set_language("ja")``.
-- Token text is shown with its whitespace visible (`show_token`) and never parsed
-  as math (tokens contain ``$``).
+  labels drawn after ``set_language("ja")``.
+- Figures are `CourseFigure`s, made without pyplot: a plot function's figure shows
+  once, as the value of the cell, and not at all when it is assigned to a name.
+- Token text is never parsed as math (tokens contain ``$``): `set_token_ticks`.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from types import MappingProxyType
+from typing import Any
 
 import matplotlib
-import matplotlib.pyplot as plt
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
 # Okabe & Ito (2008), "Color Universal Design"
 BLUE, ORANGE, VERMILLION, GREEN = "#0072B2", "#E69F00", "#D55E00", "#009E73"
 SKY, PURPLE, YELLOW, GREY, LIGHT_GREY = "#56B4E9", "#CC79A7", "#F0E442", "#999999", "#DDDDDD"
+COLOURS = MappingProxyType({
+    "blue": BLUE, "orange": ORANGE, "vermillion": VERMILLION, "green": GREEN, "sky": SKY,
+    "purple": PURPLE, "yellow": YELLOW, "grey": GREY, "light_grey": LIGHT_GREY,
+})
 CMAP = "viridis"
 
 CJK_FONT = "IPAexGothic"
@@ -41,28 +48,24 @@ STYLE = {
     "figure.dpi": 100,
     "svg.fonttype": "path",  # SVGs show the same glyphs without the fonts installed
 }
-WHITESPACE = {" ": "␣", "\n": "↵", "\t": "→", "\r": "␍"}
 
 
-def show_token(text: str, max_chars: int = 14) -> str:
-    """Token text with whitespace made visible and long tokens shortened.
+class CourseFigure(Figure):
+    """A matplotlib Figure that a notebook shows as a PNG when it is the value of a cell.
 
-    >>> show_token(" the\\n"), show_token(""), show_token("abcdefghij", max_chars=5)
-    ('␣the↵', '∅', 'abcd…')
+    It is not registered with pyplot, so the inline backend does not show it a second
+    time at the end of the cell. ``fig.savefig("x.pdf")`` (or .svg, .png) works as usual.
+
+    >>> fig = CourseFigure(figsize=(2, 1))
+    >>> fig._repr_png_()[:4]
+    b'\\x89PNG'
     """
-    shown = "".join(WHITESPACE.get(c, c if c.isprintable() else f"\\x{ord(c):02x}") for c in text)
-    if not shown:
-        return "∅"  # an empty token (some tokenizers decode pieces of a character to nothing)
-    return shown if len(shown) <= max_chars else shown[: max_chars - 1] + "…"
 
-
-def token_labels(tokenizer: Any, ids: Sequence[int], max_chars: int = 14) -> list[str]:
-    """Decode each id on its own and make it printable with `show_token`.
-
-    >>> token_labels(tokenizer, [28, 2114])  # doctest: +SKIP
-    ['.', '␣cat']
-    """
-    return [show_token(tokenizer.decode([int(i)]), max_chars) for i in ids]
+    def _repr_png_(self) -> bytes:
+        """The PNG that IPython displays (as the inline backend draws it: tight bounding box)."""
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
 
 
 @lru_cache(maxsize=1)
@@ -92,7 +95,7 @@ def plot_style() -> Iterator[None]:
     ``interactive`` flag that a notebook's inline backend sets when a first figure is made).
 
     >>> with plot_style():
-    ...     fig = Figure(figsize=(4, 3))  # Japanese text in it falls back to IPAexGothic
+    ...     fig, ax = new_figure((4, 3))  # Japanese text in it falls back to IPAexGothic
     """
     register_cjk_font()
     saved = {key: matplotlib.rcParams[key] for key in STYLE}
@@ -104,17 +107,19 @@ def plot_style() -> Iterator[None]:
 
 
 def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, Any]:
-    """A pyplot figure of a fixed size with a grid of axes (none if nrows is 0), laid out by matplotlib.
+    """A figure of a fixed size with a grid of axes (none if nrows is 0), laid out by matplotlib.
 
-    Call it inside `plot_style()`: fonts are fixed when the texts are created. In a
-    notebook, show it with ``_ = plot_...(...)`` or ``plt.show()``, and close it with
-    ``plt.close(fig)`` when drawing many.
+    Call it inside `plot_style()`: fonts are fixed when the texts are created. Other
+    keyword arguments go to ``Figure.subplots`` (``sharey=True``...). End the cell with
+    ``fig`` to show it; pyplot never sees it, so there is nothing to close.
 
     >>> with plot_style():
-    ...     fig, ax = new_figure((4, 3))
-    >>> plt.close(fig)
+    ...     fig, (left, right) = new_figure((6, 3), ncols=2)
+    ...     _ = left.bar(["a", "b"], [1, 2], color=COLOURS["blue"])
+    >>> fig
+    <CourseFigure size 600x300 with 2 Axes>
     """
-    fig = plt.figure(figsize=figsize, layout="constrained" if nrows else None)
+    fig = CourseFigure(figsize=figsize, layout="constrained" if nrows else None)
     return fig, fig.subplots(nrows, ncols, **kwargs) if nrows else None
 
 
@@ -125,7 +130,6 @@ def set_token_ticks(ax: Any, positions: Sequence[float], labels: Sequence[str], 
     >>> with plot_style():
     ...     fig, ax = new_figure((4, 3))
     ...     set_token_ticks(ax, [0, 1], ["$5", "␣cat"])
-    >>> plt.close(fig)
     """
     setter = ax.set_xticks if axis == "x" else ax.set_yticks
     align = {"ha": "right", "rotation_mode": "anchor"} if axis == "x" and rotation else {}

@@ -1,0 +1,49 @@
+"""Plots for the lessons: what a language model considered at each step, and what it costs.
+
+Every function takes data and returns a `matplotlib.figure.Figure` of a fixed size:
+end a notebook cell with the call and the figure shows once (assign it to a name and
+it shows nothing); ``fig.savefig("x.pdf")`` (or .svg, .png) writes it. Titles say
+which distribution is drawn:
+
+- the model distribution: the softmax of the raw logits (``which="raw"``);
+- the sampling distribution: after temperature/top-k/top-p (``which="processed"``).
+
+Titles, axis labels and legends follow `llmcourse.i18n.set_language` ("en" or "ja"),
+read when a figure is drawn.
+
+Modules by what is drawn: `step` (one generation step: logits ``(batch, vocab)`` or a
+`GenerationResult`), `run` (a whole generation), `branches` (several runs: seeded
+samples and beam search, with their data from `llmcourse.search`), `performance`
+(memory and speed, lessons 01 and 06); `style` (colours, fonts, `new_figure`) and
+`common` (labels, checks, token bars) serve them all. A learner's own figure gets the
+same look:
+
+>>> with plot_style():
+...     fig, ax = new_figure((4, 2))
+...     _ = ax.plot([1, 2, 3], color=COLOURS["vermillion"])
+>>> fig
+<CourseFigure size 400x200 with 1 Axes>
+"""
+
+from ..search import BeamNode, BeamTree, Branches, beam_search_tree, branch_points, sample_branches
+from .branches import plot_beam_tree, plot_branch_runs, plot_branches
+from .common import distribution_label, other_label, processed_label, raw_label
+from .performance import plot_kv_cache_timing, plot_memory, plot_throughput
+from .run import plot_confidence, plot_generation_heatmap, plot_token_shading
+from .step import plot_empirical_vs_model, plot_next_token, plot_raw_vs_processed, plot_temperatures, plot_truncation
+from .style import COLOURS, CourseFigure, new_figure, plot_style
+
+__all__ = [
+    # one step
+    "plot_next_token", "plot_raw_vs_processed", "plot_temperatures", "plot_truncation", "plot_empirical_vs_model",
+    # a whole generation
+    "plot_generation_heatmap", "plot_confidence", "plot_token_shading",
+    # several runs, and their data
+    "plot_branches", "plot_branch_runs", "plot_beam_tree",
+    "sample_branches", "branch_points", "Branches", "beam_search_tree", "BeamTree", "BeamNode",
+    # memory and speed
+    "plot_memory", "plot_kv_cache_timing", "plot_throughput",
+    # a learner's own figure, and the words of the titles
+    "plot_style", "new_figure", "COLOURS", "CourseFigure",
+    "raw_label", "processed_label", "distribution_label", "other_label",
+]
