@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import gc
 import json
 import os
@@ -33,10 +34,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -184,6 +186,7 @@ def copy_bandwidth(device: str, megabytes: int = 512, repeats: int = 10) -> floa
 def load(precision: str, device: str = "cpu") -> tuple[Any, Any]:
     """The offline model in one precision: fp32, bf16, fp16, 8bit or 4bit."""
     import torch
+
     from llmcourse import load_model
 
     quantization = precision if precision in ("4bit", "8bit") else None
@@ -249,6 +252,7 @@ def free(*objects: Any) -> None:
 def bench_overhead(repeats: int) -> list[Row]:
     """Plain model.generate vs llmcourse.generate, runs interleaved so drift hits both."""
     import torch
+
     import llmcourse
 
     model, tokenizer = load("fp32")
@@ -287,7 +291,7 @@ def bench_throughput(precisions: list[str], batches: list[int], repeats: int, ba
         floor = bandwidth / (weight_bytes(model) + kv_bytes_per_token(model, prompt_tokens))
         for batch in batches:
             _, prompts = inputs_for(tokenizer, batch, "cpu")
-            stats = measure(lambda: llmcourse.generate(model, tokenizer, prompts, **greedy()), repeats)
+            stats = measure(functools.partial(llmcourse.generate, model, tokenizer, prompts, **greedy()), repeats)
             row = throughput_row("precision", f"{precision}", batch, stats, memory_mb=footprint,
                                  floor_tokens_per_s=floor if batch == 1 else None)
             if batch == 1:
@@ -306,9 +310,10 @@ def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | N
         return [Row("llama.cpp", "llama-cpp-python", note="not installed: skipped "
                     "(pip install llama-cpp-python)")]
     import torch
-    from llmcourse.offline import gguf_path
     from transformers import AutoConfig, AutoTokenizer
+
     from llmcourse.loading import resolve_model_name
+    from llmcourse.offline import gguf_path
 
     path = gguf_path()
     if not path.exists():
@@ -330,7 +335,8 @@ def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | N
     stats = measure(run, repeats)
     agree = None
     if reference_ids is not None:
-        agree = next((i for i, (a, b) in enumerate(zip(produced, reference_ids)) if a != b), len(produced))
+        pairs = enumerate(zip(produced, reference_ids, strict=False))
+        agree = next((i for i, (a, b) in pairs if a != b), len(produced))
     size = path.stat().st_size
     config_only = SimpleNamespace(config=AutoConfig.from_pretrained(resolve_model_name()))
     floor = bandwidth / (size + kv_bytes_per_token(config_only, len(prompt_ids), element_size=2))  # fp16 KV
@@ -358,7 +364,7 @@ def bench_cuda(repeats: int) -> list[Row]:
             inputs, _ = inputs_for(tokenizer, batch, "cuda")
             settings = greedy(pad_token_id=tokenizer.pad_token_id)
             with torch.inference_mode():
-                stats = measure(lambda: model.generate(**inputs, **settings), repeats)
+                stats = measure(functools.partial(model.generate, **inputs, **settings), repeats)
             moved = weight_bytes(model) + kv_bytes_per_token(model, inputs["input_ids"].shape[1], batch,
                                                              element_size=2)
             floor = bandwidth / moved * batch  # tokens/s if every step only had to read its bytes once

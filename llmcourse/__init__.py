@@ -1,20 +1,47 @@
 """llmcourse: helpers for a Jupyter course on text generation with LLMs.
 
-Modules, one job each: `offline` (the offline default model), `loading`
-(`load_model`), `generation` (`generate` and its per-step record), `sampling` and
-`handloop` (the hand-written loop), `plots`, `checks` (exercise checks), `doctor`.
+The public API, the only names lessons import (tests/test_structure.py checks it):
+
+- ``llmcourse``: everything a lesson calls directly, in one flat namespace: setting up
+  (`doctor`, `fetch`, `cache_status`, `checkpoint_dir`, `resolve_model`), loading
+  (`load_model`, `quantization_config`), generating (`generate`, `GenerationResult`),
+  the hand-written loop (`generate_by_hand`, `generation_steps`, `format_steps`),
+  tokens as text (`show_token`, `token_labels`), the lesson language (`set_language`),
+  quiet logs (`captured_log`, `silence_bitsandbytes`) and the course's errors.
+- ``llmcourse.sampling``: temperature, top-k, top-p, min-p and the picks (lessons 03, 05).
+- ``llmcourse.plots``: every figure of the course (lessons 01, 03, 05, 06), plus
+  `plot_style`, `new_figure` and `COLOURS` for a learner's own figures.
+- ``llmcourse.checks``: the exercise checks, one per exercise.
+
+Every other module is internal: one job each, imported by the modules above.
+Imports run one way: lessons -> this public API -> internals.
 
 >>> import llmcourse
 >>> llmcourse.MODEL_NAME
 'SmolLM2-135M-Instruct'
 """
 
+from .doctor import check_model_choice, doctor, format_report
 from .errors import CourseError, ModelNotAvailableError, SetupError
 from .generation import GenerationResult, generate
-from .loading import load_model, pick_device
-from .offline import MODEL_NAME, fetch
+from .handloop import Step, format_steps, generate_by_hand, generation_steps
+from .i18n import get_language, set_language
+from .loading import load_model, pick_device, quantization_config, resolve_model
+from .offline import MODEL_NAME, cache_root, cache_status, checkpoint_dir, fetch
+from .quiet import captured_log, silence_bitsandbytes
+from .tokens import show_token, token_labels
 
 __all__ = [
+    # setting up
+    "MODEL_NAME", "doctor", "check_model_choice", "format_report", "fetch", "cache_root", "cache_status",
+    "checkpoint_dir", "resolve_model",
+    # loading
+    "load_model", "pick_device", "quantization_config",
+    # generating
+    "generate", "GenerationResult", "generate_by_hand", "generation_steps", "format_steps", "Step",
+    "show_token", "token_labels",
+    # the lessons' language and logs
+    "set_language", "get_language", "captured_log", "silence_bitsandbytes",
+    # errors
     "CourseError", "ModelNotAvailableError", "SetupError",
-    "GenerationResult", "generate", "load_model", "pick_device", "MODEL_NAME", "fetch",
 ]

@@ -9,7 +9,8 @@ so a newline looks the same everywhere: ``↵``.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 WHITESPACE = {" ": "␣", "\n": "↵", "\t": "→", "\r": "␍"}
 

@@ -31,7 +31,7 @@ def tiny_tokenizer():
     It behaves like a real transformers tokenizer (padding side, attention mask,
     decode, batch_decode) but needs no files.
     """
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     chars = list("abcdefghijklmnopqrstuvwxyz0123456789 ,.!?'ABCDEFGHIJKLMNOPQRS")

@@ -8,6 +8,7 @@ Playwright's own browser download (`playwright install`) is never used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -130,18 +131,12 @@ def stop_lab(process: subprocess.Popen) -> None:
     """Stop the server (on SIGTERM it shuts its kernels down); then end what is left of its process group."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)  # the group this fixture started: server and kernels
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 @pytest.fixture

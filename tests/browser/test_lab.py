@@ -39,7 +39,8 @@ FIGURE_CELL = _code("# Added by tests/browser: this lesson draws no figure yet.\
 # While there is no lesson at all: load the model and plot, as a lesson would.
 THROWAWAY = {
     "cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": "# Browser check\n\nLoad the model, plot one distribution."},
+        {"cell_type": "markdown", "metadata": {},
+         "source": "# Browser check\n\nLoad the model, plot one distribution."},
         _code("import torch\nfrom llmcourse import load_model\n\nmodel, tokenizer = load_model()"),
         _code("ids = tokenizer('The capital of France is', return_tensors='pt').input_ids\n"
               "with torch.no_grad():\n    top = model(ids).logits[0, -1].softmax(-1).topk(5)\n"
