@@ -5,18 +5,32 @@ The correct answers below are the solution cells of the lessons, as written ther
 
 from __future__ import annotations
 
+import inspect
 import re
 from threading import Thread
 
 import pytest
 import torch
+from transformers import BitsAndBytesConfig
 
 from llmcourse import checks
 from llmcourse.checks import (
-    Report, check_4bit_model, check_8bit_config, check_chat_prompt, check_left_padding, check_max_new_tokens,
-    check_new_text_only, check_next_token_fn, check_padded_batch, check_reproducible_sampling,
-    check_streamed_chunks, check_temperature, check_tokens_per_second, check_top_p_filter,
+    Report,
+    check_4bit_model,
+    check_8bit_config,
+    check_chat_prompt,
+    check_left_padding,
+    check_max_new_tokens,
+    check_new_text_only,
+    check_next_token_fn,
+    check_padded_batch,
+    check_reproducible_sampling,
+    check_streamed_chunks,
+    check_temperature,
+    check_tokens_per_second,
+    check_top_p_filter,
 )
+from llmcourse.checks.lesson01_loading import _check_footprint
 from llmcourse.i18n import set_language
 
 QUESTION = "What is the capital of France?"
@@ -48,17 +62,15 @@ def four_bit(offline_model):
     return load_model(quantization="4bit")[0]
 
 
-def fails_with(report: Report, hint: str) -> bool:
-    """The report failed and one failed line's hint matches the regex ``hint``."""
+def assert_fails_with(report: Report, hint: str) -> None:
+    """Assert that the report failed and that one failed line's hint matches the regex ``hint``."""
     assert not report.passed, report
     assert any(re.search(hint, line.hint) for line in report.failures), report
-    return True
 
 
-def passes(report: Report) -> bool:
-    """The report passed; on failure pytest shows the rendered report."""
+def assert_passes(report: Report) -> None:
+    """Assert that the report passed; on failure pytest shows the rendered report."""
     assert report.passed, report
-    return True
 
 
 # ---------------------------------------------------------------- the report
@@ -90,78 +102,81 @@ def test_japanese_messages(tokenizer):
     assert "左" in report.lines[-1].message and "ヒント: " in repr(report)
     assert repr(report).endswith("3 件中 2 件が不合格です")
     assert repr(check_max_new_tokens({"max_new_tokens": 40})).endswith("すべてのチェックに合格しました！")
-    assert fails_with(check_max_new_tokens({}), "20 トークンで止まり")
-    assert fails_with(check_temperature(lambda logits, t: logits * t), "t を掛けています")
+    assert_fails_with(check_max_new_tokens({}), "20 トークンで止まり")
+    assert_fails_with(check_temperature(lambda logits, t: logits * t), "t を掛けています")
 
 
 # ---------------------------------------------------------------- wrong types never raise
 
 
-def function_checks(model, tokenizer):
-    """Every check, called with ``answer`` in the learner's place."""
-    return {
-        "4bit_model": lambda answer: check_4bit_model(answer),
-        "8bit_config": lambda answer: check_8bit_config(answer),
-        "left_padding": lambda answer: check_left_padding(answer),
-        "chat_prompt": lambda answer: check_chat_prompt(answer, tokenizer),
-        "next_token_fn": lambda answer: check_next_token_fn(answer, model, tokenizer),
-        "new_text_only": lambda answer: check_new_text_only(answer, model, tokenizer),
-        "max_new_tokens": lambda answer: check_max_new_tokens(answer),
-        "reproducible_sampling": lambda answer: check_reproducible_sampling(answer),
-        "padded_batch": lambda answer: check_padded_batch(answer),
-        "top_p_filter": lambda answer: check_top_p_filter(answer),
-        "temperature": lambda answer: check_temperature(answer),
-        "streamed_chunks": lambda answer: check_streamed_chunks(answer, ", green"),
-        "tokens_per_second": lambda answer: check_tokens_per_second(answer),
-    }
+CHECKS = [name for name in checks.__all__ if name.startswith("check_")]
+FUNCTION_CHECKS = ["check_next_token_fn", "check_new_text_only", "check_reproducible_sampling", "check_top_p_filter",
+                   "check_temperature", "check_tokens_per_second"]  # the learner's answer is a function
+
+
+def run_check(name: str, answer, model, tokenizer) -> Report:
+    """Call the check ``name`` with ``answer`` in the learner's place (and the tiny model where it takes one)."""
+    after_answer = {"check_chat_prompt": (tokenizer,), "check_next_token_fn": (model, tokenizer),
+                    "check_new_text_only": (model, tokenizer), "check_streamed_chunks": (", green",)}
+    return getattr(checks, name)(answer, *after_answer.get(name, ()))
+
+
+def test_every_check_is_exported_once():
+    assert len(CHECKS) == 13 and len(set(CHECKS)) == 13
 
 
 @pytest.mark.parametrize("answer", [None, 42, ["a list"], {"a": "dict"}], ids=repr)
-def test_a_wrong_type_is_a_failed_line_with_a_hint(answer, tiny_model, tiny_tokenizer):
-    for name, check in function_checks(tiny_model, tiny_tokenizer).items():
-        report = check(answer)
-        assert not report.passed and report.failures[0].hint, (name, report)
+@pytest.mark.parametrize("name", CHECKS)
+def test_a_wrong_type_is_a_failed_line_with_a_hint(name, answer, tiny_model, tiny_tokenizer):
+    report = run_check(name, answer, tiny_model, tiny_tokenizer)
+    assert not report.passed and report.failures[0].hint, report
 
 
-def test_a_function_that_raises_is_a_failed_line(tiny_model, tiny_tokenizer):
+@pytest.mark.parametrize("name", FUNCTION_CHECKS)
+def test_a_function_that_raises_is_a_failed_line(name, tiny_model, tiny_tokenizer):
     def broken(*args):
         raise IndexError("index 5 is out of bounds")
 
-    for name in ("next_token_fn", "new_text_only", "reproducible_sampling", "top_p_filter", "temperature",
-                 "tokens_per_second"):
-        report = function_checks(tiny_model, tiny_tokenizer)[name](broken)
-        assert fails_with(report, "called as"), name
-        assert "IndexError: index 5 is out of bounds" in report.failures[0].message
+    report = run_check(name, broken, tiny_model, tiny_tokenizer)
+    assert_fails_with(report, "called as")
+    assert "IndexError: index 5 is out of bounds" in report.failures[0].message
 
 
 def test_a_broken_model_argument_is_a_failed_line():
     report = check_next_token_fn(lambda model, input_ids: 0, None, None)
-    assert fails_with(report, "rerun the lesson") and "could not finish" in report.failures[0].message
+    assert_fails_with(report, "rerun the lesson")
+    assert "could not finish" in report.failures[0].message
+
+
+def test_a_check_takes_only_the_learners_arguments():
+    assert list(inspect.signature(check_max_new_tokens).parameters) == ["my_kwargs", "n"]
+    assert check_max_new_tokens.__name__ == "check_max_new_tokens" and "Lesson 04" in check_max_new_tokens.__doc__
 
 
 # ---------------------------------------------------------------- 01 loading
 
 
 def test_4bit_model(four_bit):
-    assert passes(check_4bit_model(four_bit))
+    assert_passes(check_4bit_model(four_bit))
 
 
 def test_4bit_model_wrong_answers(four_bit, offline_model, monkeypatch):
-    assert fails_with(check_4bit_model(offline_model[0]), r"BitsAndBytesConfig\(load_in_4bit=True")
-    assert fails_with(check_4bit_model(offline_model), "load_model returns \\(model, tokenizer\\)")
+    assert_fails_with(check_4bit_model(offline_model[0]), r"BitsAndBytesConfig\(load_in_4bit=True")
+    assert_fails_with(check_4bit_model(offline_model), "load_model returns \\(model, tokenizer\\)")
     for layer in (module for module in four_bit.modules() if type(module).__name__ == "Linear4bit"):
         monkeypatch.setattr(layer.weight, "quant_type", "fp4")
         monkeypatch.setattr(layer.weight, "compress_statistics", False)
     report = check_4bit_model(four_bit)
-    assert fails_with(report, 'bnb_4bit_quant_type="nf4"') and fails_with(report, "bnb_4bit_use_double_quant=True")
+    assert_fails_with(report, 'bnb_4bit_quant_type="nf4"')
+    assert_fails_with(report, "bnb_4bit_use_double_quant=True")
 
 
 def test_4bit_model_footprint(four_bit, offline_model, monkeypatch):
     monkeypatch.setattr(four_bit, "get_memory_footprint", lambda *args, **kwargs: 170e6)  # 0.32 of 538 MB
-    assert fails_with(check_4bit_model(four_bit), "Linear layers")
+    assert_fails_with(check_4bit_model(four_bit), "Linear layers")
     report = Report("footprint")
-    checks._check_footprint(report, offline_model[0])  # fp32 everywhere: the embeddings too
-    assert fails_with(report, r"dtype=torch\.bfloat16")
+    _check_footprint(report, offline_model[0])  # fp32 everywhere: the embeddings too
+    assert_fails_with(report, r"dtype=torch\.bfloat16")
 
 
 def test_8bit_layers_are_not_4bit():
@@ -171,18 +186,22 @@ def test_8bit_layers_are_not_4bit():
     import bitsandbytes as bnb
 
     model = torch.nn.Sequential(bnb.nn.Linear8bitLt(8, 8, has_fp16_weights=False))
-    assert fails_with(check_4bit_model(model), "this model is 8-bit")
+    assert_fails_with(check_4bit_model(model), "this model is 8-bit")
 
 
 def test_8bit_config():
-    from transformers import BitsAndBytesConfig
-
     my_config = BitsAndBytesConfig(load_in_8bit=True)  # int8 weights (LLM.int8())
-    assert passes(check_8bit_config(my_config))
-    assert fails_with(check_8bit_config(BitsAndBytesConfig(load_in_4bit=True)), "this is a 4-bit config")
-    assert fails_with(check_8bit_config({"load_in_8bit": True}), r"transformers 5 removed .*quantization_config=")
-    assert fails_with(check_8bit_config({}), "wants a config object")
-    assert fails_with(check_8bit_config("8bit"), "load_model's shortcut")
+    assert_passes(check_8bit_config(my_config))
+
+
+@pytest.mark.parametrize("my_config, hint", [
+    (BitsAndBytesConfig(load_in_4bit=True), "this is a 4-bit config"),
+    ({"load_in_8bit": True}, r"transformers 5 removed .*quantization_config="),
+    ({}, "wants a config object"),
+    ("8bit", "load_model's shortcut"),
+], ids=["4bit_config", "keyword_dict", "empty_dict", "shortcut"])
+def test_8bit_config_wrong_answers(my_config, hint):
+    assert_fails_with(check_8bit_config(my_config), hint)
 
 
 # ---------------------------------------------------------------- 02 tokenizing
@@ -195,31 +214,32 @@ def test_left_padding(tokenizer):
 
     my_tokenizer = AutoTokenizer.from_pretrained(checkpoint_dir(), padding_side="left")
     report = check_left_padding(my_tokenizer)
-    assert passes(report) and "[0, 0, 1, 1, 1, 1, 1, 1, 1]" in report.lines[-1].message
-    assert fails_with(check_left_padding(tokenizer), 'padding_side="left"')
+    assert_passes(report)
+    assert "[0, 0, 1, 1, 1, 1, 1, 1, 1]" in report.lines[-1].message
+    assert_fails_with(check_left_padding(tokenizer), 'padding_side="left"')
     my_tokenizer.pad_token = None
-    assert fails_with(check_left_padding(my_tokenizer), r"pad_token = my_tokenizer\.eos_token")
-    assert fails_with(check_left_padding(("model", tokenizer)), "load_model returns")
+    assert_fails_with(check_left_padding(my_tokenizer), r"pad_token = my_tokenizer\.eos_token")
+    assert_fails_with(check_left_padding(("model", tokenizer)), "load_model returns")
 
 
 def test_chat_prompt(tokenizer):
     messages = [{"role": "user", "content": "What is the capital of France?"}]
     my_prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    assert passes(check_chat_prompt(my_prompt, tokenizer))
+    assert_passes(check_chat_prompt(my_prompt, tokenizer))
 
 
 def test_chat_prompt_wrong_answers(tokenizer):
     def template(role="user", content=QUESTION, **options):
         return tokenizer.apply_chat_template([{"role": role, "content": content}], **options)
 
-    assert fails_with(check_chat_prompt(QUESTION, tokenizer), "question alone.*apply_chat_template")
-    assert fails_with(check_chat_prompt(template(tokenize=False), tokenizer), "add_generation_prompt=True")
+    assert_fails_with(check_chat_prompt(QUESTION, tokenizer), "question alone.*apply_chat_template")
+    assert_fails_with(check_chat_prompt(template(tokenize=False), tokenizer), "add_generation_prompt=True")
     for role in ("system", "assistant"):
         report = check_chat_prompt(template(role, tokenize=False, add_generation_prompt=True), tokenizer)
-        assert fails_with(report, f'in a "{role}" turn')
-    assert fails_with(check_chat_prompt(template(add_generation_prompt=True), tokenizer), "tokenize=False")
+        assert_fails_with(report, f'in a "{role}" turn')
+    assert_fails_with(check_chat_prompt(template(add_generation_prompt=True), tokenizer), "tokenize=False")
     spain = template(content="What is the capital of Spain?", tokenize=False, add_generation_prompt=True)
-    assert fails_with(check_chat_prompt(spain, tokenizer), "content must be exactly")
+    assert_fails_with(check_chat_prompt(spain, tokenizer), "content must be exactly")
 
 
 # ---------------------------------------------------------------- 03 generating
@@ -234,15 +254,20 @@ def test_next_token_fn(offline_model):
         return int(logits[0, -1].argmax())  # the most likely token after the last position
 
     report = check_next_token_fn(my_next_token, model, tokenizer)
-    assert passes(report) and "' Paris'" in report.lines[0].message
+    assert_passes(report)
+    assert "' Paris'" in report.lines[0].message
 
 
 def test_next_token_fn_wrong_answers(offline_model):
     model, tokenizer = offline_model
-    assert passes(check_next_token_fn(lambda model, ids: model(ids).logits[0, -1].argmax(), model, tokenizer))  # a tensor is fine
-    assert fails_with(check_next_token_fn(lambda model, ids: model(ids).logits[0, 0].argmax(), model, tokenizer),
+
+    def a_tensor(model, ids):  # an id as a one-element tensor is fine too
+        return model(ids).logits[0, -1].argmax()
+
+    assert_passes(check_next_token_fn(a_tensor, model, tokenizer))
+    assert_fails_with(check_next_token_fn(lambda model, ids: model(ids).logits[0, 0].argmax(), model, tokenizer),
                       "first position.*logits\\[0, -1\\]")
-    assert fails_with(check_next_token_fn(lambda model, ids: model(ids).logits[0, -1], model, tokenizer),
+    assert_fails_with(check_next_token_fn(lambda model, ids: model(ids).logits[0, -1], model, tokenizer),
                       "return one token id")
 
 
@@ -253,7 +278,7 @@ def test_new_text_only(offline_model):
         new_ids = output_ids[:, inputs["input_ids"].shape[1]:]  # every row's new tokens start after the padded prompt
         return tokenizer.batch_decode(new_ids, skip_special_tokens=True)
 
-    assert passes(check_new_text_only(my_decode, model, tokenizer))
+    assert_passes(check_new_text_only(my_decode, model, tokenizer))
 
 
 def test_new_text_only_wrong_answers(offline_model):
@@ -267,11 +292,11 @@ def test_new_text_only_wrong_answers(offline_model):
 
     def per_row_length(inputs, output_ids):
         lengths = inputs["attention_mask"].sum(1)
-        return [tokenizer.decode(row[n:], skip_special_tokens=True) for row, n in zip(output_ids, lengths)]
+        return [tokenizer.decode(row[n:], skip_special_tokens=True) for row, n in zip(output_ids, lengths, strict=True)]
 
-    assert fails_with(check_new_text_only(whole, model, tokenizer), "output_ids holds prompt")
-    assert fails_with(check_new_text_only(specials_kept, model, tokenizer), "skip_special_tokens=True")
-    assert fails_with(check_new_text_only(per_row_length, model, tokenizer), "start at the same index")
+    assert_fails_with(check_new_text_only(whole, model, tokenizer), "output_ids holds prompt")
+    assert_fails_with(check_new_text_only(specials_kept, model, tokenizer), "skip_special_tokens=True")
+    assert_fails_with(check_new_text_only(per_row_length, model, tokenizer), "start at the same index")
 
 
 # ---------------------------------------------------------------- 04 pitfalls
@@ -279,12 +304,18 @@ def test_new_text_only_wrong_answers(offline_model):
 
 def test_max_new_tokens():
     my_kwargs = {"max_new_tokens": 40}
-    assert passes(check_max_new_tokens(my_kwargs))
-    assert passes(check_max_new_tokens({"max_new_tokens": 10}, n=10))
-    assert fails_with(check_max_new_tokens({}), "stops after 20 new tokens")
-    assert fails_with(check_max_new_tokens({"max_length": 40}), "counts the prompt too")
-    assert fails_with(check_max_new_tokens({"max_new_tokens": 20}), "max_new_tokens=40")
-    assert fails_with(check_max_new_tokens({"max_new_tokens": 40, "max_length": 60}), "remove it")
+    assert_passes(check_max_new_tokens(my_kwargs))
+    assert_passes(check_max_new_tokens({"max_new_tokens": 10}, n=10))
+
+
+@pytest.mark.parametrize("my_kwargs, hint", [
+    ({}, "stops after 20 new tokens"),
+    ({"max_length": 40}, "counts the prompt too"),
+    ({"max_new_tokens": 20}, "max_new_tokens=40"),
+    ({"max_new_tokens": 40, "max_length": 60}, "remove it"),
+], ids=repr)
+def test_max_new_tokens_wrong_answers(my_kwargs, hint):
+    assert_fails_with(check_max_new_tokens(my_kwargs), hint)
 
 
 def test_reproducible_sampling(offline_model):
@@ -298,7 +329,7 @@ def test_reproducible_sampling(offline_model):
 
     torch.manual_seed(123)
     state, manual_seed = torch.get_rng_state(), torch.manual_seed
-    assert passes(check_reproducible_sampling(my_sample))
+    assert_passes(check_reproducible_sampling(my_sample))
     assert torch.equal(torch.get_rng_state(), state), "the check must leave the session's random state alone"
     assert torch.manual_seed is manual_seed
 
@@ -314,11 +345,11 @@ def test_reproducible_sampling_wrong_answers(tiny_model, tiny_tokenizer):
         return my_sample
 
     greedy = sampler(torch.manual_seed, do_sample=False)
-    assert fails_with(check_reproducible_sampling(greedy), "do_sample=True")
-    assert fails_with(check_reproducible_sampling(sampler(lambda seed: None, do_sample=True)), "set the seed inside")
+    assert_fails_with(check_reproducible_sampling(greedy), "do_sample=True")
+    assert_fails_with(check_reproducible_sampling(sampler(lambda seed: None, do_sample=True)), "set the seed inside")
     fixed_seed = sampler(lambda seed: torch.manual_seed(42), do_sample=True)
-    assert fails_with(check_reproducible_sampling(fixed_seed), "never reached torch.manual_seed")
-    assert fails_with(check_reproducible_sampling(lambda seed: [greedy(seed)]), "decode the ids to text")
+    assert_fails_with(check_reproducible_sampling(fixed_seed), "never reached torch.manual_seed")
+    assert_fails_with(check_reproducible_sampling(lambda seed: [greedy(seed)]), "decode the ids to text")
 
 
 def test_padded_batch(offline_model):
@@ -331,15 +362,18 @@ def test_padded_batch(offline_model):
     my_texts = tokenizer.batch_decode(output_ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
 
     tokenizer.padding_side = side
-    assert passes(check_padded_batch(my_texts))
-    assert passes(check_padded_batch(tokenizer.batch_decode(output_ids, skip_special_tokens=True)))  # full texts are fine
+    assert_passes(check_padded_batch(my_texts))
+    full_texts = tokenizer.batch_decode(output_ids, skip_special_tokens=True)  # prompt + new: fine too
+    assert_passes(check_padded_batch(full_texts))
 
 
-def test_padded_batch_wrong_answers():
-    right_padded = ["\n\nThe answer is: 1", ", F, G, H, I"]  # what the right-padded batch gives
-    assert fails_with(check_padded_batch(right_padded), 'padding_side = "left"')
-    assert fails_with(check_padded_batch([", 1, 4, 5,", ", F, G"]), 'padding_side = "left"')
-    assert fails_with(check_padded_batch([", 4, 5, A, B, C, D, E", ", F"]), "decode each row")
+@pytest.mark.parametrize("my_texts, hint", [
+    (["\n\nThe answer is: 1", ", F, G, H, I"], 'padding_side = "left"'),  # what the right-padded batch gives
+    ([", 1, 4, 5,", ", F, G"], 'padding_side = "left"'),
+    ([", 4, 5, A, B, C, D, E", ", F"], "decode each row"),
+], ids=repr)
+def test_padded_batch_wrong_answers(my_texts, hint):
+    assert_fails_with(check_padded_batch(my_texts), hint)
 
 
 # ---------------------------------------------------------------- 05 decoding
@@ -357,35 +391,48 @@ def my_top_p(logits, p):
 def test_top_p_filter():
     from llmcourse.sampling import top_p_filter
 
-    assert passes(check_top_p_filter(my_top_p))
-    assert passes(check_top_p_filter(top_p_filter))
+    assert_passes(check_top_p_filter(my_top_p))
+    assert_passes(check_top_p_filter(top_p_filter))
 
 
-def test_top_p_filter_wrong_answers():
-    def drops_crossing_token(logits, p):
-        sorted_probs, order = logits.softmax(-1).sort(-1, descending=True)
-        remove_sorted = sorted_probs.cumsum(-1) > p
-        return logits.masked_fill(remove_sorted.scatter(-1, order, remove_sorted), float("-inf"))
+def drops_crossing_token(logits, p):
+    """Wrong: removes the token that carries the total past p."""
+    sorted_probs, order = logits.softmax(-1).sort(-1, descending=True)
+    remove_sorted = sorted_probs.cumsum(-1) > p
+    return logits.masked_fill(remove_sorted.scatter(-1, order, remove_sorted), float("-inf"))
 
-    def keeps_least_likely(logits, p):
-        sorted_probs, order = logits.softmax(-1).sort(-1)
-        remove_sorted = sorted_probs.cumsum(-1) > p
-        return logits.masked_fill(remove_sorted.scatter(-1, order, remove_sorted), float("-inf"))
 
-    assert fails_with(check_top_p_filter(drops_crossing_token), "carries the total past p")
-    assert fails_with(check_top_p_filter(keeps_least_likely), "most likely token must always stay")
-    assert fails_with(check_top_p_filter(lambda logits, p: my_top_p(logits, p).clamp(min=-1e9)), r'float\("-inf"\)')
-    assert fails_with(check_top_p_filter(lambda logits, p: my_top_p(logits, p).softmax(-1)), "not probabilities")
-    assert fails_with(check_top_p_filter(lambda logits, p: my_top_p(logits, p)[0]), "same shape as logits")
+def keeps_least_likely(logits, p):
+    """Wrong: adds up from the least likely token."""
+    sorted_probs, order = logits.softmax(-1).sort(-1)
+    remove_sorted = sorted_probs.cumsum(-1) > p
+    return logits.masked_fill(remove_sorted.scatter(-1, order, remove_sorted), float("-inf"))
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (drops_crossing_token, "carries the total past p"),
+    (keeps_least_likely, "most likely token must always stay"),
+    (lambda logits, p: my_top_p(logits, p).clamp(min=-1e9), r'float\("-inf"\)'),
+    (lambda logits, p: my_top_p(logits, p).softmax(-1), "not probabilities"),
+    (lambda logits, p: my_top_p(logits, p)[0], "same shape as logits"),
+], ids=["drops_crossing_token", "keeps_least_likely", "large_negative", "probabilities", "one_row"])
+def test_top_p_filter_wrong_answers(wrong, hint):
+    assert_fails_with(check_top_p_filter(wrong), hint)
 
 
 def test_temperature():
     def my_apply_temperature(logits, t):
         return logits / t  # t < 1 sharpens, t > 1 flattens
 
-    assert passes(check_temperature(my_apply_temperature))
-    assert fails_with(check_temperature(lambda logits, t: logits * t), "you multiplied by t")
-    assert fails_with(check_temperature(lambda logits, t: logits - t), "divide the logits by t")
+    assert_passes(check_temperature(my_apply_temperature))
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda logits, t: logits * t, "you multiplied by t"),
+    (lambda logits, t: logits - t, "divide the logits by t"),
+], ids=["multiplied", "subtracted"])
+def test_temperature_wrong_answers(wrong, hint):
+    assert_fails_with(check_temperature(wrong), hint)
 
 
 # ---------------------------------------------------------------- 06 streaming and speed
@@ -406,29 +453,35 @@ def test_streamed_chunks(offline_model):
     my_chunks = [chunk for chunk in streamer]  # each chunk arrives while generate is still running
     thread.join()
 
-    assert passes(check_streamed_chunks(my_chunks, full_text))
-    assert fails_with(check_streamed_chunks(streamer, full_text), r"\[chunk for chunk in streamer\]")  # not iterated again
+    assert_passes(check_streamed_chunks(my_chunks, full_text))
+    # the streamer itself is not iterated again (that would wait forever)
+    assert_fails_with(check_streamed_chunks(streamer, full_text), r"\[chunk for chunk in streamer\]")
 
 
-def test_streamed_chunks_wrong_answers():
-    new = ", green, yellow"
-    assert fails_with(check_streamed_chunks([new], new), "Thread")
-    assert fails_with(check_streamed_chunks(["A list of colors: red, blue", ", green", ", yellow"], new), "skip_prompt=True")
-    assert fails_with(check_streamed_chunks([", green", ", yellow<|im_end|>"], new), "skip_special_tokens=True")
-    assert fails_with(check_streamed_chunks([", green", ", blue"], new), "same settings")
+@pytest.mark.parametrize("my_chunks, hint", [
+    ([", green, yellow"], "Thread"),
+    (["A list of colors: red, blue", ", green", ", yellow"], "skip_prompt=True"),
+    ([", green", ", yellow<|im_end|>"], "skip_special_tokens=True"),
+    ([", green", ", blue"], "same settings"),
+], ids=repr)
+def test_streamed_chunks_wrong_answers(my_chunks, hint):
+    assert_fails_with(check_streamed_chunks(my_chunks, ", green, yellow"), hint)
 
 
 def test_tokens_per_second():
     def my_rate_fn(result, seconds):
-        return result.generated.sum().item() / seconds  # only real new tokens: no prompt, no padding after EOS
+        return result.token_mask.sum().item() / seconds  # only real new tokens: no prompt, no padding after EOS
 
-    assert passes(check_tokens_per_second(my_rate_fn))
-    assert passes(check_tokens_per_second(lambda result, seconds: result.generated.sum() / seconds))  # a tensor is fine
+    assert_passes(check_tokens_per_second(my_rate_fn))
+    assert_passes(check_tokens_per_second(lambda result, seconds: result.token_mask.sum() / seconds))  # a tensor too
 
 
-def test_tokens_per_second_wrong_answers():
-    assert fails_with(check_tokens_per_second(lambda result, s: result.token_ids.numel() / s), "padding after EOS")
-    assert fails_with(check_tokens_per_second(lambda result, s: result.sequences.numel() / s), "prompt tokens")
-    assert fails_with(check_tokens_per_second(lambda result, s: result.steps / s), "every row")
-    assert fails_with(check_tokens_per_second(lambda result, s: s / result.generated.sum().item()), "seconds per token")
-    assert fails_with(check_tokens_per_second(lambda result, s: "fast"), "return a number")
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda result, s: result.token_ids.numel() / s, "padding after EOS"),
+    (lambda result, s: result.sequences.numel() / s, "prompt tokens"),
+    (lambda result, s: result.steps / s, "every row"),
+    (lambda result, s: s / result.token_mask.sum().item(), "seconds per token"),
+    (lambda result, s: "fast", "return a number"),
+], ids=["padding_counted", "prompt_counted", "one_row", "seconds_per_token", "not_a_number"])
+def test_tokens_per_second_wrong_answers(wrong, hint):
+    assert_fails_with(check_tokens_per_second(wrong), hint)

@@ -1,0 +1,362 @@
+"""The machinery every exercise check shares, written once: the `Report`, the `exercise_check`
+decorator that builds one, and the tests of a learner's answer that add a ✘ line with a hint.
+
+A check is a function of ``report`` and the learner's answer that adds one line per property;
+`exercise_check` turns it into the public check, which takes only the answer and returns the report::
+
+    @exercise_check(en="Temperature", ja="温度", answer=is_function)
+    def check_temperature(report, my_apply_temperature): ...
+
+Nothing here may raise on a wrong answer: a wrong type, a function that raises, or a
+check that cannot finish all become ✘ lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+from ..i18n import say
+
+AnswerTest = Callable[["Report", Any, str], bool]  # (report, answer, its name) -> did it pass
+
+
+class Line(NamedTuple):
+    """One checked property: did it hold, what it says, and (only when it failed) a hint."""
+
+    passed: bool
+    message: str
+    hint: str = ""
+
+
+class Report:
+    """What a check returns: a title and one `Line` per property, shown as ✔/✘ lines.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> report = Report("Demo")
+    >>> report.add(True, "pads on the left")
+    True
+    >>> _ = report.add(False, "has no pad token", "tokenizer.pad_token = tokenizer.eos_token")
+    >>> report.passed
+    False
+    >>> print(report)
+    Demo
+    ✔ pads on the left
+    ✘ has no pad token — hint: tokenizer.pad_token = tokenizer.eos_token
+    1 of 2 checks failed
+    """
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.lines: list[Line] = []
+
+    def add(self, passed: Any, message: str, hint: str = "") -> bool:
+        """Record one property (the hint is kept only if it failed); returns whether it passed."""
+        passed = bool(passed)
+        self.lines.append(Line(passed, message, "" if passed else hint))
+        return passed
+
+    @property
+    def passed(self) -> bool:
+        """True when at least one property was checked and every one passed."""
+        return bool(self.lines) and all(line.passed for line in self.lines)
+
+    @property
+    def failures(self) -> list[Line]:
+        """The lines that failed."""
+        return [line for line in self.lines if not line.passed]
+
+    def __repr__(self) -> str:
+        rows = [self.title]
+        for line in self.lines:
+            hint = say(en=" — hint: ", ja=" — ヒント: ") + line.hint if line.hint else ""
+            rows.append(f"✔ {line.message}" if line.passed else f"✘ {line.message}{hint}")
+        failed, total = len(self.failures), len(self.lines)
+        rows.append(say(en="All checks passed!", ja="すべてのチェックに合格しました！") if self.passed else
+                    say(en=f"{failed} of {total} checks failed", ja=f"{total} 件中 {failed} 件が不合格です"))
+        return "\n".join(rows)
+
+    __str__ = __repr__
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython shows the report as plain lines, the cell's value."""
+        printer.text(repr(self))
+
+
+def exercise_check(*, en: str, ja: str,
+                   answer: AnswerTest | None = None) -> Callable[[Callable], Callable[..., Report]]:
+    """Make a public check from its body ``(report, answer, *arguments) -> None``.
+
+    The check builds a `Report` titled ``say(en=en, ja=ja)`` (a title may name an argument:
+    ``"{n} new tokens"``), runs ``answer(report, value, name)`` on the learner's answer first
+    when given (`is_function`, say), then the body under `guard`, and returns the report.
+    The body adds lines, and simply returns when there is nothing more worth checking.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> @exercise_check(en="Double of {x}", ja="{x} の 2 倍", answer=is_function)
+    ... def check_double(report, my_double, x=3):
+    ...     report.add(my_double(x) == 2 * x, f"my_double({x}) is {my_double(x)}", "x * 2")
+    >>> print(check_double(lambda x: x + x))
+    Double of 3
+    ✔ my_double(3) is 6
+    All checks passed!
+    >>> check_double(None).failures[0].message
+    'my_double is None, not a function'
+    """
+    def decorate(body: Callable) -> Callable[..., Report]:
+        parameters = list(inspect.signature(body).parameters.values())[1:]  # all but the report
+        public = inspect.Signature(parameters, return_annotation=Report)
+        name = parameters[0].name  # the learner's answer, as the exercise names it
+
+        @functools.wraps(body)
+        def check(*args: Any, **kwargs: Any) -> Report:
+            bound = public.bind(*args, **kwargs)
+            bound.apply_defaults()
+            report = Report(say(en=en, ja=ja).format(**bound.arguments))
+            with guard(report):
+                if answer is None or answer(report, bound.arguments[name], name):
+                    body(report, *args, **kwargs)
+            return report
+
+        check.__signature__ = public  # help() shows the learner's arguments, without the report
+        return check
+
+    return decorate
+
+
+@contextlib.contextmanager
+def guard(report: Report) -> Iterator[None]:
+    """Turn an unexpected error inside a check into a failed line instead of a traceback.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> report = Report("Demo")
+    >>> with guard(report):
+    ...     1 / 0
+    >>> report.failures[0].message
+    'the check could not finish: ZeroDivisionError: division by zero'
+    """
+    try:
+        yield
+    except Exception as error:  # a check must never raise on a learner's answer
+        report.add(False, say(en=f"the check could not finish: {error_text(error)}",
+                              ja=f"チェックを最後まで実行できませんでした: {error_text(error)}"),
+                   say(en="look at the values passed to the check; if they look right, rerun the lesson from the top",
+                       ja="チェックに渡した値を確かめます。正しく見えるなら、レッスンを最初から実行し直します"))
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Keep transformers' warnings about the check's own generate calls out of the lesson's output.
+
+    >>> with quiet():
+    ...     pass
+    """
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def call(report: Report, name: str, function: Callable, args: tuple, usage: str) -> tuple[bool, Any]:
+    """Call the learner's function; if it raises, add a failed line (hint: ``usage``) and return (False, None).
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> report = Report("Demo")
+    >>> call(report, "my_fn", lambda x: x + 1, (1,), "my_fn(number)")
+    (True, 2)
+    >>> call(report, "my_fn", lambda x: x + 1, ("a",), "my_fn(number)")
+    (False, None)
+    >>> report.failures[0].message
+    'my_fn raised TypeError: can only concatenate str (not "int") to str'
+    """
+    try:
+        return True, function(*args)
+    except Exception as error:
+        report.add(False, say(en=f"{name} raised {error_text(error)}",
+                              ja=f"{name} でエラーが出ました: {error_text(error)}"), usage)
+        return False, None
+
+
+# ---------------------------------------------------------------- tests of the answer's type
+
+
+def not_a(name: str, value: Any, *, en: str, ja: str) -> str:
+    """The message for an answer of the wrong type, naming what it is and what it should be.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> not_a("my_kwargs", [1, 2], en="a dict", ja="dict ")
+    'my_kwargs is a list of 2, not a dict'
+    """
+    return say(en=f"{name} is {kind(value)}, not {en}", ja=f"{name} は {kind(value)}で、{ja}ではありません")
+
+
+def is_function(report: Report, value: Any, name: str) -> bool:
+    """Something callable; otherwise add a failed line.
+
+    >>> is_function(Report("Demo"), len, "my_len")
+    True
+    """
+    if callable(value):
+        return True
+    report.add(False, not_a(name, value, en="a function", ja="関数"),
+               say(en=f"pass the function itself, without calling it: {name}, not {name}(...)",
+                   ja=f"関数そのものを呼び出さずに渡します: {name}(...) ではなく {name}"))
+    return False
+
+
+def is_model(report: Report, value: Any, name: str) -> bool:
+    """A torch model; a (model, tokenizer) pair from load_model gets its own hint.
+
+    >>> import torch; is_model(Report("Demo"), torch.nn.Linear(2, 2), "my_model")
+    True
+    """
+    if hasattr(value, "modules") and hasattr(value, "parameters"):
+        return True
+    pair = isinstance(value, tuple) and len(value) == 2 and hasattr(value[0], "modules")
+    report.add(False, not_a(name, value, en="a model", ja="モデル"),
+               say(en=f"load_model returns (model, tokenizer): unpack it, {name}, tokenizer = load_model(...)",
+                   ja=f"load_model は (model, tokenizer) を返します。{name}, tokenizer = load_model(...) "
+                      "と分けて受け取ります")
+               if pair else say(en="pass the model from AutoModelForCausalLM.from_pretrained(...)",
+                                ja="AutoModelForCausalLM.from_pretrained(...) で読み込んだモデルを渡します"))
+    return False
+
+
+def is_tokenizer(report: Report, value: Any, name: str) -> bool:
+    """A transformers tokenizer; a (model, tokenizer) pair gets its own hint.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> report = Report("Demo"); is_tokenizer(report, ("model", "tokenizer"), "my_tokenizer")
+    False
+    >>> report.failures[0].message
+    'my_tokenizer is a tuple of 2, not a tokenizer'
+    """
+    if callable(value) and hasattr(value, "padding_side"):
+        return True
+    pair = isinstance(value, tuple) and len(value) == 2 and hasattr(value[1], "padding_side")
+    report.add(False, not_a(name, value, en="a tokenizer", ja="トークナイザー"),
+               say(en=f"load_model returns (model, tokenizer): model, {name} = load_model(...)",
+                   ja=f"load_model は (model, tokenizer) を返します: model, {name} = load_model(...)")
+               if pair else say(en='AutoTokenizer.from_pretrained(path, padding_side="left")',
+                                ja='AutoTokenizer.from_pretrained(path, padding_side="left") で読み込みます'))
+    return False
+
+
+def is_text(report: Report, value: Any, name: str) -> bool:
+    """A str; otherwise add a failed line.
+
+    >>> is_text(Report("Demo"), "Paris", "my_text")
+    True
+    """
+    if isinstance(value, str):
+        return True
+    report.add(False, not_a(name, value, en="text", ja="テキスト"),
+               say(en="decode the ids to text: tokenizer.decode(ids, skip_special_tokens=True)",
+                   ja="ID をテキストにデコードします: tokenizer.decode(ids, skip_special_tokens=True)"))
+    return False
+
+
+def is_text_list(report: Report, value: Any, name: str, length: int | None, hint: str = "") -> bool:
+    """A list (or tuple) of str, of ``length`` items when given; otherwise add a failed line.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> report = Report("Demo"); is_text_list(report, ["a"], "my_texts", 2)
+    False
+    >>> report.failures[0].message
+    'my_texts is a list of 1, not a list of 2 strings'
+    """
+    if (isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
+            and (length is None or len(value) == length)):
+        return True
+    count = f"{length} " if length else ""
+    report.add(False, not_a(name, value, en=f"a list of {count}strings",
+                            ja=f"{count}{'個の' if length else ''}文字列のリスト"),
+               hint or say(en="a list with one string per row: tokenizer.batch_decode(ids, skip_special_tokens=True)",
+                           ja="行ごとに 1 つの文字列のリストにします: "
+                              "tokenizer.batch_decode(ids, skip_special_tokens=True)"))
+    return False
+
+
+# ---------------------------------------------------------------- showing and reading values
+
+
+def kind(value: Any) -> str:
+    """How a value is named in a message: None, a list of 3, a Tensor of shape (1, 5), an int.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> kind(None), kind([1, 2, 3]), kind(42), kind(object())
+    ('None', 'a list of 3', 'an int', 'an object')
+    """
+    name = type(value).__name__
+    if value is None:
+        return "None"
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return say(en=f"a {name} of shape {tuple(value.shape)}", ja=f"形 {tuple(value.shape)} の {name}")
+    if isinstance(value, (list, tuple, dict)):
+        return say(en=f"a {name} of {len(value)}", ja=f"要素 {len(value)} 個の {name}")
+    return say(en=f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}", ja=f"{name} 型")
+
+
+def show(value: Any) -> str:
+    """A learner's return value in a message: a short repr, or its kind for arrays and long values.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> show(2.0 / 3), show("fast"), show(list(range(30)))
+    ('0.6667', "'fast'", 'a list of 30')
+    """
+    if getattr(value, "ndim", 0) > 0 or len(repr(value)) > 40:
+        return kind(value)
+    return f"{value:.4g}" if isinstance(value, float) else repr(value)
+
+
+def as_int(value: Any) -> int | None:
+    """An int, or a one-element tensor or array turned into one; None for anything else.
+
+    >>> as_int(3.0), as_int(True), as_int("3"), as_int(2.5)
+    (3, None, None, None)
+    """
+    if value is None or isinstance(value, (bool, str, bytes)):
+        return None
+    if hasattr(value, "numel") and value.numel() != 1:  # a tensor of logits, say
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def as_float(value: Any) -> float | None:
+    """A float, or a one-element tensor turned into one; None for anything else.
+
+    >>> as_float(3), as_float("fast"), as_float(None)
+    (3.0, None, None)
+    """
+    if value is None or isinstance(value, (bool, str, bytes)):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def error_text(error: Exception) -> str:
+    """``TypeError: first line of the message``, at most 160 characters.
+
+    >>> error_text(ValueError("bad value\\nmore detail"))
+    'ValueError: bad value'
+    """
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."

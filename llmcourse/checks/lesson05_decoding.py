@@ -1,0 +1,149 @@
+"""Checks for lesson 05 (decoding strategies): a top-p filter and temperature, against transformers' warpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..i18n import say
+from .base import Report, call, exercise_check, is_function, kind
+
+
+@exercise_check(en="Top-p filter", ja="top-p フィルター", answer=is_function)
+def check_top_p_filter(report: Report, my_top_p: Callable[[Any, float], Any]) -> None:
+    """Lesson 05: ``my_top_p(logits, p)`` keeps the same tokens as ``TopPLogitsWarper(p)``, the rest set to -inf.
+
+    >>> from llmcourse.sampling import top_p_filter
+    >>> check_top_p_filter(top_p_filter).passed
+    True
+    """
+    import torch
+    from transformers import TopPLogitsWarper
+
+    usage = say(en="it is called as my_top_p(logits, p) with logits of shape (2, 20) and must return logits",
+                ja="my_top_p(logits, p) の形で呼ばれます。logits の形は (2, 20) で、ロジットを返す必要があります")
+    wrong_set = wrong_values = None
+    for seed, p in [(seed, p) for seed in range(3) for p in (0.5, 0.8, 0.95)]:
+        logits = _random_logits(seed)  # (2, 20)
+        ok, out = call(report, "my_top_p", my_top_p, (logits.clone(), p), usage)
+        if not ok or not _is_logits(report, out, logits, "my_top_p(...)"):
+            return
+        expected = TopPLogitsWarper(p)(torch.zeros(2, 1, dtype=torch.long), logits.clone())
+        kept, kept_expected = out > float("-inf"), expected > float("-inf")
+        if wrong_set is None and not torch.equal(kept, kept_expected):
+            wrong_set = _top_p_hint(logits, kept, kept_expected)
+        if wrong_values is None and not _only_kept_or_inf(out, logits):
+            wrong_values = _filtered_value_hint(out)
+    same_set, right_values = wrong_set is None, wrong_values is None
+    report.add(same_set, say(en=f"keeps {'the same tokens as' if same_set else 'other tokens than'} "
+                                "TopPLogitsWarper(p) for p = 0.5, 0.8, 0.95 (3 random batches)",
+                             ja="p = 0.5, 0.8, 0.95（乱数のバッチ 3 つ）で TopPLogitsWarper(p) と"
+                                f"{'同じ' if same_set else '違う'}トークンを残します"), wrong_set or "")
+    report.add(right_values, say(en="kept tokens keep their logits, the others are -inf",
+                                 ja="残したトークンのロジットはそのままで、それ以外は -inf です") if right_values else
+               say(en="the output is not the kept logits unchanged with -inf elsewhere",
+                   ja="出力が「残したロジットはそのまま、それ以外は -inf」になっていません"), wrong_values or "")
+
+
+def _top_p_hint(logits: Any, kept: Any, kept_expected: Any) -> str:
+    """Dropped the token that crosses p, dropped the most likely token, or something else."""
+    probs = logits.softmax(-1)  # (batch, vocab)
+    crossing = probs.masked_fill(~kept_expected, 2.0).argmin(-1)  # the least likely kept token is the one crossing p
+    missing = [set((kept_expected[row] & ~kept[row]).nonzero().flatten().tolist()) for row in range(len(logits))]
+    if all(row_missing <= {int(crossing[row])} for row, row_missing in enumerate(missing)) \
+            and not (kept & ~kept_expected).any():
+        return say(en="keep the token whose probability carries the total past p: remove a token only when the "
+                      "tokens before it already add up to p (cumulative - probs >= p)",
+                   ja="合計を p 以上にするトークンも残します。それより確率の高いトークンの合計がすでに p に達している"
+                      "トークンだけを除きます（cumulative - probs >= p）")
+    if not kept.gather(-1, probs.argmax(-1, keepdim=True)).all():
+        return say(en="the most likely token must always stay: sort from most to least likely (descending=True) "
+                      "before adding up",
+                   ja="最も確率の高いトークンは必ず残します。合計する前に確率の高い順（descending=True）に並べます")
+    return say(en="sort the probabilities from most to least likely, add them up, and keep tokens until the total "
+                  "reaches p",
+               ja="確率を高い順に並べて足し合わせ、合計が p に達するまでのトークンを残します")
+
+
+def _only_kept_or_inf(out: Any, logits: Any) -> bool:
+    """Every entry is either the original logit or -inf."""
+    import torch
+
+    kept = out > float("-inf")
+    return bool(torch.equal(out[kept], logits[kept]) and not out.isnan().any())
+
+
+def _filtered_value_hint(out: Any) -> str:
+    """Probabilities returned, a large negative number instead of -inf, or changed logits."""
+    if ((out >= 0) & (out <= 1)).all():
+        return say(en='return logits, not probabilities: logits.masked_fill(remove, float("-inf"))',
+                   ja='確率ではなくロジットを返します: logits.masked_fill(remove, float("-inf"))')
+    if (out.isfinite() & (out < -1e4)).any():
+        return say(en='use float("-inf") for removed tokens, so that softmax gives them exactly 0',
+                   ja='除いたトークンには float("-inf") を使い、softmax で確率がちょうど 0 になるようにします')
+    return say(en='do not rescale or renormalize: only set the removed logits to float("-inf")',
+               ja='スケールを変えたり正規化し直したりせず、除くロジットを float("-inf") にするだけにします')
+
+
+@exercise_check(en="Temperature", ja="温度", answer=is_function)
+def check_temperature(report: Report, my_apply_temperature: Callable[[Any, float], Any]) -> None:
+    """Lesson 05: ``my_apply_temperature(logits, t)`` equals ``TemperatureLogitsWarper(t)``: t < 1 sharpens.
+
+    >>> check_temperature(lambda logits, t: logits / t).passed
+    True
+    """
+    import torch
+    from transformers import TemperatureLogitsWarper
+
+    usage = say(en="it is called as my_apply_temperature(logits, t) with logits of shape (2, 20)",
+                ja="my_apply_temperature(logits, t) の形で呼ばれます。logits の形は (2, 20) です")
+    logits, outputs = _random_logits(0), {}
+    for t in (0.5, 2.0, 0.7, 1.5):
+        ok, out = call(report, "my_apply_temperature", my_apply_temperature, (logits.clone(), t), usage)
+        if not ok or not _is_logits(report, out, logits, "my_apply_temperature(...)"):
+            return
+        outputs[t] = out.detach().float()
+    top, top_at_one = {t: out.softmax(-1).amax(-1) for t, out in outputs.items()}, logits.softmax(-1).amax(-1)
+    sharper, flatter = bool((top[0.5] > top_at_one).all()), bool((top[2.0] < top_at_one).all())
+    same = all(torch.allclose(out, TemperatureLogitsWarper(t)(None, logits.clone())) for t, out in outputs.items())
+    hint = (say(en="you multiplied by t: divide instead, logits / t", ja="t を掛けています。割ります: logits / t")
+            if torch.allclose(outputs[2.0], logits * 2.0) else
+            say(en="divide the logits by t: logits / t", ja="ロジットを t で割ります: logits / t"))
+    report.add(sharper, say(en="t = 0.5 sharpens the distribution (the top probability goes up)",
+                            ja="t = 0.5 で分布が鋭くなります（最大の確率が上がります）") if sharper else
+               say(en="t = 0.5 does not sharpen the distribution (the top probability should go up)",
+                   ja="t = 0.5 で分布が鋭くなりません（最大の確率が上がるはずです）"), hint)
+    report.add(flatter, say(en="t = 2 flattens the distribution (the top probability goes down)",
+                            ja="t = 2 で分布が平らになります（最大の確率が下がります）") if flatter else
+               say(en="t = 2 does not flatten the distribution (the top probability should go down)",
+                   ja="t = 2 で分布が平らになりません（最大の確率が下がるはずです）"), hint)
+    report.add(same, say(en=f"{'matches' if same else 'differs from'} TemperatureLogitsWarper(t) "
+                            "for t = 0.5, 0.7, 1.5, 2",
+                         ja="t = 0.5, 0.7, 1.5, 2 で TemperatureLogitsWarper(t) と"
+                            + ("一致します" if same else "一致しません")),
+               hint)
+
+
+def _random_logits(seed: int) -> Any:
+    """A reproducible batch of 2 rows of 20 logits, spread like a model's.
+
+    >>> _random_logits(0).shape
+    torch.Size([2, 20])
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(2, 20, generator=generator) * 2.0  # (batch, vocab)
+
+
+def _is_logits(report: Report, out: Any, logits: Any, name: str) -> bool:
+    """A float tensor of the input's shape; otherwise add a failed line."""
+    import torch
+
+    if isinstance(out, torch.Tensor) and out.shape == logits.shape and out.is_floating_point():
+        return True
+    shown = f"{kind(out)} ({out.dtype})" if isinstance(out, torch.Tensor) else kind(out)
+    report.add(False, say(en=f"{name} returned {shown}", ja=f"{name} が {shown} を返しました"),
+               say(en=f"return a float tensor of the same shape as logits, {tuple(logits.shape)}",
+                   ja=f"logits と同じ形 {tuple(logits.shape)} の浮動小数点テンソルを返します"))
+    return False

@@ -1,0 +1,135 @@
+"""Checks for lesson 06 (streaming and performance): streamed chunks, and tokens per second."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ..i18n import say
+from .base import Report, as_float, call, exercise_check, is_function, is_text, is_text_list, show
+from .lesson03_generating import SPECIAL_TOKEN
+
+
+@exercise_check(en="Streamed chunks", ja="ストリーミングのチャンク")
+def check_streamed_chunks(report: Report, my_chunks: Any, full_text: str) -> None:
+    """Lesson 06: ``my_chunks`` from a TextIteratorStreamer came in pieces and join to ``full_text`` (no prompt).
+
+    >>> check_streamed_chunks([", green", ", yellow"], ", green, yellow").passed
+    True
+    """
+    # a streamer itself is never iterated here: a second pass over it would wait forever
+    if not is_text_list(report, my_chunks, "my_chunks", None, _chunks_type_hint(my_chunks)):
+        return
+    if not is_text(report, full_text, "full_text"):
+        return
+    count, joined = len(my_chunks), "".join(my_chunks)
+    report.add(count > 1, say(en=f"arrived in {count} chunks", ja=f"{count} 個のチャンクに分かれて届きました")
+               if count > 1 else say(en=f"arrived in only {count} chunk{'s' * (count == 0)}",
+                                     ja=f"チャンクが {count} 個しかありません"),
+               say(en="start generate(..., streamer=streamer) in a Thread, then collect while it runs: "
+                      "my_chunks = [chunk for chunk in streamer]",
+                   ja="generate(..., streamer=streamer) を Thread で開始し、その間に集めます: "
+                      "my_chunks = [chunk for chunk in streamer]"))
+    same = joined == full_text
+    report.add(same, say(en="joined, they are the new text", ja="つなげると新しいテキストになります") if same else
+               say(en=f"joined, they are {joined!r}, not the new text {full_text!r}",
+                   ja=f"つなげると {joined!r} で、新しいテキスト {full_text!r} ではありません"),
+               _joined_hint(joined, full_text))
+
+
+def _chunks_type_hint(value: Any) -> str:
+    """The streamer object itself, or another type."""
+    if type(value).__name__.endswith("Streamer"):
+        return say(en="collect the chunks into a list while generate runs: my_chunks = [chunk for chunk in streamer]",
+                   ja="generate の実行中にチャンクをリストに集めます: my_chunks = [chunk for chunk in streamer]")
+    return say(en="a list of the strings the streamer yielded", ja="ストリーマーが返した文字列のリストを渡します")
+
+
+def _joined_hint(joined: str, full_text: str) -> str:
+    """Special tokens kept, the prompt included, or a different generation."""
+    hints = []
+    cleaned = joined if SPECIAL_TOKEN.search(full_text) else SPECIAL_TOKEN.sub("", joined)
+    if cleaned != joined:
+        hints.append(say(en="TextIteratorStreamer(tokenizer, skip_special_tokens=True) leaves out special tokens",
+                         ja="TextIteratorStreamer(tokenizer, skip_special_tokens=True) で特殊トークンを除きます"))
+    if cleaned != full_text and cleaned.endswith(full_text):
+        hints.append(say(en="the chunks start with the prompt: TextIteratorStreamer(tokenizer, skip_prompt=True)",
+                         ja="チャンクがプロンプトから始まっています: "
+                            "TextIteratorStreamer(tokenizer, skip_prompt=True)"))
+    return "; ".join(hints) or say(
+        en="stream the same prompt with the same settings as full_text (do_sample=False, same max_new_tokens)",
+        ja="full_text と同じプロンプト・同じ設定（do_sample=False、同じ max_new_tokens）でストリーミングします")
+
+
+@exercise_check(en="Tokens per second", ja="1 秒あたりのトークン数", answer=is_function)
+def check_tokens_per_second(report: Report, my_rate_fn: Callable[[Any, float], Any]) -> None:
+    """Lesson 06: ``my_rate_fn(result, seconds)`` counts only really generated tokens, per second.
+
+    >>> check_tokens_per_second(lambda result, seconds: result.token_mask.sum().item() / seconds).passed
+    True
+    """
+    result = _finished_early_result()
+    count = int(result.token_mask.sum())
+    usage = say(en="it is called as my_rate_fn(result, seconds) with a GenerationResult and a float",
+                ja="my_rate_fn(result, seconds) の形で呼ばれます。result は GenerationResult、seconds は float です")
+    for seconds in (3.0, 0.5):
+        ok, rate = call(report, "my_rate_fn", my_rate_fn, (result, seconds), usage)
+        if not ok:
+            return
+        value, expected = as_float(rate), count / seconds
+        right = value is not None and math.isclose(value, expected, rel_tol=1e-6)
+        report.add(right, say(en=f"{count} generated tokens in {seconds} s: {expected:g} tokens/s",
+                              ja=f"{seconds} 秒で {count} トークン生成: 毎秒 {expected:g} トークン") if right else
+                   say(en=f"returned {show(rate)} for {count} generated tokens in {seconds} s; expected {expected:g}",
+                       ja=f"{seconds} 秒で {count} トークン生成に対して {show(rate)} を返しました。"
+                          f"正しくは {expected:g} です"),
+                   _rate_hint(value, result, seconds))
+
+
+def _finished_early_result() -> Any:
+    """A GenerationResult of 2 rows and 6 steps; row 1 hit EOS (id 2) at step 2 and was padded after it.
+
+    >>> _finished_early_result().token_mask.sum().item()
+    9
+    """
+    import torch
+
+    from ..generation import GenerationResult
+
+    prompt = torch.tensor([[5, 6, 7, 8], [2, 2, 30, 31]])  # (batch, 4), row 1 left-padded
+    token_ids = torch.tensor([[10, 11, 12, 13, 14, 15], [20, 21, 2, 2, 2, 2]])  # (batch, steps)
+    token_mask = torch.tensor([[True] * 6, [True] * 3 + [False] * 3])  # the EOS counts, the padding after it doesn't
+    return GenerationResult(
+        prompts=["1, 2, 3", "Hi"], texts=[", 4, 5, 6", " there!"], sequences=torch.cat([prompt, token_ids], 1),
+        prompt_length=4, token_ids=token_ids, token_mask=token_mask, raw=None, processed=None,
+        settings={"max_new_tokens": 6, "do_sample": False}, tokenizer=None, outputs=None)
+
+
+def _rate_hint(value: float | None, result: Any, seconds: float) -> str:
+    """Padding counted, prompt counted, seconds per token, one row only, or not a number."""
+    if value is None:
+        return say(en="return a number: result.token_mask.sum().item() / seconds",
+                   ja="数値を返します: result.token_mask.sum().item() / seconds")
+
+    def rate_of(count: float) -> bool:
+        return math.isclose(value, count / seconds, rel_tol=1e-6)
+
+    generated, with_padding = int(result.token_mask.sum()), result.token_ids.numel()
+    prompt = result.sequences[:, :result.prompt_length]
+    if rate_of(with_padding):
+        return say(en="the padding after EOS was counted: count only result.token_mask (True where a token was "
+                      "really generated)",
+                   ja="EOS の後のパディングまで数えています。"
+                      "result.token_mask（本当に生成した位置が True）だけを数えます")
+    read_counts = (prompt.numel(), int((prompt != 2).sum()))  # the prompt with and without its padding
+    if any(rate_of(new + read) for new in (generated, with_padding) for read in read_counts):
+        return say(en="the prompt tokens were read, not generated: count only result.token_mask",
+                   ja="プロンプトのトークンは読んだだけで生成していません。result.token_mask だけを数えます")
+    if math.isclose(value, seconds / generated, rel_tol=1e-6):
+        return say(en="that is seconds per token: divide the tokens by the seconds",
+                   ja="それは 1 トークンあたりの秒数です。トークン数を秒数で割ります")
+    if rate_of(result.steps) or rate_of(int(result.token_mask[0].sum())):
+        return say(en="count the tokens of every row of the batch: result.token_mask.sum()",
+                   ja="バッチのすべての行のトークンを数えます: result.token_mask.sum()")
+    return say(en="result.token_mask.sum().item() / seconds", ja="result.token_mask.sum().item() / seconds とします")
