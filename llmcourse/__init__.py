@@ -4,10 +4,11 @@ The public API, the only names lessons import (tests/test_structure.py checks it
 
 - ``llmcourse``: everything a lesson calls directly, in one flat namespace: setting up
   (`doctor`, `fetch`, `cache_status`, `checkpoint_dir`, `resolve_model`), loading
-  (`load_model`, `quantization_config`), generating (`generate`, `GenerationResult`),
+  (`load_model`, `quantization_config`, `pick_dtypes`), generating (`generate`, `GenerationResult`),
   the hand-written loop (`generate_by_hand`, `generation_steps`, `format_steps`),
   tokens as text (`show_token`, `token_labels`), the lesson language (`set_language`),
-  quiet logs (`captured_log`, `silence_bitsandbytes`) and the course's errors.
+  quiet logs (`captured_log`, `silence_bitsandbytes`), an inference server and its client
+  (`start_server`, `stream_chat`, `send_requests`, lesson 09) and the course's errors.
 - ``llmcourse.sampling``: temperature, top-k, top-p, min-p and the picks (lessons 03, 05).
 - ``llmcourse.plots``: every figure of the course (lessons 01, 03, 05, 06), plus
   `plot_style`, `new_figure` and `COLOURS` for a learner's own figures.
@@ -21,14 +22,16 @@ Imports run one way: lessons -> this public API -> internals.
 'SmolLM2-135M-Instruct'
 """
 
-from .doctor import check_model_choice, doctor, format_report
+from .client import RequestRun, StreamedReply, read_events, send_requests, stream_chat
+from .environment import check_model_choice, doctor, format_report
 from .errors import CourseError, ModelNotAvailableError, SetupError
 from .generation import GenerationResult, generate
 from .handloop import Step, format_steps, generate_by_hand, generation_steps
 from .i18n import get_language, set_language
-from .loading import load_model, pick_device, quantization_config, resolve_model
+from .loading import load_model, pick_device, pick_dtypes, quantization_config, resolve_model
 from .offline import MODEL_NAME, cache_root, cache_status, checkpoint_dir, fetch
 from .quiet import captured_log, silence_bitsandbytes
+from .serving import Server, running_servers, start_server, stop_servers
 from .tokens import show_token, token_labels
 
 __all__ = [
@@ -36,12 +39,15 @@ __all__ = [
     "MODEL_NAME", "doctor", "check_model_choice", "format_report", "fetch", "cache_root", "cache_status",
     "checkpoint_dir", "resolve_model",
     # loading
-    "load_model", "pick_device", "quantization_config",
+    "load_model", "pick_device", "pick_dtypes", "quantization_config",
     # generating
     "generate", "GenerationResult", "generate_by_hand", "generation_steps", "format_steps", "Step",
     "show_token", "token_labels",
     # the lessons' language and logs
     "set_language", "get_language", "captured_log", "silence_bitsandbytes",
+    # serving (lesson 09)
+    "start_server", "stop_servers", "running_servers", "Server",
+    "stream_chat", "send_requests", "read_events", "StreamedReply", "RequestRun",
     # errors
     "CourseError", "ModelNotAvailableError", "SetupError",
 ]

@@ -41,7 +41,7 @@ def run_fetch(source: str | None, force: bool) -> int:
 
 def run_doctor() -> int:
     """Print the doctor's report; 0 when the course can run here, else 1."""
-    from .doctor import doctor
+    from .environment import doctor
 
     return 0 if doctor() else 1
 

@@ -40,3 +40,15 @@ class ModelNotAvailableError(CourseError):
 
 class SetupError(CourseError):
     """A package or piece of hardware the request needs is missing."""
+
+
+def a_type(value: object) -> str:
+    """How a message names the type of what the learner passed: 'a str', 'an int', 'None'.
+
+    >>> a_type("hi"), a_type(3), a_type(None)
+    ('a str', 'an int', 'None')
+    """
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

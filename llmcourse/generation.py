@@ -8,19 +8,25 @@ distributions:
 - ``processed``: the distribution actually picked from, after generate's logits
   processors (temperature, top-k, top-p, min-p, repetition penalty...).
 
-Batches are always left-padded and the attention mask is always passed.
+Batches are always left-padded and the attention mask is always passed. A request
+that cannot work fails before the model runs, with the numbers (`llmcourse.limits`):
+a prompt longer than the model's context, more new tokens than the course's cap, a
+batch whose record would not fit in memory, a setting that would be ignored or
+rejected deep inside transformers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from .errors import CourseError
+from .errors import CourseError, a_type
+from .limits import MISNAMED, check_model, check_record_size, check_room, check_sampling_settings, whole_number
+from .sampling import SAMPLING_SETTINGS
 from .tokens import pad_token_id
 
 DEFAULT_MAX_NEW_TOKENS = 20  # the same as generate's own default, but said out loud
@@ -104,15 +110,22 @@ def generate(model: Any, tokenizer: Any, prompts: str | list[str], *, alternativ
     >>> result.texts                                                                         # doctest: +SKIP
     [', green, yellow, orange, purple']
     """
+    check_model(model, tokenizer, "generate")
     prompts = _check_prompts(prompts)
-    settings = _check_settings(generate_kwargs, alternatives, tokenizer)
+    settings = _check_settings(generate_kwargs, alternatives, tokenizer, model)
     inputs = encode_left_padded(tokenizer, prompts, chat=chat).to(model.device)
+    new_tokens = _check_length(settings, model, inputs["input_ids"].shape[1])
+    check_record_size(model, tokenizer, len(prompts), new_tokens, settings)
+    needs_tokenizer = {"tokenizer": tokenizer} if "stop_strings" in settings else {}  # generate asks for it then
     try:
         with torch.inference_mode():
-            outputs = model.generate(**inputs, **settings, return_dict_in_generate=True,
+            outputs = model.generate(**inputs, **settings, **needs_tokenizer, return_dict_in_generate=True,
                                      output_scores=True, output_logits=True)
     except (ValueError, TypeError) as error:
         raise CourseError(f"generate rejected these settings: {_first_line(error)}", cause=error) from None
+    except torch.OutOfMemoryError as error:
+        raise CourseError(f"generate ran out of memory with {len(prompts):,} prompts: pass fewer prompts at a time, "
+                          "or fewer max_new_tokens.", cause=error) from None
     return _build_result(prompts, tokenizer, inputs, outputs, settings, alternatives, _eos_ids(model, settings))
 
 
@@ -122,6 +135,10 @@ def encode_left_padded(tokenizer: Any, prompts: list[str], *, chat: bool = False
     >>> encode_left_padded(tokenizer, ["1, 2, 3", "A, B, C, D, E"]).attention_mask  # doctest: +SKIP
     tensor([[0, 0, 0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1]])
     """
+    if chat and not getattr(tokenizer, "chat_template", None):
+        raise CourseError("chat=True needs the tokenizer's chat template, and this tokenizer has none (it belongs to "
+                          "a base model, not a chat or instruct one). Use chat=False to continue plain text, or load "
+                          "an instruct model, e.g. load_model() (SmolLM2-135M-Instruct).")
     if chat:
         prompts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
                                                  add_generation_prompt=True) for p in prompts]
@@ -144,36 +161,88 @@ def _padding_left(tokenizer: Any) -> Iterator[None]:
             tokenizer.pad_token = None
 
 
-def _check_prompts(prompts: str | list[str]) -> list[str]:
-    """Accept one string or a non-empty list of non-empty strings."""
+def _check_prompts(prompts: Any) -> list[str]:
+    """Accept one string or a non-empty list of non-empty strings; say what to pass instead of anything else."""
+    if prompts is None:
+        raise CourseError("prompts is None: pass a string, e.g. generate(model, tokenizer, 'A list of colors: red, "
+                          "blue'), or a list of strings.")
     if isinstance(prompts, str):
         prompts = [prompts]
+    if isinstance(prompts, (Mapping, torch.Tensor)) or hasattr(prompts, "input_ids"):
+        raise CourseError(f"generate takes text and tokenizes it itself, but got {_describe_prompt(prompts)}. "
+                          "Pass the text: generate(model, tokenizer, 'A list of colors: red, blue'). To start from "
+                          "token ids, use model.generate(**inputs) or generate_by_hand(model, **inputs, ...).")
     if not isinstance(prompts, (list, tuple)) or len(prompts) == 0:
-        raise CourseError("prompts is empty: pass a string or a list of strings, e.g. ['A list of colors:'].")
+        what = "empty" if isinstance(prompts, (list, tuple)) else a_type(prompts)
+        raise CourseError(f"prompts is {what}: pass a string or a list of strings, e.g. ['A list of colors:'].")
     for index, prompt in enumerate(prompts):
         if not isinstance(prompt, str):
-            raise CourseError(f"prompt {index} is a {type(prompt).__name__}, not a string. "
+            raise CourseError(f"prompt {index} is {_describe_prompt(prompt)}, not a string. "
                               "Pass text; generate tokenizes it for you.")
         if not prompt.strip():
             raise CourseError(f"prompt {index} is empty: the model needs at least one token to continue.")
     return list(prompts)
 
 
-def _check_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: Any) -> dict[str, Any]:
-    """Validate the settings a learner is most likely to get wrong; fill in pad and length."""
+def _describe_prompt(value: Any) -> str:
+    """What a learner passed instead of text, in their terms.
+
+    >>> _describe_prompt({"role": "user", "content": "hi"})
+    'a chat message (pass its text with chat=True: generate applies the chat template)'
+    """
+    if isinstance(value, Mapping) and "role" in value:
+        return "a chat message (pass its text with chat=True: generate applies the chat template)"
+    if hasattr(value, "input_ids"):
+        return f"tokenized inputs ({a_type(value)}, what tokenizer(...) returns)"
+    if isinstance(value, torch.Tensor) or (isinstance(value, (list, tuple)) and value and isinstance(value[0], int)):
+        return "token ids"
+    return a_type(value)
+
+
+def _check_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: Any, model: Any) -> dict[str, Any]:
+    """Validate the settings a learner is most likely to get wrong; fill in the pad id."""
     settings = dict(kwargs)
     for banned in ("input_ids", "attention_mask", "return_dict_in_generate", "output_scores", "output_logits"):
         if banned in settings:
             raise CourseError(f"generate sets {banned} itself; leave it out.")
-    settings.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
-    new = settings["max_new_tokens"]
-    if not isinstance(new, int) or isinstance(new, bool) or new < 1:
-        raise CourseError(f"max_new_tokens must be a positive whole number, got {new!r}.")
-    if not isinstance(alternatives, int) or not 1 <= alternatives <= len(tokenizer):
+    for name, meant in MISNAMED.items():
+        if name in settings:
+            raise CourseError(f"generate has no setting {name!r}: did you mean {meant}?")
+    if not isinstance(alternatives, int) or isinstance(alternatives, bool) or not 1 <= alternatives <= len(tokenizer):
         raise CourseError(f"alternatives must be between 1 and the vocabulary size ({len(tokenizer)}), "
                           f"got {alternatives!r}.")
+    for name in ("max_new_tokens", "max_length", "num_beams", "num_return_sequences"):
+        if name in settings:
+            whole_number(name, settings[name])
+    if "max_new_tokens" in settings and "max_length" in settings:
+        new, length = settings["max_new_tokens"], settings["max_length"]
+        raise CourseError(f"Give max_new_tokens or max_length, not both: transformers would use max_new_tokens={new} "
+                          f"and ignore max_length={length}. max_new_tokens counts new tokens only, max_length the "
+                          "prompt too.")
+    _check_sampling_settings(settings, model)
     settings.setdefault("pad_token_id", pad_token_id(tokenizer))
     return settings
+
+
+def _check_sampling_settings(settings: dict[str, Any], model: Any) -> None:
+    """generate's sampling settings, checked with `check_sampling_settings` (do_sample may come from the model)."""
+    do_sample = settings.get("do_sample", bool(getattr(model.generation_config, "do_sample", None)))  # None: unset
+    check_sampling_settings(do_sample, **{name: settings[name] for name in SAMPLING_SETTINGS if name in settings})
+
+
+def _check_length(settings: dict[str, Any], model: Any, prompt_tokens: int) -> int:
+    """Fill in max_new_tokens unless the learner gave max_length; refuse what cannot fit; return the new tokens."""
+    if "max_length" in settings:  # the learner's own length: never overridden by the course's default
+        new_tokens = settings["max_length"] - prompt_tokens
+        if new_tokens < 1:
+            raise CourseError(f"max_length={settings['max_length']} counts the prompt too, and the prompt already has "
+                              f"{prompt_tokens} tokens: there is no room for new tokens. To ask for new tokens only, "
+                              "use max_new_tokens=..., e.g. max_new_tokens=20.")
+    else:
+        settings.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
+        new_tokens = settings["max_new_tokens"]
+    check_room(model, prompt_tokens, new_tokens)
+    return new_tokens
 
 
 def _build_result(prompts: list[str], tokenizer: Any, inputs: Any, outputs: Any,

@@ -15,7 +15,9 @@ from typing import Any
 
 import torch
 
-from .errors import CourseError
+from .errors import CourseError, a_type
+from .generation import GenerationResult
+from .limits import MISNAMED, check_model, check_room, check_sampling_settings
 from .sampling import SAMPLING_SETTINGS, greedy_pick, process_logits, sample_pick
 from .tokens import show_token
 
@@ -41,7 +43,10 @@ def generate_by_hand(model: Any, input_ids: torch.Tensor, attention_mask: torch.
     >>> tokenizer.decode(ids[0, inputs.input_ids.shape[1]:])                        # doctest: +SKIP
     ', and green'
     """
+    check_model(model, where="generate_by_hand")
     _check_inputs(input_ids, attention_mask, max_new_tokens)
+    check_room(model, input_ids.shape[1], max_new_tokens)
+    check_sampling_settings(do_sample, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
     eos_ids, pad_id = _eos_and_pad(model, eos_token_id, pad_token_id, input_ids.device)
     sequences, new_ids, cache = input_ids, input_ids, None  # (batch, prompt_len)
     finished = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)  # (batch,)
@@ -105,8 +110,9 @@ def generation_steps(model: Any, tokenizer: Any, prompt_or_ids: str | list[int] 
     >>> [(s.token, round(s.prob, 2)) for s in steps]                                                # doctest: +SKIP
     [(',', 0.99), (' and', 0.43), (' green', 0.63)]
     """
+    check_model(model, tokenizer, "generation_steps")
     ids = _prompt_ids(tokenizer, prompt_or_ids)  # (1, prompt_len)
-    settings = _check_sampling(sampling, alternatives)  # checked now, not at the first step
+    settings = _check_sampling(sampling, alternatives, len(tokenizer))  # checked now, not at the first step
     steps: list[Step] = []
 
     def record(logits: torch.Tensor, next_id: torch.Tensor) -> None:  # (1, vocab), (1,)
@@ -133,6 +139,7 @@ def format_steps(steps: Iterable[Step], *, prob_digits: int = 3) -> str:
     step  token  prob   most likely
        0  ␣red   0.500  ␣red 0.500 · ↵ 0.250
     """
+    steps = _check_steps(steps)
     rows = [(str(s.index), show_token(s.token), f"{s.prob:.{prob_digits}f}",
              " · ".join(f"{show_token(t)} {p:.{prob_digits}f}" for t, p in s.alternatives)) for s in steps]
     header = ("step", "token", "prob", "most likely")
@@ -165,6 +172,9 @@ def _eos_and_pad(model: Any, eos_token_id: int | list[int] | None, pad_token_id:
 
 def _check_inputs(input_ids: Any, attention_mask: Any, max_new_tokens: Any) -> None:
     """Refuse the usual mistakes: a 1-D prompt, a mask of the wrong shape, a bad length."""
+    if hasattr(input_ids, "input_ids"):  # the whole BatchEncoding, passed as input_ids
+        raise CourseError(f"input_ids must be the ids, got the whole {type(input_ids).__name__} that the tokenizer "
+                          "returned. Unpack it: generate_by_hand(model, **inputs, max_new_tokens=...).")
     if not isinstance(input_ids, torch.Tensor) or input_ids.ndim != 2:
         shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
         raise CourseError(f"input_ids must be a tensor of shape (batch, length), got {shape}. "
@@ -182,23 +192,56 @@ def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -
     """One prompt as ids of shape (1, length), from text, a list of ids or a tensor."""
     if isinstance(prompt_or_ids, str):
         return tokenizer(prompt_or_ids, return_tensors="pt").input_ids
-    ids = torch.as_tensor(prompt_or_ids, dtype=torch.long)
+    if hasattr(prompt_or_ids, "input_ids"):
+        raise CourseError(f"generation_steps takes one prompt as text or ids, got the whole "
+                          f"{type(prompt_or_ids).__name__} that the tokenizer returned: pass inputs.input_ids "
+                          "(or the text itself).")
+    if isinstance(prompt_or_ids, (list, tuple)) and prompt_or_ids and isinstance(prompt_or_ids[0], str):
+        raise CourseError(f"generation_steps follows one prompt, got {len(prompt_or_ids)} texts. Pass one string; "
+                          "for a batch use generate(model, tokenizer, prompts).")
+    try:
+        ids = torch.as_tensor(prompt_or_ids, dtype=torch.long)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise CourseError(f"generation_steps takes one prompt as text or token ids, got {a_type(prompt_or_ids)}: "
+                          "pass a string such as 'A list of colors: red, blue'.",
+                          cause=error) from None
     if ids.ndim == 1:
         ids = ids[None]
     if ids.ndim != 2 or ids.shape[0] != 1:
         raise CourseError(f"generation_steps follows one prompt, got ids of shape {tuple(ids.shape)}. "
                           "Pass one text or one row of ids; use generate_by_hand for a batch.")
+    if ids.shape[1] == 0:
+        raise CourseError("The prompt is empty: the model needs at least one token to continue.")
     return ids
 
 
-def _check_sampling(sampling: dict[str, Any], alternatives: int) -> dict[str, Any]:
+def _check_sampling(sampling: dict[str, Any], alternatives: int, vocabulary: int) -> dict[str, Any]:
     """Check generation_steps' extra settings and ``alternatives``; return the settings."""
     known = ("do_sample", *SAMPLING_SETTINGS)
     unknown = sorted(set(sampling) - set(known))
     if unknown:
-        raise CourseError(f"generation_steps does not know {', '.join(unknown)}; it takes {', '.join(known)}.")
-    if isinstance(alternatives, bool) or not isinstance(alternatives, int) or alternatives < 1:
-        raise CourseError(f"alternatives must be a whole number >= 1, got {alternatives!r}.")
-    filters = {k: v for k, v in sampling.items() if k != "do_sample"}
-    process_logits(torch.zeros(1, 2), **filters)  # bad values (top_p=1.5...) raise now, not at the first step
+        meant = "".join(f" For {name}, did you mean {MISNAMED[name]}?" for name in unknown if name in MISNAMED)
+        raise CourseError(f"generation_steps does not know {', '.join(unknown)}; it takes {', '.join(known)} "
+                          f"(and max_new_tokens, alternatives).{meant}")
+    if isinstance(alternatives, bool) or not isinstance(alternatives, int) or not 1 <= alternatives <= vocabulary:
+        raise CourseError(f"alternatives must be between 1 and the vocabulary size ({vocabulary}), "
+                          f"got {alternatives!r}.")
+    check_sampling_settings(sampling.get("do_sample", False), **{k: v for k, v in sampling.items() if k != "do_sample"})
     return dict(sampling)
+
+
+def _check_steps(steps: Any) -> list[Step]:
+    """format_steps takes what generation_steps returns: a list of `Step`."""
+    if isinstance(steps, Step):
+        raise CourseError("format_steps takes a list of steps, got one Step: format_steps([step]), "
+                          "or format_steps(steps) for all of them.")
+    if isinstance(steps, (GenerationResult, str)) or not isinstance(steps, Iterable):
+        what = ("a GenerationResult (from generate): for its tokens use result.tokens(0), or plot it"
+                if isinstance(steps, GenerationResult) else a_type(steps))
+        raise CourseError(f"format_steps takes the list that generation_steps(...) returns, got {what}.")
+    steps = list(steps)
+    for index, step in enumerate(steps):
+        if not isinstance(step, Step):
+            raise CourseError(f"format_steps takes the list that generation_steps(...) returns; item {index} is "
+                              f"{a_type(step)}, not a Step.")
+    return steps

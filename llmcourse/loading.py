@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import CourseError, ModelNotAvailableError, SetupError
+from .errors import CourseError, ModelNotAvailableError, SetupError, a_type
 from .hub import hub_offline_by_setting, hub_reachable
 from .offline import MODEL_NAME, cache_status, checkpoint_dir, fetch
 from .quiet import quiet_loading, silence_bitsandbytes
@@ -70,12 +70,18 @@ def resolve_model(name: str | os.PathLike | None = None, *, reachable: bool | No
     >>> resolve_model("./no-such-model").problem
     "There is no model folder at './no-such-model'."
     """
+    if name is not None and not isinstance(name, (str, os.PathLike)):
+        raise CourseError(f"load_model takes a model's name: a hub id such as 'HuggingFaceTB/SmolLM2-360M-Instruct' "
+                          f"or a folder, not {a_type(name)}. Call load_model() for the offline default; "
+                          "a model you already loaded needs no loading.")
     asked = name if name is not None else os.environ.get(MODEL_ENV)
     chosen = "" if asked is None else str(asked)
     if asked in OFFLINE_NAMES:
         return ModelChoice(chosen, str(checkpoint_dir()), "offline default")
     if Path(chosen).expanduser().is_dir():
         return ModelChoice(chosen, chosen, "folder")
+    if Path(chosen).expanduser().is_file():
+        return _a_file(chosen)
     if looks_like_path(chosen):
         return ModelChoice(chosen, chosen, "folder", f"There is no model folder at {chosen!r}.",
                            f"Check the path, or call load_model() with no name for the offline default {MODEL_NAME}.")
@@ -89,6 +95,17 @@ def resolve_model(name: str | os.PathLike | None = None, *, reachable: bool | No
     return ModelChoice(chosen, chosen, "hub", f"{chosen!r} is not a local folder and the Hugging Face Hub is {why}.",
                        f"Use the offline default instead: load_model() (it loads {MODEL_NAME}), or unset "
                        f"${MODEL_ENV}; or connect to the internet.")
+
+
+def _a_file(path: str) -> ModelChoice:
+    """The choice for a file given where a folder is wanted: the problem, and the folder to pass instead."""
+    folder = str(Path(path).parent)
+    fix = f"Pass the folder that holds it (config.json, the weights, the tokenizer files): load_model({folder!r})."
+    if path.endswith(".gguf"):
+        fix = (f"A .gguf file is loaded with AutoModelForCausalLM.from_pretrained({folder!r}, "
+               f"gguf_file={Path(path).name!r}) (lesson 01); load_model() loads the offline default, "
+               "converted from one.")
+    return ModelChoice(path, path, "folder", f"{path!r} is a file, and load_model loads a model folder.", fix)
 
 
 def resolve_model_name(name: str | os.PathLike | None = None) -> str:
@@ -108,21 +125,110 @@ def _ready_source(choice: ModelChoice) -> str:
     return str(status.path if status.ready else fetch())
 
 
-def quantization_config(quantization: str | None, device: str) -> Any:
-    """Build the `BitsAndBytesConfig` for ``"4bit"``/``"8bit"`` (``None`` stays None).
+BF16_CAPABILITY = (8, 0)  # native bfloat16 matmuls: Ampere (A100, RTX 30xx, L4) and newer; a T4 is 7.5
+BNB_4BIT_CAPABILITY = (6, 0)  # bitsandbytes' NF4/FP4 kernels: Pascal (P100, GTX 10xx) and newer
+BNB_8BIT_CAPABILITY = (7, 5)  # bitsandbytes' LLM.int8(): Turing (T4, RTX 20xx) and newer
+
+
+@dataclass(frozen=True)
+class Dtypes:
+    """The dtypes `load_model` quantizes with on one device, and why (`pick_dtypes` decides).
+
+    >>> Dtypes("cpu", None, "bfloat16", "bfloat16", "").compute
+    'bfloat16'
+    """
+
+    device: str  # "cpu", or the GPU's name
+    capability: tuple[int, int] | None  # the GPU's compute capability (None on a CPU)
+    compute: str  # bnb_4bit_compute_dtype: what the 4-bit matmuls run in after dequantizing
+    unquantized: str  # dtype= for the layers bitsandbytes leaves alone (embeddings, norms)
+    reason: str  # why, in one sentence
+
+    def torch_dtype(self, which: str = "compute") -> Any:
+        """``compute`` or ``unquantized`` as a torch dtype, e.g. ``torch.float16``."""
+        import torch
+
+        return getattr(torch, getattr(self, which))
+
+
+def gpu_capability(device: str = "cuda") -> tuple[tuple[int, int], str] | None:
+    """The compute capability and name of the GPU torch sees, or None without one.
+
+    >>> gpu_capability("cpu") is None
+    True
+    """
+    import torch
+
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        return None
+    return tuple(torch.cuda.get_device_capability(device)), torch.cuda.get_device_name(device)
+
+
+def pick_dtypes(device: str = "auto", capability: tuple[int, int] | None = None, name: str = "") -> Dtypes:
+    """bfloat16 where the device computes in it natively, float16 on GPUs older than Ampere.
+
+    bfloat16 keeps float32's range (no overflow), so it is the safer 16-bit type; but only
+    GPUs of compute capability 8.0 and newer have bfloat16 units. Colab's free T4 (7.5)
+    emulates it slowly, or fails: there float16 is the fast type. CPUs run bfloat16 fine.
+    (``torch.cuda.is_bf16_supported()`` says True on a T4 too, because it counts emulation;
+    ``including_emulation=False`` gives the answer used here.) ``capability`` describes a GPU
+    that is not this machine's, e.g. ``(7, 5)`` for a T4.
+
+    >>> pick_dtypes("cpu").compute
+    'bfloat16'
+    >>> pick_dtypes("cuda", capability=(7, 5)).compute     # Tesla T4 (Turing)
+    'float16'
+    >>> pick_dtypes("cuda", capability=(8, 0)).compute     # A100 (Ampere)
+    'bfloat16'
+    """
+    if capability is not None:  # a GPU described, not necessarily this machine's
+        return _gpu_dtypes(tuple(capability), name or "GPU")
+    device = pick_device("auto") if device == "auto" else device
+    if not device.startswith("cuda"):
+        return Dtypes(device, None, "bfloat16", "bfloat16", "bfloat16 works on every CPU, with float32's range")
+    found = gpu_capability(device)
+    if found is None:
+        raise SetupError(f"device={device!r} but torch sees no CUDA GPU, so its compute capability is unknown. "
+                         "Describe the GPU you mean: capability=(7, 5) for a T4, (8, 0) for an A100.")
+    return _gpu_dtypes(*found)
+
+
+def _gpu_dtypes(capability: tuple[int, int], name: str) -> Dtypes:
+    """The rule on a GPU: bfloat16 from compute capability 8.0 on, float16 before."""
+    if capability >= BF16_CAPABILITY:
+        return Dtypes(name, capability, "bfloat16", "bfloat16",
+                      f"compute capability {_dotted(capability)} has native bfloat16")
+    return Dtypes(name, capability, "float16", "float16",
+                  f"compute capability {_dotted(capability)} has no native bfloat16: "
+                  f"that needs {_dotted(BF16_CAPABILITY)}, Ampere or newer")
+
+
+def _dotted(capability: tuple[int, int]) -> str:
+    """``(7, 5)`` -> ``"7.5"``."""
+    return ".".join(str(part) for part in capability)
+
+
+def quantization_config(quantization: str | None, device: str, capability: tuple[int, int] | None = None) -> Any:
+    """Build the `BitsAndBytesConfig` for ``"4bit"``/``"8bit"`` (``None`` stays None), in `pick_dtypes`' dtypes.
+
+    ``capability`` describes a GPU other than this machine's (e.g. ``(7, 5)``, a T4).
 
     >>> quantization_config(None, "cpu") is None
     True
+    >>> quantization_config("4bit", "cuda", capability=(7, 5)).bnb_4bit_compute_dtype  # doctest: +SKIP
+    torch.float16
     """
     if quantization not in QUANTIZATIONS:
+        meant = str(quantization).replace("-", "").replace("_", "").replace(" ", "").lower()
+        hint = f" Did you mean {meant!r}?" if meant in QUANTIZATIONS else ""
         raise CourseError(f"quantization={quantization!r} is not known: use None (full precision), "
-                          "'4bit', '8bit' or 'auto' (4-bit on a CUDA GPU, full precision on CPU).")
+                          f"'4bit', '8bit' or 'auto' (4-bit on a CUDA GPU, full precision on CPU).{hint}")
     if quantization == "auto":
         quantization = "4bit" if device.startswith("cuda") else None
     if quantization is None:
         return None
     _require_bitsandbytes(device)
-    import torch
+    dtypes = _dtypes_for(quantization, device, capability)
     from transformers import BitsAndBytesConfig
 
     if quantization == "8bit":
@@ -133,8 +239,23 @@ def quantization_config(quantization: str | None, device: str) -> Any:
         load_in_4bit=True,  # store each Linear weight in 4 bits (blocks of 64 with one scale each)
         bnb_4bit_quant_type="nf4",  # NormalFloat4: levels spaced for normally distributed weights (or "fp4")
         bnb_4bit_use_double_quant=True,  # quantize the per-block scales too: about 0.4 bit/weight less
-        bnb_4bit_compute_dtype=torch.bfloat16,  # dtype the matmuls run in after dequantizing
+        bnb_4bit_compute_dtype=dtypes.torch_dtype("compute"),  # dtype the matmuls run in: see pick_dtypes
     )
+
+
+def _dtypes_for(quantization: str, device: str, capability: tuple[int, int] | None) -> Dtypes:
+    """`pick_dtypes`, after refusing a GPU too old for the bitsandbytes kernel asked for."""
+    dtypes = pick_dtypes(device, capability)
+    if dtypes.capability is None:  # a CPU
+        return dtypes
+    needed = BNB_4BIT_CAPABILITY if quantization == "4bit" else BNB_8BIT_CAPABILITY
+    if dtypes.capability < needed:
+        other = "quantization='4bit'" if quantization == "8bit" and dtypes.capability >= BNB_4BIT_CAPABILITY else ""
+        raise SetupError(f"{dtypes.device} (compute capability {_dotted(dtypes.capability)}) is too old for "
+                         f"bitsandbytes {quantization[0]}-bit, which needs {_dotted(needed)} or newer. Use "
+                         f"{other + ' or ' if other else ''}quantization=None (full precision, no bitsandbytes); "
+                         "on Colab pick a T4 GPU or newer (Runtime > Change runtime type).")
+    return dtypes
 
 
 def _require_bitsandbytes(device: str) -> None:
@@ -170,9 +291,7 @@ def load_model(name: str | os.PathLike | None = None, *, quantization: str | Non
     if not choice.ok:
         raise ModelNotAvailableError(f"{choice.problem} {choice.fix}") from None
     source = _ready_source(choice)
-    # fp32 on CPU (exact, portable); with quantization the layers left unquantized
-    # (embeddings, norms) are kept in bf16 so 4-bit really is about 1/4 of fp32.
-    dtype = "auto" if device != "cpu" else ("bfloat16" if config is not None else "float32")
+    dtype = _weights_dtype(device, config)
     with quiet_loading():
         try:
             tokenizer = _auto("AutoTokenizer").from_pretrained(source)
@@ -181,7 +300,35 @@ def load_model(name: str | os.PathLike | None = None, *, quantization: str | Non
             )
         except (OSError, ValueError) as error:
             raise ModelNotAvailableError(_explain_load_error(source, error), cause=error) from None
+    if device.startswith("cuda"):  # the dtypes depend on the GPU: say which (on a CPU they are the lessons' own)
+        print(describe_loaded(model, pick_dtypes(device) if config is not None else None))
     return model, tokenizer
+
+
+def _weights_dtype(device: str, config: Any) -> Any:
+    """The ``dtype=`` for from_pretrained: what the layers bitsandbytes leaves alone are kept in.
+
+    fp32 on a CPU without quantization (exact, portable); with quantization the unquantized
+    layers (embeddings, norms) take `pick_dtypes`' 16-bit type, so 4-bit really is about 1/4
+    of fp32; on a GPU without quantization, the checkpoint's own dtype ("auto").
+    """
+    if config is None:
+        return "float32" if device == "cpu" else "auto"
+    return pick_dtypes(device).torch_dtype("unquantized")
+
+
+def describe_loaded(model: Any, dtypes: Dtypes | None) -> str:
+    """One line: what `load_model` loaded where, and in which dtypes (printed on a GPU).
+
+    >>> describe_loaded(model, pick_dtypes("cuda", capability=(7, 5), name="Tesla T4"))  # doctest: +SKIP
+    'load_model: 4-bit on Tesla T4: matmuls in float16, other layers in float16 (compute capability 7.5 has ...)'
+    """
+    if dtypes is None:
+        return f"load_model: full precision ({str(model.dtype).removeprefix('torch.')}) on {model.device}"
+    bits = "8-bit" if getattr(model.config.quantization_config, "load_in_8bit", False) else "4-bit"
+    matmuls = "in 16 bit" if bits == "8-bit" else f"in {dtypes.compute}"
+    return (f"load_model: {bits} on {dtypes.device}: matmuls {matmuls}, other layers in {dtypes.unquantized} "
+            f"({dtypes.reason})")
 
 
 def looks_like_path(name: str) -> bool:

@@ -30,7 +30,7 @@ from llmcourse.checks import (
     check_tokens_per_second,
     check_top_p_filter,
 )
-from llmcourse.checks.lesson01_loading import _check_footprint
+from llmcourse.checks.lesson01_loading import _check_compute_dtype, _check_footprint
 from llmcourse.i18n import set_language
 
 QUESTION = "What is the capital of France?"
@@ -101,7 +101,8 @@ def test_japanese_messages(tokenizer):
     report = check_left_padding(tokenizer)
     assert "左" in report.lines[-1].message and "ヒント: " in repr(report)
     assert repr(report).endswith("3 件中 2 件が不合格です")
-    assert repr(check_max_new_tokens({"max_new_tokens": 40})).endswith("すべてのチェックに合格しました！")
+    assert repr(check_max_new_tokens({"max_new_tokens": 40, "min_new_tokens": 40})).endswith(
+        "すべてのチェックに合格しました！")
     assert_fails_with(check_max_new_tokens({}), "20 トークンで止まり")
     assert_fails_with(check_temperature(lambda logits, t: logits * t), "t を掛けています")
 
@@ -169,6 +170,32 @@ def test_4bit_model_wrong_answers(four_bit, offline_model, monkeypatch):
     report = check_4bit_model(four_bit)
     assert_fails_with(report, 'bnb_4bit_quant_type="nf4"')
     assert_fails_with(report, "bnb_4bit_use_double_quant=True")
+
+
+def test_4bit_model_compute_dtype_follows_the_device(four_bit, monkeypatch):
+    """bfloat16 matmuls on a CPU (the lesson's solution); float32 is refused with the device's dtype as the hint."""
+    report = check_4bit_model(four_bit)
+    assert "✔ matmuls run in bfloat16, the 16-bit type for this CPU" in str(report)
+    for layer in (module for module in four_bit.modules() if type(module).__name__ == "Linear4bit"):
+        monkeypatch.setattr(layer, "compute_dtype", torch.float32)  # BitsAndBytesConfig's default
+    assert_fails_with(check_4bit_model(four_bit), r"bnb_4bit_compute_dtype=torch\.bfloat16\) on this CPU")
+
+
+@pytest.mark.parametrize("capability, used, passed", [
+    ((7, 5), torch.float16, True), ((7, 5), torch.bfloat16, False), ((8, 0), torch.bfloat16, True),
+    ((8, 0), torch.float16, False),
+], ids=["t4-fp16", "t4-bf16", "a100-bf16", "a100-fp16"])
+def test_4bit_compute_dtype_on_gpus(capability, used, passed):
+    """A T4 (7.5) wants float16, an A100 (8.0) bfloat16: the check accepts the right one for the learner's device."""
+    from llmcourse.loading import pick_dtypes
+
+    layer = type("Linear4bit", (), {"compute_dtype": used})()
+    report = Report("compute dtype")
+    _check_compute_dtype(report, layer, pick_dtypes("cuda", capability=capability, name="GPU"))
+    assert report.passed is passed, report
+    if not passed:
+        wanted = "float16" if capability < (8, 0) else "bfloat16"
+        assert_fails_with(report, rf"bnb_4bit_compute_dtype=torch\.{wanted}\) on this GPU \(GPU, compute capability")
 
 
 def test_4bit_model_footprint(four_bit, offline_model, monkeypatch):
@@ -303,16 +330,33 @@ def test_new_text_only_wrong_answers(offline_model):
 
 
 def test_max_new_tokens():
-    my_kwargs = {"max_new_tokens": 40}
+    my_kwargs = {"max_new_tokens": 40, "min_new_tokens": 40}
     assert_passes(check_max_new_tokens(my_kwargs))
-    assert_passes(check_max_new_tokens({"max_new_tokens": 10}, n=10))
+    assert_passes(check_max_new_tokens(dict(min_new_tokens=10, max_new_tokens=10), n=10))
+
+
+def test_exactly_n_tokens_really_comes_out_of_generate(tiny_model, tiny_tokenizer):
+    """The passing answer is exact: with min_new_tokens the model's end-of-text token cannot stop it early."""
+    inputs = tiny_tokenizer("hello world", return_tensors="pt")
+    eos = tiny_model.generation_config.eos_token_id
+    settings = {"max_new_tokens": 12, "min_new_tokens": 12}
+    assert check_max_new_tokens(settings, n=12).passed
+    bias = {(eos,): 100.0}  # make the end-of-text token the most likely at every step
+    ceiling = tiny_model.generate(**inputs, max_new_tokens=12, sequence_bias=bias, pad_token_id=eos)
+    exact = tiny_model.generate(**inputs, **settings, sequence_bias=bias, pad_token_id=eos)
+    prompt = inputs["input_ids"].shape[1]
+    assert ceiling.shape[1] - prompt < 12  # max_new_tokens alone: stopped at the end-of-text token
+    assert exact.shape[1] - prompt == 12
 
 
 @pytest.mark.parametrize("my_kwargs, hint", [
     ({}, "stops after 20 new tokens"),
     ({"max_length": 40}, "counts the prompt too"),
-    ({"max_new_tokens": 20}, "max_new_tokens=40"),
-    ({"max_new_tokens": 40, "max_length": 60}, "remove it"),
+    ({"max_new_tokens": 20, "min_new_tokens": 40}, "max_new_tokens=40"),
+    ({"max_new_tokens": 40, "min_new_tokens": 40, "max_length": 60}, "remove it"),
+    ({"max_new_tokens": 40}, "only a ceiling"),
+    ({"max_new_tokens": 40, "min_length": 40}, "use min_new_tokens=40"),
+    ({"max_new_tokens": 40, "min_new_tokens": 30}, "min_new_tokens=40"),
 ], ids=repr)
 def test_max_new_tokens_wrong_answers(my_kwargs, hint):
     assert_fails_with(check_max_new_tokens(my_kwargs), hint)

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from llmcourse import doctor as doctor_module
+from llmcourse import environment as doctor_module
 from llmcourse import hub, loading, offline
-from llmcourse.doctor import Check, check_hub, doctor, format_report, run_checks
+from llmcourse.environment import Check, check_hub, doctor, format_report, run_checks
 from llmcourse.i18n import set_language
 
 
@@ -26,7 +26,7 @@ def test_all_checks_pass_or_warn_here(monkeypatch, ready_cache, reachable, hub_s
     monkeypatch.setattr(doctor_module, "hub_reachable", lambda timeout: reachable)
     checks = run_checks()
     assert [check.name for check in checks] == [
-        "python", "torch", "bitsandbytes", "transformers", "offline model", "hub", "model"]
+        "python", "torch", "bitsandbytes", "dtypes", "transformers", "offline model", "hub", "model"]
     assert {check.status for check in checks} <= {"ok", "warn"}, format_report(checks)
     found = by_name(checks)
     assert found["offline model"].status == "ok"
@@ -57,7 +57,7 @@ def test_doctor_prints_aligned_lines_and_fixes(course_env, tmp_path):
     assert doctor(out) is False
     lines = out.getvalue().splitlines()
     report = [line for line in lines if line[:1] in {"✔", "!", "✘"}]
-    assert len(report) == 7
+    assert len(report) == 8
     column = 2 + max(len(check.name) for check in run_checks()) + 2
     for line in report:
         assert line[column - 2:column] == "  " and line[column] != " ", f"detail out of column: {line!r}"
@@ -88,7 +88,7 @@ def test_doctor_reports_in_japanese(course_env, tmp_path):
     lines = out.getvalue().splitlines()
     report = [line for line in lines if line[:1] in {"✔", "!", "✘"}]
     assert [line.split("  ")[0][2:] for line in report] == [
-        "python", "torch", "bitsandbytes", "transformers", "offline model", "hub", "model"]
+        "python", "torch", "bitsandbytes", "dtypes", "transformers", "offline model", "hub", "model"]
     column = 2 + len("offline model") + 2
     assert all(line[column - 2:column] == "  " and line[column] != " " for line in report)
     found = {line.split("  ")[0][2:]: line for line in report}
@@ -241,6 +241,70 @@ def test_a_crashing_check_becomes_a_failure_line(course_env):
 
     course_env.setattr(doctor_module, "check_transformers", check_transformers)
     checks = run_checks()
-    assert len(checks) == 7
+    assert len(checks) == 8
     check = by_name(checks)["transformers"]
     assert check.status == "fail" and "boom" in check.detail and check.fix
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """Make torch see one CUDA GPU of the given capability and name (no GPU needed)."""
+    import torch
+
+    from llmcourse.quiet import silence_bitsandbytes
+
+    silence_bitsandbytes()
+    import bitsandbytes  # noqa: F401 (imported before the fake GPU: it picks its backend on import)
+
+    def install(capability: tuple[int, int], name: str) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+
+    return install
+
+
+def test_dtypes_on_a_cpu(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    check = doctor_module.check_dtypes()
+    assert check.status == "ok" and check.detail.startswith("CPU: float32 by default") and "bfloat16" in check.detail
+
+
+@pytest.mark.parametrize("capability, name, words", [
+    ((7, 5), "Tesla T4", ["Tesla T4", "compute capability 7.5", "float16 matmuls", "no native bfloat16 before 8.0"]),
+    ((8, 0), "NVIDIA A100-SXM4-40GB", ["compute capability 8.0", "bfloat16 matmuls", "native bfloat16"]),
+    ((6, 0), "Tesla P100-PCIE-16GB", ["compute capability 6.0", "float16 matmuls", "8-bit needs 7.5"]),
+], ids=["t4", "a100", "p100"])
+def test_dtypes_name_the_gpu_its_capability_and_the_dtype(fake_gpu, capability, name, words):
+    fake_gpu(capability, name)
+    check = doctor_module.check_dtypes()
+    assert check.status == "ok"
+    for word in words:
+        assert word in check.detail, check.detail
+
+
+def test_a_gpu_too_old_for_4bit_fails_with_the_fix(fake_gpu):
+    fake_gpu((5, 2), "Tesla M60")
+    check = doctor_module.check_dtypes()
+    assert check.status == "fail" and "too old for bitsandbytes 4-bit" in check.detail and "6.0" in check.detail
+    assert "load_model(quantization=None)" in check.fix
+
+
+def test_dtypes_in_japanese(fake_gpu):
+    fake_gpu((7, 5), "Tesla T4")
+    set_language("ja")
+    try:
+        check = doctor_module.check_dtypes()
+    finally:
+        set_language("en")
+    assert "float16" in check.detail and "bfloat16 をネイティブに計算できません" in check.detail
+
+
+def test_model_env_pointing_at_a_file_fails_with_the_folder_fix(course_env, tmp_path):
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"")
+    course_env.setenv("LLMCOURSE_MODEL", str(weights))
+    check = by_name(run_checks())["model"]
+    assert check.status == "fail" and "a file" in check.detail and "folder" in check.fix

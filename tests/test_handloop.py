@@ -189,9 +189,10 @@ IDS = torch.tensor([[5, 6, 7]])
      r"top_p must be in \(0, 1\], got 1\.5"),
     (lambda m, t: generation_steps(m, t, "hi", max_new_tokens=3, topk=5), r"does not know topk; it takes"),
     (lambda m, t: generation_steps(m, t, "hi", max_new_tokens=3, alternatives=0),
-     r"alternatives must be a whole number >= 1, got 0"),
+     r"alternatives must be between 1 and the vocabulary size \(64\), got 0"),
     (lambda m, t: generation_steps(m, t, "hi", max_new_tokens=3, top=5),
-     r"does not know top; it takes do_sample, temperature, top_k, top_p, min_p\."),
+     r"does not know top; it takes do_sample, temperature, top_k, top_p, min_p \(and max_new_tokens, alternatives\)\. "
+     r"For top, did you mean alternatives=\.\.\.\?"),
     (lambda m, t: generation_steps(m, t, torch.ones(2, 3, dtype=torch.long), max_new_tokens=3),
      r"follows one prompt, got ids of shape \(2, 3\)"),
     (lambda m, t: generation_steps(m, t, "hi", max_new_tokens=-1), r"max_new_tokens must be a whole number >= 1"),

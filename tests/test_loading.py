@@ -103,3 +103,121 @@ def test_missing_bitsandbytes_keeps_the_import_error(monkeypatch):
 def test_course_error_without_a_cause():
     error = CourseError("top_p must be in (0, 1]")
     assert error.cause is None and error.details == "" and str(error) == "top_p must be in (0, 1]"
+
+
+# --- the dtype rule (issue 19): bf16 where the device has it natively, fp16 on GPUs older than Ampere ---
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """Make torch see one CUDA GPU of the given capability and name (no GPU needed)."""
+    import torch
+
+    from llmcourse.quiet import silence_bitsandbytes
+
+    silence_bitsandbytes()
+    import bitsandbytes  # noqa: F401 (imported before the fake GPU: it picks its backend on import)
+
+    def install(capability: tuple[int, int], name: str) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+
+    return install
+
+
+@pytest.mark.parametrize("device, capability, dtype", [
+    ("cpu", None, "bfloat16"),  # a CPU: bf16 compute, measured and fine
+    ("cuda", (7, 5), "float16"),  # Tesla T4 (Colab's free GPU): no native bf16
+    ("cuda", (7, 0), "float16"),  # V100
+    ("cuda", (8, 0), "bfloat16"),  # A100
+    ("cuda", (8, 9), "bfloat16"),  # L4
+    ("cuda", (9, 0), "bfloat16"),  # H100
+], ids=["cpu", "t4", "v100", "a100", "l4", "h100"])
+def test_pick_dtypes_follows_the_device(device, capability, dtype):
+    dtypes = loading.pick_dtypes(device, capability)
+    assert dtypes.compute == dtypes.unquantized == dtype
+    assert dtypes.capability == capability
+    if capability is not None and dtype == "float16":
+        assert "no native bfloat16" in dtypes.reason and "8.0" in dtypes.reason
+
+
+@pytest.mark.parametrize("capability, name, dtype", [((7, 5), "Tesla T4", "float16"),
+                                                     ((8, 0), "NVIDIA A100", "bfloat16")])
+def test_this_machines_gpu_decides(fake_gpu, capability, name, dtype):
+    import torch
+
+    fake_gpu(capability, name)
+    dtypes = loading.pick_dtypes()  # device="auto": the fake GPU
+    assert (dtypes.device, dtypes.capability, dtypes.compute) == (name, capability, dtype)
+    config = loading.quantization_config("auto", "cuda")
+    assert config.load_in_4bit and config.bnb_4bit_compute_dtype == getattr(torch, dtype)
+    assert loading._weights_dtype("cuda", config) == getattr(torch, dtype)  # the layers left unquantized
+
+
+def test_the_cpu_is_unchanged():
+    import torch
+
+    assert loading.quantization_config("auto", "cpu") is None
+    assert loading._weights_dtype("cpu", None) == "float32"
+    config = loading.quantization_config("4bit", "cpu")
+    assert config.bnb_4bit_compute_dtype == torch.bfloat16
+    assert loading._weights_dtype("cpu", config) == torch.bfloat16
+
+
+def test_a_gpu_that_is_not_here_must_be_described(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SetupError, match=r"torch sees no CUDA GPU.*capability=\(7, 5\) for a T4"):
+        loading.quantization_config("auto", "cuda")
+    assert loading.quantization_config("auto", "cuda", capability=(7, 5)).bnb_4bit_compute_dtype == torch.float16
+
+
+@pytest.mark.parametrize("quantization, capability, needed", [("4bit", (5, 2), "6.0"), ("8bit", (6, 1), "7.5")])
+def test_a_gpu_too_old_for_bitsandbytes_gets_the_fix(quantization, capability, needed):
+    with pytest.raises(SetupError) as error:
+        loading.quantization_config(quantization, "cuda", capability=capability)
+    message = str(error.value)
+    assert f"compute capability {capability[0]}.{capability[1]}" in message and f"needs {needed}" in message
+    assert "quantization=None" in message
+
+
+def test_load_model_on_a_t4_loads_in_float16_and_says_so(fake_gpu, no_probe, ready_cache, capsys):
+    """load_model passes the rule's dtypes to from_pretrained, and prints which on a GPU."""
+    import torch
+
+    no_probe.setenv(offline.CACHE_ENV, ready_cache)
+    fake_gpu((7, 5), "Tesla T4")
+    calls = {}
+
+    class Fake:
+        @classmethod
+        def from_pretrained(cls, source, **kwargs):
+            calls[cls.__name__] = kwargs
+            config = type("Config", (), {"quantization_config": kwargs.get("quantization_config")})()
+            return type("Model", (), {"config": config, "dtype": kwargs.get("dtype"), "device": "cuda:0"})()
+
+    no_probe.setattr(loading, "_auto", lambda name: type(name, (Fake,), {}))
+    load_model()
+    kwargs = calls["AutoModelForCausalLM"]
+    assert kwargs["dtype"] == torch.float16 and kwargs["device_map"] == {"": "cuda"}
+    assert kwargs["quantization_config"].bnb_4bit_compute_dtype == torch.float16
+    assert capsys.readouterr().out.strip() == (
+        "load_model: 4-bit on Tesla T4: matmuls in float16, other layers in float16 "
+        "(compute capability 7.5 has no native bfloat16: that needs 8.0, Ampere or newer)")
+
+
+@pytest.mark.parametrize("quantization", ["4-bit", "4BIT", "4_bit"])
+def test_a_misspelled_quantization_gets_a_suggestion(quantization):
+    with pytest.raises(CourseError, match=r"Did you mean '4bit'\?"):
+        loading.quantization_config(quantization, "cpu")
+
+
+def test_a_file_is_not_a_model_folder(no_probe, tmp_path):
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"")
+    choice = resolve_model(weights)
+    assert not choice.ok and "is a file" in choice.problem and f"load_model({str(tmp_path)!r})" in choice.fix
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"")
+    assert "gguf_file='model.gguf'" in resolve_model(str(gguf)).fix

@@ -118,8 +118,9 @@ def notebook_imports(path: Path) -> list[tuple[str, str]]:
     for cell in json.loads(path.read_text())["cells"]:
         if cell["cell_type"] != "code":
             continue
-        source = "\n".join(line for line in "".join(cell["source"]).splitlines()
-                           if not line.lstrip().startswith(("%", "!")))
+        source = "\n".join(line[: len(line) - len(line.lstrip())] + "pass"  # IPython magics and shell lines
+                           if line.lstrip().startswith(("%", "!")) else line
+                           for line in "".join(cell["source"]).splitlines())
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("llmcourse"):
                 found += [(node.module, alias.name) for alias in node.names]

@@ -11,7 +11,9 @@ from .base import Report, exercise_check, is_model, not_a
 
 @exercise_check(en="4-bit model", ja="4 ビット量子化モデル", answer=is_model)
 def check_4bit_model(report: Report, my_model: Any) -> None:
-    """Lesson 01: ``my_model`` has 4-bit NF4 Linear layers, double quantization, and <= 0.3 of its fp32 size.
+    """Lesson 01: ``my_model`` is 4-bit NF4, double quantized, computes in its device's 16-bit type, <= 0.3 of fp32.
+
+    The 16-bit type is bfloat16, or float16 on a GPU older than Ampere (`llmcourse.loading.pick_dtypes`).
 
     >>> check_4bit_model(my_model).passed   # loaded with BitsAndBytesConfig(load_in_4bit=True, ...)  # doctest: +SKIP
     True
@@ -35,7 +37,50 @@ def check_4bit_model(report: Report, my_model: Any) -> None:
                            ja="二重量子化が" + ("有効です" if double else "無効です")),
                say(en="BitsAndBytesConfig(..., bnb_4bit_use_double_quant=True) quantizes the per-block scales too",
                    ja="BitsAndBytesConfig(..., bnb_4bit_use_double_quant=True) でブロックごとのスケールも量子化します"))
+    _check_compute_dtype(report, layers[0], _device_dtypes(my_model))
     _check_footprint(report, my_model)
+
+
+def _device_dtypes(model: Any) -> Any:
+    """The dtypes the course's rule picks for the model's device (`llmcourse.loading.pick_dtypes`)."""
+    from ..loading import pick_dtypes
+
+    device = getattr(model, "device", None)
+    return pick_dtypes("cuda" if getattr(device, "type", "cpu") == "cuda" else "cpu")
+
+
+def _device_words(dtypes: Any) -> str:
+    """'this CPU', or 'this GPU (Tesla T4, compute capability 7.5)'."""
+    if dtypes.capability is None:
+        return say(en="this CPU", ja="この CPU")
+    dotted = ".".join(str(part) for part in dtypes.capability)
+    return say(en=f"this GPU ({dtypes.device}, compute capability {dotted})",
+               ja=f"この GPU（{dtypes.device}、compute capability {dotted}）")
+
+
+def _check_compute_dtype(report: Report, layer: Any, dtypes: Any) -> None:
+    """Add a line: the 4-bit matmuls run in the 16-bit type the course's rule picks for this device.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> from llmcourse.loading import pick_dtypes
+    >>> layer = type("Linear4bit", (), {"compute_dtype": None})()
+    >>> report = Report("compute"); _check_compute_dtype(report, layer, pick_dtypes("cuda", capability=(7, 5)))
+    >>> report.lines[0].message, report.lines[0].hint[:47]
+    ('matmuls run in float32, not float16', 'BitsAndBytesConfig(..., bnb_4bit_compute_dtype=')
+    """
+    used = str(getattr(layer, "compute_dtype", None) or "float32").removeprefix("torch.")  # None: bitsandbytes' float32
+    wanted, where = dtypes.compute, _device_words(dtypes)
+    why = (say(en="bfloat16 keeps float32's range in half the bits",
+               ja="bfloat16 は半分のビット数で float32 と同じ範囲を表せます") if wanted == "bfloat16" else
+           say(en="it has no native bfloat16 (that needs compute capability 8.0, Ampere or newer)",
+               ja="bfloat16 をネイティブに計算できません（compute capability 8.0 以降、Ampere 以降が必要）"))
+    report.add(used == wanted,
+               say(en=f"matmuls run in {used}" + (f", the 16-bit type for {where}" if used == wanted else
+                                                  f", not {wanted}"),
+                   ja=f"行列積は {used} で計算されます" + (f"（{where} に合った 16 ビットの型です）" if used == wanted
+                                                          else f"（{wanted} ではありません）")),
+               say(en=f"BitsAndBytesConfig(..., bnb_4bit_compute_dtype=torch.{wanted}) on {where}: {why}",
+                   ja=f"{where} では BitsAndBytesConfig(..., bnb_4bit_compute_dtype=torch.{wanted}) とします: {why}"))
 
 
 def _no_4bit_hint(model: Any) -> str:
@@ -65,10 +110,11 @@ def _check_footprint(report: Report, model: Any) -> None:
             else sum(parameter.numel() * parameter.element_size() for parameter in parameters))
     ratio, small = used / full, used / full <= 0.3
     if any(parameter.dtype == torch.float32 for parameter in parameters):
+        dtype = _device_dtypes(model).unquantized  # bfloat16, or float16 on a GPU older than Ampere
         hint = say(en="bitsandbytes quantizes only the Linear layers; the embeddings and norms stay float32: "
-                      "pass dtype=torch.bfloat16 to from_pretrained as well",
+                      f"pass dtype=torch.{dtype} to from_pretrained as well",
                    ja="bitsandbytes が量子化するのは Linear 層だけで、埋め込みと正規化層は float32 のままです。"
-                      "from_pretrained に dtype=torch.bfloat16 も渡します")
+                      f"from_pretrained に dtype=torch.{dtype} も渡します")
     else:
         hint = say(en="quantize the Linear layers with BitsAndBytesConfig(load_in_4bit=True, ...)",
                    ja="BitsAndBytesConfig(load_in_4bit=True, ...) で Linear 層を量子化します")

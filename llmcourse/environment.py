@@ -1,4 +1,4 @@
-"""The environment doctor: can this machine run the course, and if not, what to do.
+"""The environment doctor (`doctor()`): can this machine run the course, and if not, what to do.
 
 Lesson 00 introduces it (``python -m llmcourse doctor``). Each check returns a
 `Check` with a status ("ok", "warn" or "fail"), one line of detail and, when
@@ -20,7 +20,15 @@ from typing import TextIO
 from . import offline
 from .hub import HUB_URL, hub_offline_by_setting, hub_reachable
 from .i18n import get_language, say, set_language
-from .loading import MODEL_ENV, resolve_model
+from .loading import (
+    BF16_CAPABILITY,
+    BNB_4BIT_CAPABILITY,
+    BNB_8BIT_CAPABILITY,
+    MODEL_ENV,
+    gpu_capability,
+    pick_dtypes,
+    resolve_model,
+)
 from .quiet import silence_bitsandbytes
 
 HUB_TIMEOUT_S = 3.0
@@ -124,6 +132,38 @@ def check_bitsandbytes() -> Check:
                                            ja=f"{version}、{backend} バックエンド（4 ビットも 8 ビットも使えます）"))
 
 
+def check_dtypes() -> Check:
+    """The dtypes `load_model` uses here (`loading.pick_dtypes`); on a GPU its name and compute capability.
+
+    >>> check_dtypes().name
+    'dtypes'
+    """
+    found = gpu_capability("cuda")
+    if found is None:
+        return Check("dtypes", "ok", say(
+            en="CPU: float32 by default; quantized (4-bit, 8-bit): bfloat16 matmuls and other layers",
+            ja="CPU: 既定は float32。量子化（4 ビット、8 ビット）では行列積もほかの層も bfloat16"))
+    capability, name = found
+    dotted = ".".join(str(part) for part in capability)
+    if capability < BNB_4BIT_CAPABILITY:
+        return Check("dtypes", "fail", say(
+            en=f"GPU {name}, compute capability {dotted}: too old for bitsandbytes 4-bit "
+               "(it needs 6.0, Pascal or newer)",
+            ja=f"GPU {name}、compute capability {dotted}: bitsandbytes の 4 ビットには古すぎます"
+               "（6.0 以降、Pascal 以降が必要）"),
+            say(en="load_model(quantization=None) (full precision), or a newer GPU (on Colab: a T4)",
+                ja="load_model(quantization=None)（全精度）を使うか、新しい GPU（Colab なら T4）を使ってください"))
+    dtype = pick_dtypes("cuda").compute
+    why = (say(en="native bfloat16", ja="bfloat16 をネイティブに計算できます") if capability >= BF16_CAPABILITY else
+           say(en="no native bfloat16 before 8.0 (Ampere)",
+               ja="8.0（Ampere）より前は bfloat16 をネイティブに計算できません"))
+    no_8bit = "" if capability >= BNB_8BIT_CAPABILITY else say(
+        en="; 8-bit needs 7.5 (Turing)", ja="。8 ビットには 7.5（Turing）以降が必要です")
+    return Check("dtypes", "ok", say(
+        en=f"GPU {name}, compute capability {dotted}: 4-bit NF4 with {dtype} matmuls and other layers ({why}){no_8bit}",
+        ja=f"GPU {name}、compute capability {dotted}: 4 ビット NF4、行列積もほかの層も {dtype}（{why}）{no_8bit}"))
+
+
 def _torch_backend() -> str:
     """"CUDA" when torch sees a GPU, else "CPU" (for bitsandbytes without BNB_BACKEND)."""
     import torch
@@ -206,6 +246,11 @@ def check_model_choice(reachable: bool) -> Check:
                                         ja=f"オフラインの既定モデル {offline.MODEL_NAME}（{how}）"))
     if choice.origin == "folder" and choice.ok:
         return Check("model", "ok", say(en=f"{env} = folder {chosen}", ja=f"{env} = フォルダ {chosen}"))
+    if choice.origin == "folder" and os.path.isfile(os.path.expanduser(chosen)):
+        return Check("model", "fail", say(en=f"{env} = {chosen}, a file: it must be a model folder",
+                                          ja=f"{env} = {chosen} はファイルです: モデルのフォルダを指定してください"),
+                     say(en=f"set it to the folder that holds the file, or {unset}",
+                         ja=f"ファイルのあるフォルダを指定するか、{unset}"))
     if choice.origin == "folder":
         return Check("model", "fail", say(en=f"{env} = {chosen}, but there is no such folder",
                                           ja=f"{env} = {chosen} ですが、そのフォルダはありません"),
@@ -228,7 +273,7 @@ def run_checks() -> list[Check]:
     >>> [check.name for check in run_checks()][:2]
     ['python', 'torch']
     """
-    checks: list[Callable[[], Check]] = [check_python, check_torch, check_bitsandbytes,
+    checks: list[Callable[[], Check]] = [check_python, check_torch, check_bitsandbytes, check_dtypes,
                                          check_transformers, check_offline_model]
     results = [_safely(check) for check in checks]
     reachable = hub_reachable(HUB_TIMEOUT_S)

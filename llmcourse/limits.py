@@ -1,0 +1,124 @@
+"""What one generation request may ask, checked before the model runs: each refusal says why, with the numbers.
+
+`generate` and the hand-written loop (`handloop`) share these checks, so a learner's
+mistake gets the same message from both: the model and tokenizer in the right places,
+a prompt and a length that fit the model's context and the course's new-token cap, a
+batch whose record fits in memory, and sampling settings that act and are in range.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .errors import CourseError, a_type
+from .sampling import process_logits
+
+NEW_TOKEN_CAP = 1024  # new tokens per call: a lesson expects seconds (about a minute at 20 tokens/s on a CPU)
+RECORD_LIMIT_BYTES = 2_000_000_000  # generate keeps two (rows, vocab) float32 distributions per step: at most 2 GB
+NEUTRAL = {"temperature": 1.0}  # a sampling setting that changes nothing, also accepted with greedy decoding
+MISNAMED = {  # settings other libraries name differently, and what generate calls them
+    "max_tokens": "max_new_tokens=...", "max_new_token": "max_new_tokens=...", "n": "num_return_sequences=...",
+    "stop": "stop_strings=[...]", "top": "alternatives=...", "k": "alternatives=... (or top_k=... to sample)",
+    "seed": "transformers.set_seed(...) before the call", "temp": "temperature=...", "sample": "do_sample=True",
+}
+
+
+def check_model(model: Any, tokenizer: Any = None, where: str = "generate") -> None:
+    """Refuse anything but a model (and a tokenizer) in the first arguments, e.g. the two swapped.
+
+    >>> check_model("SmolLM2-135M-Instruct")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    llmcourse.errors.CourseError: generate's first argument must be the model, got the string 'SmolLM2-135M-Instruct'...
+    """
+    if not (hasattr(model, "generate") and hasattr(model, "config") and hasattr(model, "device")):
+        swapped = " (model and tokenizer swapped?)" if hasattr(model, "decode") else ""
+        raise CourseError(f"{where}'s first argument must be the model, got {describe(model)}{swapped}. "
+                          "Load one with: model, tokenizer = load_model()")
+    if tokenizer is not None and not (callable(tokenizer) and hasattr(tokenizer, "decode")):
+        raise CourseError(f"{where}'s second argument must be the tokenizer, got {describe(tokenizer)}. "
+                          "Load both with: model, tokenizer = load_model()")
+
+
+def context_size(model: Any) -> int | None:
+    """How many tokens the model reads at most, prompt and new tokens together (None if its config does not say).
+
+    >>> context_size(model)  # doctest: +SKIP
+    8192
+    """
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(getattr(model, "config", None), name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def check_room(model: Any, prompt_tokens: int, new_tokens: int) -> None:
+    """Fail fast, with the numbers, when a request exceeds the model's context or the new-token cap.
+
+    >>> check_room(model, prompt_tokens=9000, new_tokens=20)  # doctest: +SKIP
+    Traceback (most recent call last):
+    ...
+    llmcourse.errors.CourseError: The prompt has 9,000 tokens, more than this model's context of 8,192 tokens ...
+    """
+    context = context_size(model)
+    where = "model.config.max_position_embeddings"
+    if context is not None and prompt_tokens >= context:
+        raise CourseError(f"The prompt has {prompt_tokens:,} tokens, more than this model's context of {context:,} "
+                          f"tokens ({where}), which must hold the new tokens too: shorten the prompt.")
+    if new_tokens > NEW_TOKEN_CAP:
+        fits = "" if context is None else (f"; this model's context of {context:,} tokens would hold at most "
+                                           f"{context - prompt_tokens:,} after this prompt of {prompt_tokens:,}")
+        raise CourseError(f"max_new_tokens={new_tokens:,} is more than the course's cap of {NEW_TOKEN_CAP:,} new "
+                          f"tokens per call{fits}. Ask for at most {NEW_TOKEN_CAP:,}; for longer texts call "
+                          "model.generate(**inputs, max_new_tokens=...) yourself.")
+    if context is not None and prompt_tokens + new_tokens > context:
+        raise CourseError(f"The prompt ({prompt_tokens:,} tokens) and max_new_tokens={new_tokens:,} make "
+                          f"{prompt_tokens + new_tokens:,} tokens, more than this model's context of {context:,} "
+                          f"({where}): at most {context - prompt_tokens:,} new tokens fit after this prompt.")
+
+
+def describe(value: Any) -> str:
+    """A short description of a wrong argument: the string itself, or its type."""
+    return f"the string {value!r}" if isinstance(value, str) else a_type(value)
+
+
+def whole_number(name: str, value: Any) -> None:
+    """Refuse anything but a whole number >= 1 (a bool, a float, a string, 0...)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise CourseError(f"{name} must be a positive whole number, got {value!r}.")
+
+
+def check_sampling_settings(do_sample: Any, **filters: Any) -> None:
+    """Sampling settings act only when sampling, and must be in range: refuse them otherwise, before any step.
+
+    >>> check_sampling_settings(False, temperature=0.7)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    llmcourse.errors.CourseError: temperature=0.7 has no effect without do_sample=True: greedy decoding and beam...
+    """
+    if not isinstance(do_sample, bool):
+        raise CourseError(f"do_sample must be True or False, got {do_sample!r}.")
+    given = {name: value for name, value in filters.items() if value is not None and value != NEUTRAL.get(name)}
+    if given and not do_sample:
+        shown = ", ".join(f"{name}={value!r}" for name, value in given.items())
+        raise CourseError(f"{shown} has no effect without do_sample=True: greedy decoding and beam search pick the "
+                          "most likely tokens and ignore it. Add do_sample=True to sample, or leave it out.")
+    process_logits(torch.zeros(1, 2), **given)  # a value out of range (top_p=1.5...) raises its CourseError now
+
+
+def check_record_size(model: Any, tokenizer: Any, prompts: int, new_tokens: int, settings: dict[str, Any]) -> None:
+    """Refuse a batch whose per-step record (two float32 distributions per row and step) would not fit in memory."""
+    per_prompt = max(settings.get("num_beams", 1), settings.get("num_return_sequences", 1))  # rows per prompt
+    vocab = getattr(model.config, "vocab_size", None) or len(tokenizer)
+    size = 2 * prompts * per_prompt * new_tokens * vocab * 4  # bytes
+    if size <= RECORD_LIMIT_BYTES:
+        return
+    fits = RECORD_LIMIT_BYTES // (size // prompts)  # prompts per call that would fit
+    fix = (f"Pass at most {fits:,} prompts at a time (a loop over batches)." if fits >= 1 else
+           "Ask for fewer new tokens (or fewer beams).")
+    raise CourseError(f"{prompts:,} prompts with {new_tokens:,} new tokens each are too many for one call: generate "
+                      f"keeps two distributions over {vocab:,} tokens per row and step, {size / 1e9:.1f} GB in all, "
+                      f"more than its limit of {RECORD_LIMIT_BYTES / 1e9:.1f} GB. {fix}")
