@@ -31,10 +31,10 @@ model: setup
 	$(BIN)/python -m llmcourse fetch
 
 lab: model
-	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab notebooks/ --LabApp.app_settings_dir=$(CURDIR)/classroom/lab-settings $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: model lint
-	$(DETERMINISM) $(BIN)/python -m pytest tests -m "not browser" $(NBVAL) notebooks --doctest-modules llmcourse
+	$(DETERMINISM) $(BIN)/python -m pytest tests -m "not browser and not hub" $(NBVAL) notebooks --doctest-modules llmcourse
 
 lint: setup
 	$(BIN)/ruff check llmcourse tests scripts benchmarks
@@ -73,3 +73,19 @@ lock: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache handouts
+
+.PHONY: test-colab
+# Lessons 00, 01, 03, 05 on Colab-like runtimes, from their own install cells (tests/colab; minutes).
+test-colab: setup
+	LLMCOURSE_TEST_COLAB=1 $(BIN)/python -m pytest tests/colab -v -s --durations=0
+
+.PHONY: hub test-hub
+
+hub: model
+	$(BIN)/python -m pip install -q -r requirements-hub.lock && npm ci --prefix classroom --no-audit --no-fund
+	LLMCOURSE_CACHE=$${LLMCOURSE_HUB_CACHE:-/srv/llmcourse-cache} $(BIN)/python -m llmcourse fetch
+	$(BIN)/jupyterhub -f classroom/jupyterhub_config.py
+
+test-hub: model
+	$(BIN)/python -m pip install -q -r requirements-hub.lock && npm ci --prefix classroom --no-audit --no-fund
+	$(BIN)/python -m pytest tests/hub -m hub -s

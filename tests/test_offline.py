@@ -1,8 +1,9 @@
 """The offline model's guarantees: one conversion, atomic, self-checking, faithful to the GGUF.
 
-Also `load_model`'s error messages and its 4-bit mode on CPU. A real conversion takes
-about 20 s, so one converted tmp cache (`converted`) is shared by the whole module;
-the corruption tests work on hard-linked copies of it.
+Also a classroom's shared cache (concurrent fetches, killed fetches, a second Unix user
+with read-only access), `load_model`'s error messages and its 4-bit mode on CPU. A real
+conversion takes about 20 s, so one converted tmp cache (`converted`) is shared by the
+whole module; the corruption tests work on hard-linked copies of it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +23,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from llmcourse import loading, offline
+from llmcourse import cache, loading, offline
+from llmcourse.cache import LOCK_FILE, VERSIONS
 from llmcourse.errors import CourseError, ModelNotAvailableError
 from llmcourse.loading import load_model
 from llmcourse.offline import CACHE_ENV, MANIFEST, MODEL_NAME, CacheStatus, cache_status
@@ -55,6 +62,7 @@ class Converted:
     after_failure: CacheStatus
     checkpoint_existed_after_failure: bool
     entries_after_failure: list[str]
+    versions_after_failure: list[str]
     stale_partial: Path
     progress: list[str]
 
@@ -72,13 +80,13 @@ def converted(verified_gguf, tmp_path_factory) -> Converted:
         after_failure = cache_status()
         existed = offline.checkpoint_dir().exists()
         entries = sorted(entry.name for entry in root.iterdir())
-        stale = root / f".{MODEL_NAME}.partial-killed"  # what a SIGKILLed conversion leaves
+        versions = sorted(entry.name for entry in (root / VERSIONS).iterdir())
+        stale = root / VERSIONS / f".{MODEL_NAME}.partial-killed"  # what a SIGKILLed conversion leaves
         stale.mkdir()
         (stale / "model.safetensors").write_bytes(b"\0" * 4096)
-        os.utime(stale, (time.time() - 7200, time.time() - 7200))  # killed two hours ago
         progress: list[str] = []
         offline.fetch(progress=progress.append)  # the GGUF verified above is kept in the cache
-    return Converted(root, after_failure, existed, entries, stale, progress)
+    return Converted(root, after_failure, existed, entries, versions, stale, progress)
 
 
 @pytest.fixture
@@ -101,14 +109,17 @@ def test_failed_conversion_leaves_nothing_loadable(converted):
     assert not converted.after_failure.ready
     assert converted.after_failure.detail == "not fetched yet"
     assert not converted.checkpoint_existed_after_failure
-    assert converted.entries_after_failure == ["gguf"], "the partial folder must be removed"
+    assert converted.entries_after_failure == [LOCK_FILE, "gguf", VERSIONS]
+    assert converted.versions_after_failure == [], "the partial folder must be removed"
 
 
 def test_next_fetch_after_a_failure_succeeds(converted):
     status = cache_status(converted.root / MODEL_NAME, deep=True)
     assert status.ready, status.detail
     assert not converted.stale_partial.exists(), "a killed conversion's folder is cleaned up"
-    assert sorted(entry.name for entry in converted.root.iterdir()) == [MODEL_NAME, "gguf"]
+    assert sorted(entry.name for entry in converted.root.iterdir()) == [LOCK_FILE, MODEL_NAME, "gguf", VERSIONS]
+    assert (converted.root / MODEL_NAME).is_symlink(), "the checkpoint is a link to one version"
+    assert len(list((converted.root / VERSIONS).iterdir())) == 1
     assert converted.progress[-1] == f"Offline model ready at {converted.root / MODEL_NAME}"
 
 
@@ -179,18 +190,189 @@ def test_same_size_corruption_is_caught_by_the_deep_check(converted, tmp_path):
     assert cache_status(folder, deep=True).detail == "config.json does not match its sha256"
 
 
-def test_corrupted_cache_is_rebuilt_by_fetch(converted, tmp_path, use_cache):
-    """One real rebuild (~20 s): `fetch` rebuilds whatever `cache_status` rejects, as above."""
+def overwrite_in_place(file: Path) -> None:
+    """Write other bytes into the middle of ``file``, keeping its size and inode."""
+    size = file.stat().st_size
+    with open(file, "r+b") as handle:
+        handle.seek(size // 2)
+        middle = handle.read(4096)
+        handle.seek(size // 2)
+        handle.write(bytes(byte ^ 0xFF for byte in middle))
+    assert file.stat().st_size == size
+
+
+def test_verify_finds_same_size_corruption_and_repairs_it(converted, tmp_path, use_cache):
+    """One real rebuild (~20 s), from a cache laid out before versions/ (a real folder)."""
     root = linked_copy(converted.root, tmp_path / "cache")
-    truncate_weights(root / MODEL_NAME)
+    weights = root / MODEL_NAME / "model.safetensors"
+    weights.unlink()
+    shutil.copyfile(converted.root / MODEL_NAME / "model.safetensors", weights)  # its own inode
+    overwrite_in_place(weights)
     use_cache(root)
+    assert cache_status().ready, "sizes alone cannot see it"
     messages: list[str] = []
-    assert offline.fetch(progress=messages.append) == root / MODEL_NAME
-    assert any("rebuilding" in message for message in messages), messages
-    assert cache_status(root / MODEL_NAME, deep=True).ready
+    assert offline.verify_checkpoint(repair=False, progress=messages.append) == [
+        "model.safetensors does not match its sha256"]
+    assert messages[-1] == "To repair it, run `python -m llmcourse fetch --force`."
+    assert offline.verify_checkpoint(progress=messages.append) == []
+    assert (root / MODEL_NAME).is_symlink() and cache_status(deep=True).ready
     original = json.loads((converted.root / MODEL_NAME / MANIFEST).read_text())["files"]
     rebuilt = json.loads((root / MODEL_NAME / MANIFEST).read_text())["files"]
     assert rebuilt == original, "a rebuild gives byte-identical files"
+
+
+def test_swap_in_never_leaves_the_checkpoint_missing(tmp_path):
+    """A reader polling the checkpoint during 200 swaps always finds it; old versions stay."""
+    versions = [tmp_path / VERSIONS / f"v{index}" for index in range(200)]
+    for version in versions:
+        version.mkdir(parents=True)
+        (version / MANIFEST).write_text(version.name)
+    link = tmp_path / MODEL_NAME
+    cache.swap_in(versions[0], link)
+    misses, done = [], threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            try:
+                (link / MANIFEST).read_text()
+            except OSError as error:
+                misses.append(error)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    for version in versions[1:]:
+        cache.swap_in(version, link)
+    done.set()
+    thread.join()
+    assert misses == []
+    assert (link / MANIFEST).read_text() == "v199"
+    assert all(version.is_dir() for version in versions), "swap_in deletes nothing"
+
+
+# -- a classroom: many fetches at once, a killed fetch, a read-only second user ---------
+
+def start_fetch(root: Path, source: Path, *extra: str) -> subprocess.Popen:
+    """``python -m llmcourse fetch`` in its own process, on the cache ``root``."""
+    env = {**os.environ, CACHE_ENV: str(root), "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+    env.pop(offline.SOURCE_ENV, None)
+    return subprocess.Popen([sys.executable, "-m", "llmcourse", "fetch", "--source", str(source), *extra],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow
+def test_four_fetches_at_once_convert_once(verified_gguf, tmp_path):
+    root = tmp_path / "cache"
+    fetches = [start_fetch(root, verified_gguf) for _ in range(4)]
+    outputs = [fetch.communicate(timeout=600)[0] for fetch in fetches]
+    assert [fetch.returncode for fetch in fetches] == [0] * 4, outputs
+    assert sum("Converting GGUF" in output for output in outputs) == 1, outputs
+    assert sum("waiting for it to finish" in output for output in outputs) >= 1, outputs
+    assert all(output.rstrip().endswith(f"Offline model ready at {root / MODEL_NAME}") for output in outputs)
+    assert offline.checkpoint_problems(root / MODEL_NAME) == []
+    assert len(list((root / VERSIONS).iterdir())) == 1
+
+
+@pytest.mark.slow
+def test_fetch_killed_mid_conversion_does_not_block_the_next(verified_gguf, tmp_path):
+    root = tmp_path / "cache"
+    killed = start_fetch(root, verified_gguf)
+    deadline = time.monotonic() + 120
+    while not list((root / VERSIONS).glob(".*partial-*")):
+        assert time.monotonic() < deadline and killed.poll() is None, "the conversion never started"
+        time.sleep(0.1)
+    time.sleep(2)  # converting now
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not cache_status(root / MODEL_NAME).ready
+    start = time.monotonic()
+    output = start_fetch(root, verified_gguf).communicate(timeout=600)[0]
+    assert "Converting GGUF" in output and "waiting" not in output, output
+    assert offline.checkpoint_problems(root / MODEL_NAME) == []
+    assert [entry.name for entry in (root / VERSIONS).iterdir()] == [(root / MODEL_NAME).resolve().name]
+    print(f"recovered in {time.monotonic() - start:.0f} s")
+
+
+LEARNER = "llmcourse-learner"
+
+
+@pytest.fixture(scope="module")
+def learner() -> str:
+    """A second Unix user (created, then removed) who cannot write the shared cache."""
+    if os.geteuid() != 0:
+        pytest.skip("read-only cache test needs root, to create a second Unix user; run it as root (CI does)")
+    if not shutil.which("useradd") or not shutil.which("setpriv"):
+        pytest.skip("read-only cache test needs useradd and setpriv (util-linux) to act as a second user")
+    created = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                              LEARNER], capture_output=True, text=True)
+    assert created.returncode in (0, 9), created.stderr  # 9: the user exists already
+    yield LEARNER
+    if created.returncode == 0:
+        subprocess.run(["userdel", LEARNER], check=True)
+
+
+def shared_folder(name: str) -> Path:
+    """A root-owned folder every user can read and enter, outside pytest's private tmp."""
+    folder = Path(tempfile.mkdtemp(prefix=f"llmcourse-{name}-"))
+    folder.chmod(0o755)
+    return folder
+
+
+def run_as(user: str, cache: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run this interpreter as ``user`` with ``$LLMCOURSE_CACHE=cache`` and a home of their own."""
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    home = Path(tempfile.mkdtemp(prefix="llmcourse-home-"))
+    os.chown(home, entry.pw_uid, entry.pw_gid)
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "TMPDIR": str(home), CACHE_ENV: str(cache),
+           "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+    command = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups",
+               sys.executable, *args]
+    try:
+        return subprocess.run(command, env=env, cwd=home, capture_output=True, text=True, timeout=300)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+LOAD_AND_GENERATE = """
+from llmcourse import load_model
+model, tokenizer = load_model(device="cpu")
+inputs = tokenizer("I am a cat.", return_tensors="pt")
+output = model.generate(**inputs, max_new_tokens=5, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+print(tokenizer.decode(output[0]))
+"""
+
+
+def snapshot(root: Path) -> dict[str, float]:
+    """Every path under ``root`` with its modification time."""
+    return {str(path.relative_to(root)): path.lstat().st_mtime for path in root.rglob("*")}
+
+
+def test_second_user_loads_from_a_read_only_cache(converted, learner):
+    cache = shared_folder("cache")
+    try:
+        shutil.copytree(converted.root, cache, symlinks=True, copy_function=os.link, dirs_exist_ok=True)
+        cache.chmod(0o755)
+        before = snapshot(cache)
+        done = run_as(learner, cache, "-c", LOAD_AND_GENERATE)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("I am a cat. She"), done.stdout
+        assert snapshot(cache) == before, "reading a ready cache writes nothing"
+    finally:
+        shutil.rmtree(cache)
+
+
+def test_second_user_is_told_who_must_fetch(learner):
+    cache = shared_folder("empty")
+    try:
+        done = run_as(learner, cache, "-m", "llmcourse", "fetch")
+        assert done.returncode == 1
+        assert f"The model cache {cache} is not ready (not fetched yet) and you cannot write to it" in done.stderr
+        assert f"root (the instructor or administrator, who owns {cache}) must run" in done.stderr
+        assert f"`LLMCOURSE_CACHE={cache} python -m llmcourse fetch`" in done.stderr
+        assert list(cache.iterdir()) == []
+    finally:
+        shutil.rmtree(cache)
 
 
 def flipped_gguf(verified_gguf: Path, folder: Path) -> Path:

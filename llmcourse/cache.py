@@ -1,0 +1,113 @@
+"""A model cache that many processes and Unix users share safely (a classroom server).
+
+`offline.fetch` uses it: `fetch_lock` lets one process convert while the others wait,
+`swap_in` switches the checkpoint to a new version in one atomic step without deleting
+the old one, and `how_to_fetch` tells a learner who cannot write the cache who can.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile  # noqa: F401  (the doctests use it)
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LOCK_FILE = ".fetch.lock"
+VERSIONS = "versions"
+
+Progress = Callable[[str], None]
+
+
+@contextmanager
+def fetch_lock(root: Path, progress: Progress = print) -> Iterator[bool]:
+    """Hold the cache's inter-process lock; yield whether another process held it first.
+
+    The lock is an OS file lock (``flock``): it dies with its process, so a killed
+    fetch never blocks the next one.
+
+    >>> with fetch_lock(Path(tempfile.mkdtemp())) as waited:
+    ...     waited
+    False
+    """
+    from filelock import FileLock, Timeout
+
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(root / LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+        waited = False
+    except Timeout:
+        progress(f"Another process is preparing the model in {root}; waiting for it to finish ...")
+        lock.acquire()
+        waited = True
+    try:
+        yield waited
+    finally:
+        lock.release()
+
+
+def swap_in(version: Path, link: Path) -> None:
+    """Point ``link`` at the folder ``version`` in one atomic rename; delete nothing.
+
+    >>> root = Path(tempfile.mkdtemp()); (root / "v1").mkdir(); swap_in(root / "v1", root / "m")
+    >>> os.readlink(root / "m")
+    'v1'
+    """
+    temporary = link.parent / f".{link.name}.link-{os.getpid()}"
+    temporary.unlink(missing_ok=True)
+    try:
+        os.symlink(os.path.relpath(version, link.parent), temporary, target_is_directory=True)
+    except OSError:  # no symlinks here (Windows without developer mode): rename instead
+        _move_aside(link, version.parent)
+        os.replace(version, link)
+        return
+    _move_aside(link, version.parent)
+    os.replace(temporary, link)
+
+
+def _move_aside(folder: Path, versions: Path) -> None:
+    """Move a real folder (a cache from before ``versions/``) into ``versions``; links stay."""
+    if folder.is_dir() and not folder.is_symlink():
+        os.replace(folder, versions / f"{folder.name}-replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def how_to_fetch(root: Path, *, force: bool = False) -> str:
+    """Who must run ``fetch`` for the cache at ``root``, and the exact command.
+
+    >>> how_to_fetch(Path(tempfile.gettempdir()))
+    'run `python -m llmcourse fetch`'
+    """
+    command = "python -m llmcourse fetch" + (" --force" if force else "")
+    if can_write(root):
+        return f"run `{command}`"
+    existing = _nearest_existing(root)
+    owner = _owner(existing)
+    return (f"{owner} (the instructor or administrator, who owns {existing}) must run "
+            f"`LLMCOURSE_CACHE={root} {command}` once; or use a cache of your own: "
+            f"`export LLMCOURSE_CACHE=~/.cache/llmcourse` and run `{command}`")
+
+
+def can_write(root: Path) -> bool:
+    """Can this user create or change files in ``root`` (or create ``root``)?
+
+    >>> can_write(Path(tempfile.mkdtemp()) / "new" / "cache")
+    True
+    """
+    return os.access(_nearest_existing(root), os.W_OK | os.X_OK)
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` itself if it exists, else its closest existing parent."""
+    return next(folder for folder in (path, *path.parents) if folder.exists())
+
+
+def _owner(path: Path) -> str:
+    """The name of the user who owns ``path`` ('the owner' where there are no Unix users)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(path.stat().st_uid).pw_name
+    except (ImportError, KeyError, OSError):
+        return "the owner"
