@@ -9,6 +9,12 @@ the whole run is saved to ``benchmarks/results/<hostname>-<date>.json``:
   and 16, next to the memory-bandwidth floor of each (bytes read per token over
   the measured copy bandwidth);
 - llama.cpp on the same GGUF, when ``llama_cpp`` (llama-cpp-python) is importable;
+- faster decoding (lesson 08): plain greedy vs prompt lookup vs assisted decoding with a
+  16-bit draft, on an answer that copies its prompt and on free text: tokens/s, speed-up
+  over plain greedy (median and min-max of paired runs), forward passes, and whether the
+  ids are plain greedy's; plus llama.cpp on the same prompt when importable;
+- torch.compile (only with ``--compile``: minutes on a small CPU): compile time of the
+  first call with a static cache, and the speed after it, against eager;
 - CUDA, when a GPU is present: fp16 vs 4-bit NF4 and their distance to the floor;
 - course: every lesson ``notebooks/NN_*.ipynb`` executed headless, on copies in a
   temporary folder (the notebooks themselves are never written).
@@ -17,6 +23,7 @@ Times are medians of repeated runs after a warm-up, with the min-max spread.
 
     .venv/bin/python benchmarks/run.py             # full run, about 10 minutes on 2 cores
     .venv/bin/python benchmarks/run.py --quick     # smoke test, about 2 minutes
+    .venv/bin/python benchmarks/run.py --compile   # also time torch.compile (a few more minutes)
 """
 
 from __future__ import annotations
@@ -302,12 +309,13 @@ def bench_throughput(precisions: list[str], batches: list[int], repeats: int, ba
     return rows
 
 
-def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | None) -> list[Row]:
-    """llama.cpp (llama-cpp-python) on the course's own GGUF, greedy, batch 1."""
+def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | None, prompt: str = PROMPT,
+                    section: str = "llama.cpp") -> list[Row]:
+    """llama.cpp (llama-cpp-python) on the course's own GGUF, greedy, batch 1, on ``prompt``."""
     try:
         import llama_cpp
     except ImportError:
-        return [Row("llama.cpp", "llama-cpp-python", note="not installed: skipped "
+        return [Row(section, "llama.cpp (llama-cpp-python)", note="not installed: skipped "
                     "(pip install llama-cpp-python)")]
     import torch
     from transformers import AutoConfig, AutoTokenizer
@@ -317,12 +325,12 @@ def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | N
 
     path = gguf_path()
     if not path.exists():
-        return [Row("llama.cpp", "Q4_1 GGUF", note=f"{path} missing: skipped")]
+        return [Row(section, "Q4_1 GGUF", note=f"{path} missing: skipped")]
     threads = torch.get_num_threads()
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=512, n_threads=threads, n_threads_batch=threads,
                           seed=0, verbose=False)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_name())
-    prompt_ids = tokenizer(PROMPT)["input_ids"]
+    prompt_ids = tokenizer(prompt)["input_ids"]
     produced: list[int] = []
 
     def run() -> None:
@@ -340,7 +348,7 @@ def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | N
     size = path.stat().st_size
     config_only = SimpleNamespace(config=AutoConfig.from_pretrained(resolve_model_name()))
     floor = bandwidth / (size + kv_bytes_per_token(config_only, len(prompt_ids), element_size=2))  # fp16 KV
-    row = throughput_row("llama.cpp", f"Q4_1 GGUF, {threads} threads", 1, stats, memory_mb=size / 1e6,
+    row = throughput_row(section, f"llama.cpp Q4_1 GGUF, {threads} threads", 1, stats, memory_mb=size / 1e6,
                          floor_tokens_per_s=floor,
                          note=f"llama-cpp-python {llama_cpp.__version__}; same first tokens as fp32: {agree}",
                          extra={"agreeing_prefix_tokens": agree, "text": tokenizer.decode(produced)})
@@ -418,6 +426,114 @@ def bench_course(timeout: int) -> list[Row]:
     return rows
 
 
+# ---------------------------------------------------------------- lesson 08: faster decoding
+
+TYPO_TEXT = ("Fix the typos in this paragraph:\nThe quick brown fox jumpd over the lazy dog. It was a sunny day and "
+             "the fox was hapy to run in the feld.\n\nCorrected paragraph:\n")  # an answer that copies its prompt
+
+
+def faster_prompts(tokenizer: Any) -> dict[str, Any]:
+    """Lesson 08's two prompts: the typo task (the answer copies the prompt) and a chat question (free text)."""
+    chat = tokenizer.apply_chat_template([{"role": "user", "content": "Why is the sky blue?"}],
+                                         add_generation_prompt=True, return_tensors="pt")
+    return {"typo task": tokenizer(TYPO_TEXT, return_tensors="pt"), "chat question": chat}
+
+
+def bench_faster(repeats: int, bandwidth: float) -> list[Row]:
+    """Plain greedy vs prompt lookup vs assisted decoding (16-bit draft, 4 tokens per pass), runs interleaved."""
+    import copy
+
+    import torch
+
+    from llmcourse.loading import pick_dtypes
+    from llmcourse.speed import StepLog, time_interleaved
+
+    model, tokenizer = load("fp32")
+    draft = copy.deepcopy(model).to(pick_dtypes("cpu").torch_dtype())
+    draft.generation_config.num_assistant_tokens = 4
+    draft.generation_config.num_assistant_tokens_schedule = "constant"
+    draft.generation_config.assistant_confidence_threshold = 0.0
+    methods = {"plain greedy": {}, "prompt lookup (10 tokens)": {"prompt_lookup_num_tokens": 10},
+               f"assisted ({pick_dtypes('cpu').compute} draft, k=4)": {"assistant_model": draft}}
+    rows = []
+    for label, inputs in faster_prompts(tokenizer).items():
+        outputs: dict[str, tuple[Any, int]] = {}
+
+        def run(name: str, extra: dict[str, Any], inputs: Any = inputs, outputs: dict = outputs) -> None:
+            log = StepLog()
+            ids = model.generate(**inputs, **greedy(pad_token_id=tokenizer.pad_token_id), streamer=log, **extra)
+            outputs[name] = (ids, log.passes)
+
+        with torch.inference_mode():
+            timings = time_interleaved({name: functools.partial(run, name, extra) for name, extra in methods.items()},
+                                       runs=repeats, warmup=1)
+        plain = timings["plain greedy"]
+        plain_row = None
+        for name, timing in timings.items():
+            ids, passes = outputs[name]
+            speedups = timing.speedups(plain)
+            same = bool(torch.equal(ids, outputs["plain greedy"][0]))
+            row = throughput_row("faster", f"{label}: {name}", 1, Stats(list(timing.seconds)),
+                                 note=f"{statistics.median(speedups):.2f}x plain ({min(speedups):.2f}-"
+                                      f"{max(speedups):.2f}); {passes} passes; same ids: {same}",
+                                 extra={"speedup_median": statistics.median(speedups), "speedups": speedups,
+                                        "forward_passes": passes, "same_ids_as_plain_greedy": same})
+            print_row(row)
+            rows.append(row)
+            plain_row = plain_row or row
+        if label == "typo task" and plain_row is not None:  # the engine learners would use instead: same prompt, run
+            reference = outputs["plain greedy"][0][0, inputs["input_ids"].shape[1]:].tolist()
+            for row in bench_llama_cpp(repeats, bandwidth, reference, prompt=TYPO_TEXT, section="faster"):
+                if row.tokens_per_s is not None:
+                    ratio = row.tokens_per_s / plain_row.tokens_per_s
+                    row.note += f"; {ratio:.1f}x plain greedy (transformers fp32)"
+                    row.extra["ratio_to_plain_greedy"] = ratio
+                print_row(row)
+                rows.append(row)
+    free(model, draft)
+    return rows
+
+
+def bench_compile(repeats: int) -> list[Row]:
+    """torch.compile of the forward pass with a static cache: the first call (tracing and compiling) and after."""
+    import torch
+
+    model, tokenizer = load("fp32")
+    inputs, _ = inputs_for(tokenizer, 1, "cpu")
+    settings = greedy(pad_token_id=tokenizer.pad_token_id, cache_implementation="static")
+    rows = []
+    with torch.inference_mode():
+        eager_ids = model.generate(**inputs, **settings)
+        eager = measure(functools.partial(model.generate, **inputs, **settings), repeats)
+        rows.append(throughput_row("compile", "eager, static cache", 1, eager))
+        print_row(rows[-1])
+        model.forward = torch.compile(model.forward, dynamic=False)  # one graph for the prefill, one for a step
+        try:
+            started = time.perf_counter()
+            compiled_ids = model.generate(**inputs, **settings)
+            first = time.perf_counter() - started
+            after = measure(functools.partial(model.generate, **inputs, **settings), repeats, warmup=0)
+        except Exception as error:  # no C++ compiler, an unsupported op...
+            rows.append(Row("compile", "torch.compile", note=f"FAILED: {type(error).__name__}: {error}"[:100]))
+            print_row(rows[-1])
+            return rows
+    same = bool(torch.equal(eager_ids, compiled_ids))
+    rows.append(Row("compile", "torch.compile: first call", seconds={"median_s": first, "min_s": first,
+                                                                    "max_s": first, "runs": 1},
+                    note=f"tracing and compiling included; same ids as eager: {same}",
+                    extra={"first_call_s": first, "same_ids_as_eager": same}))
+    print_row(rows[-1])
+    speed = throughput_row("compile", "torch.compile: after", 1, after)
+    saved = eager.median - after.median  # seconds saved per call once compiled
+    speed.note = f"{speed.tokens_per_s / rows[0].tokens_per_s:.2f}x eager; " + (
+        f"the first call's cost is won back after about {first / saved:.0f} calls" if saved > 0 else
+        "not faster than eager here")
+    print_row(speed)
+    rows.append(speed)
+    free(model)
+    return rows
+
+
 # ---------------------------------------------------------------- main
 
 def main(argv: list[str] | None = None) -> int:
@@ -426,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-course", action="store_true", help="do not execute the lessons")
     parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 5, quick 2)")
     parser.add_argument("--threads", type=int, help="torch (and llama.cpp) threads; default: torch's own choice")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile (minutes on a small CPU)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -468,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
     free(model)
 
     rows += bench_throughput(["fp32", "bf16", "8bit", "4bit"], batches, grid_repeats, bandwidth)
+    rows += bench_faster(repeats, bandwidth)
+    if args.compile:
+        rows += bench_compile(grid_repeats)
     for section in (lambda: bench_llama_cpp(repeats, bandwidth, reference_ids),
                     lambda: bench_cuda(repeats)):
         new = section()

@@ -32,6 +32,16 @@ from .loading import load_model, pick_device, pick_dtypes, quantization_config, 
 from .offline import MODEL_NAME, cache_root, cache_status, checkpoint_dir, fetch
 from .quiet import captured_log, silence_bitsandbytes
 from .serving import Server, running_servers, start_server, stop_servers
+from .speed import (
+    StepLog,
+    Timing,
+    copy_bandwidth,
+    decode_bytes,
+    draft_agreement,
+    time_interleaved,
+    time_runs,
+    truncated_copy,
+)
 from .tokens import show_token, token_labels
 
 __all__ = [
@@ -48,6 +58,9 @@ __all__ = [
     # serving (lesson 09)
     "start_server", "stop_servers", "running_servers", "Server",
     "stream_chat", "send_requests", "read_events", "StreamedReply", "RequestRun",
+    # measuring faster decoding (lesson 08)
+    "time_runs", "time_interleaved", "Timing", "copy_bandwidth", "decode_bytes", "StepLog", "truncated_copy",
+    "draft_agreement",
     # errors
     "CourseError", "ModelNotAvailableError", "SetupError",
 ]

@@ -2,9 +2,11 @@
 
 Lesson 03 uses these in the hand-written loop (`handloop`); lesson 05 plots what each
 filter keeps, with the probabilities computed here (`sampling_probs`, `temperature_probs`,
-`sample_frequencies`). Each function does one thing and matches transformers' own
-logits warpers token for token (tests/test_sampling.py checks it), so that the
-hand-written loop and ``model.generate`` pick the same tokens under the same seed.
+`sample_frequencies`); lesson 07 passes the logits processors of `constrain`
+(`RegexLogitsProcessor`, `PresenceFrequencyPenalty`), re-exported here, to ``generate``.
+Each function does one thing and matches transformers' own logits warpers token for token
+(tests/test_sampling.py checks it), so that the hand-written loop and ``model.generate`` pick the
+same tokens under the same seed.
 
 Logits are always a 2-D float tensor of shape ``(batch, vocab)``. A filter never
 renormalizes: it sets the logits of removed tokens to ``-inf``, so that the softmax
@@ -15,11 +17,14 @@ from __future__ import annotations
 
 import torch
 
+from .constrain import PresenceFrequencyPenalty, RegexLogitsProcessor
 from .errors import CourseError
 
 __all__ = [
     "SAMPLING_SETTINGS", "apply_temperature", "top_k_filter", "top_p_filter", "min_p_filter", "process_logits",
     "sampling_probs", "temperature_probs", "sample_frequencies", "greedy_pick", "sample_pick", "check_logits",
+    # logits processors for generate(..., logits_processor=...) (lesson 07), from `constrain`
+    "RegexLogitsProcessor", "PresenceFrequencyPenalty",
 ]
 
 SAMPLING_SETTINGS = ("temperature", "top_k", "top_p", "min_p")  # what `process_logits` takes, in its order

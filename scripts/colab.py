@@ -51,15 +51,35 @@ def set_badge(notebook: dict, path: Path, target: Path) -> dict:
 
 
 def install_cell() -> str:
-    """Source of the Colab-only install cell: this package at the ref, plus the tested pins."""
+    """Source of the Colab-only install cell: this package at the ref and the tested pins, checked; the model.
+
+    Checked because `%pip` never stops a notebook: when pip fails, or when a pinned package
+    was imported before it was replaced (Python keeps the module it already has until the
+    session restarts), the cell stops with what to do instead of letting the lesson fail later.
+    A Colab runtime starts empty, so the cell also fetches the offline model (`make lab` does
+    that on a course machine). tests/colab runs it on Colab-like runtimes (`make test-colab`).
+    """
     repository, ref = setting()
     locked = dict(line.split("==", 1) for line in (ROOT / "requirements.lock").read_text().splitlines()
                   if "==" in line and not line.startswith("#"))
     pins = " ".join(f'"{name}=={locked[name]}"' for name in PINNED)
-    return ("# Runs only on Colab: install the course package and its pinned stack.\n"
+    modules = ", ".join(f'"{name.replace("-", "_")}": "{locked[name]}"' for name in PINNED)
+    return ("# Runs only on Colab: install the course package and its pinned stack, then fetch the offline model.\n"
             "import sys\n"
             'if "google.colab" in sys.modules:\n'
-            f'    %pip install -q "llmcourse @ git+{repository}@{ref}" {pins}')
+            f'    %pip install -q "llmcourse @ git+{repository}@{ref}" {pins}\n'
+            "    from importlib.metadata import version\n"
+            f"    pinned = {{{modules}}}\n"
+            "    for name, pin in pinned.items():  # stop unless this session runs what was pinned\n"
+            '        running = getattr(sys.modules.get(name), "__version__", version(name))\n'
+            "        if version(name) != pin:\n"
+            '            raise RuntimeError(f"pip did not install {name}=={pin} (found {version(name)}): '
+            'see its messages above.")\n'
+            "        if running != pin:\n"
+            '            raise RuntimeError(f"{name} {running} is still in use: it was imported before this cell '
+            'installed {pin}. Choose Runtime > Restart session, then run this cell again.")\n'
+            "    from llmcourse import fetch\n"
+            "    fetch()  # download and convert the offline model: once per runtime (lesson 00)")
 
 
 def update_notebook(path: Path) -> str:

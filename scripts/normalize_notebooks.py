@@ -1,4 +1,4 @@
-"""Normalize committed notebooks: clean metadata, execution counts 1..n, stable cell ids.
+"""Normalize committed notebooks: clean metadata, execution counts 1..n, stable cell ids, one block per stream.
 
 Also where the other scripts read and write notebooks: `normalize`, `dumps`, and
 `tagged_cell`, which finds a generated cell by its tag (cell metadata ``tags``, the
@@ -43,12 +43,34 @@ def normalize(notebook: dict) -> dict:
         if cell.get("execution_count") is not None:
             count += 1
             cell["execution_count"] = count
-        for output in cell.get("outputs", []):
+        cell["outputs"] = merge_streams(cell.get("outputs", []))
+        for output in cell["outputs"]:
             if output.get("output_type") == "execute_result":
                 output["execution_count"] = cell["execution_count"]
             if "metadata" in output:
                 output["metadata"] = {}
     return notebook
+
+
+def merge_streams(outputs: list[dict]) -> list[dict]:
+    """Join consecutive outputs of the same stream into one, as a static viewer should show them (nbval does too).
+
+    A streamer prints token by token: 31 stdout outputs in a row become one block.
+
+    >>> merge_streams([{"output_type": "stream", "name": "stdout", "text": ["a"]},
+    ...                {"output_type": "stream", "name": "stdout", "text": ["b\\n"]}])
+    [{'output_type': 'stream', 'name': 'stdout', 'text': ['ab\\n']}]
+    """
+    merged: list[dict] = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and last is not None and last.get("output_type") == "stream"
+                and last.get("name") == output.get("name")):
+            text = "".join(last["text"]) + "".join(output["text"])
+            last["text"] = text.splitlines(keepends=True)
+        else:
+            merged.append(dict(output))
+    return merged
 
 
 def dumps(notebook: dict) -> str:

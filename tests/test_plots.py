@@ -49,7 +49,7 @@ from llmcourse.tokens import show_token, token_labels  # noqa: E402
 BLUE, GREY, LIGHT_GREY, VERMILLION = COLOURS["blue"], COLOURS["grey"], COLOURS["light_grey"], COLOURS["vermillion"]
 
 RAW_LABEL = "model distribution (raw logits)"  # the English names, as the English lessons show them
-PROCESSED_LABEL = "sampling distribution (after temperature/top-k/top-p)"
+PROCESSED_LABEL = "sampling distribution (after temperature=1.5, top_k=20)"  # named by the settings of `sampled`
 LABELS = {"raw": RAW_LABEL, "processed": PROCESSED_LABEL}
 ODD_TOKENS = ["$", "$x$", "a$^$", "\n", "\t", " 猫", "日本語", " the", "ü", "  ", "(", "東京"]
 
@@ -160,7 +160,7 @@ def test_next_token_from_a_result_reads_its_distribution_and_marks_the_chosen_to
     ax = fig.axes[0]
     assert heights(ax) == pytest.approx(top_with_other(probs, 10), abs=1e-6)
     assert LABELS[which] in ax.get_title()
-    assert plots.distribution_label(which) == LABELS[which]
+    assert plots.distribution_label(which, sampled.settings) == LABELS[which]
     chosen = int(sampled.token_ids[0, step])
     colours = [to_rgba(p.get_facecolor()) for p in ax.patches]
     top_ids = probs.topk(10).indices.tolist()
@@ -198,7 +198,7 @@ def test_temperature_zero_is_a_stable_one_hot_and_other_panels_are_the_scaled_so
             entropy = float(torch.special.entr(probs).sum())
             assert f"entropy {entropy:.2f}" in ax.get_title()
         assert tick_texts(ax) == tick_texts(fig.axes[0])  # the same tokens in every panel
-    assert PROCESSED_LABEL in fig.get_suptitle()
+    assert fig.get_suptitle().endswith("softmax(logits / T), no truncation")  # nothing but temperature applied
 
 
 @pytest.mark.parametrize("settings", [
@@ -573,7 +573,7 @@ def test_a_real_kernel_shows_a_bare_plot_once_and_an_assigned_one_not_at_all(tmp
 
 LATIN_ALLOWED = {  # words that stay as they are in the Japanese plots: code names, units, tokens of odd_world
     "do_sample", "temperature", "top_k", "top_p", "min_p", "num_beams", "repetition_penalty", "True", "False",
-    "top", "nats", "seed", "torch", "multinomial", "the", "unk", "use_cache", "SmolLM", "Instruct",
+    "top", "nats", "seed", "torch", "multinomial", "the", "unk", "use_cache", "SmolLM", "Instruct", "softmax",
 }
 
 

@@ -7,6 +7,11 @@ A check is a function of ``report`` and the learner's answer that adds one line 
     @exercise_check(en="Temperature", ja="温度", answer=is_function)
     def check_temperature(report, my_apply_temperature): ...
 
+Hints are graded: a failed line first explains the idea; the line of code that fixes it is shown
+only when the learner asks for it (``check_temperature(my_fn, hint=2)``) or fails the same check
+twice in a row. A check run right after a cell that stopped with an error refuses to judge the
+answer still in memory from an earlier run of that cell.
+
 Nothing here may raise on a wrong answer: a wrong type, a function that raises, or a
 check that cannot finish all become ✘ lines.
 """
@@ -25,11 +30,12 @@ AnswerTest = Callable[["Report", Any, str], bool]  # (report, answer, its name) 
 
 
 class Line(NamedTuple):
-    """One checked property: did it hold, what it says, and (only when it failed) a hint."""
+    """One checked property: did it hold, what it says, and (only when it failed) a hint and its code line."""
 
     passed: bool
     message: str
-    hint: str = ""
+    hint: str = ""  # the idea behind the fix, shown on the first failure
+    code: str = ""  # the line of code that fixes it, shown only when asked for (hint=2)
 
 
 class Report:
@@ -47,16 +53,29 @@ class Report:
     ✔ pads on the left
     ✘ has no pad token — hint: tokenizer.pad_token = tokenizer.eos_token
     1 of 2 checks failed
+
+    A hint may come in two grades: the idea, and the code line shown only at ``level`` 2:
+
+    >>> report = Report("Demo", ask="check_demo(..., hint=2)")
+    >>> _ = report.add(False, "pads on the right", "the pads must come first", 'padding_side="left"')
+    >>> print(report)
+    Demo
+    ✘ pads on the right — hint: the pads must come first
+    1 of 1 checks failed (for the line of code: check_demo(..., hint=2))
+    >>> report.level = 2; print(report.lines[0].hint, "|", report.lines[0].code)
+    the pads must come first | padding_side="left"
     """
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, *, level: int = 1, ask: str = "") -> None:
         self.title = title
         self.lines: list[Line] = []
+        self.level = level  # 1: the idea of each fix; 2: its code line too
+        self.ask = ask  # how to ask for the code lines, e.g. "check_temperature(..., hint=2)"
 
-    def add(self, passed: Any, message: str, hint: str = "") -> bool:
-        """Record one property (the hint is kept only if it failed); returns whether it passed."""
+    def add(self, passed: Any, message: str, hint: str = "", code: str = "") -> bool:
+        """Record one property (hint and code are kept only if it failed); returns whether it passed."""
         passed = bool(passed)
-        self.lines.append(Line(passed, message, "" if passed else hint))
+        self.lines.append(Line(passed, message, "" if passed else hint, "" if passed else code))
         return passed
 
     @property
@@ -72,11 +91,15 @@ class Report:
     def __repr__(self) -> str:
         rows = [self.title]
         for line in self.lines:
-            hint = say(en=" — hint: ", ja=" — ヒント: ") + line.hint if line.hint else ""
+            shown = [line.hint] + ([line.code] if self.level >= 2 else [])
+            hint = "; ".join(part for part in shown if part)
+            hint = say(en=" — hint: ", ja=" — ヒント: ") + hint if hint else ""
             rows.append(f"✔ {line.message}" if line.passed else f"✘ {line.message}{hint}")
         failed, total = len(self.failures), len(self.lines)
+        hidden = self.level < 2 and self.ask and any(line.code for line in self.failures)
+        more = say(en=f" (for the line of code: {self.ask})", ja=f"（コードの行を見るには: {self.ask}）") if hidden else ""
         rows.append(say(en="All checks passed!", ja="すべてのチェックに合格しました！") if self.passed else
-                    say(en=f"{failed} of {total} checks failed", ja=f"{total} 件中 {failed} 件が不合格です"))
+                    say(en=f"{failed} of {total} checks failed", ja=f"{total} 件中 {failed} 件が不合格です") + more)
         return "\n".join(rows)
 
     __str__ = __repr__
@@ -108,23 +131,57 @@ def exercise_check(*, en: str, ja: str,
     """
     def decorate(body: Callable) -> Callable[..., Report]:
         parameters = list(inspect.signature(body).parameters.values())[1:]  # all but the report
-        public = inspect.Signature(parameters, return_annotation=Report)
+        grade = inspect.Parameter("hint", inspect.Parameter.KEYWORD_ONLY, default=1, annotation=int)
+        public = inspect.Signature([*parameters, grade], return_annotation=Report)
         name = parameters[0].name  # the learner's answer, as the exercise names it
+        failed_before = [False]  # did the previous call of this check fail? then show the code lines
 
         @functools.wraps(body)
         def check(*args: Any, **kwargs: Any) -> Report:
             bound = public.bind(*args, **kwargs)
             bound.apply_defaults()
-            report = Report(say(en=en, ja=ja).format(**bound.arguments))
+            asked = bound.arguments.pop("hint") not in (None, False, 0, 1)
+            level = 2 if asked or failed_before[0] else 1
+            report = Report(say(en=en, ja=ja).format(**bound.arguments), level=level,
+                            ask=f"{body.__name__}(..., hint=2)")
+            if stale(report):
+                return report
             with guard(report):
                 if answer is None or answer(report, bound.arguments[name], name):
-                    body(report, *args, **kwargs)
+                    body(report, **bound.arguments)
+            failed_before[0] = not report.passed and bound.arguments[name] is not None  # None: the placeholder
             return report
 
         check.__signature__ = public  # help() shows the learner's arguments, without the report
         return check
 
     return decorate
+
+
+def stale(report: Report) -> bool:
+    """In IPython, when the cell run just before the check stopped with an error, add a failed line and say so.
+
+    The learner's variable then still holds the answer of an earlier run (or the placeholder),
+    which the check must not judge. Outside IPython nothing is known about cells: False.
+
+    >>> stale(Report("Demo"))
+    False
+    """
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    last = getattr(shell, "last_execution_result", None)
+    error = getattr(last, "error_in_exec", None) or getattr(last, "error_before_exec", None)
+    if error is None:
+        return False
+    report.add(False, say(en=f"the cell run before this check stopped with {error_text(error)}: the answer in "
+                             "memory may be an older one, so it is not judged",
+                          ja=f"このチェックの前に実行したセルが {error_text(error)} で止まりました。メモリにある答えは"
+                             "以前のものかもしれないので、判定しません"),
+               say(en="run the exercise cell again first (fix the error it shows), then this check",
+                   ja="まず演習のセルをもう一度実行し（表示されたエラーを直して）、それからこのチェックを実行します"))
+    return True
 
 
 @contextlib.contextmanager
@@ -242,14 +299,23 @@ def is_tokenizer(report: Report, value: Any, name: str) -> bool:
     >>> report.failures[0].message
     'my_tokenizer is a tuple of 2, not a tokenizer'
     """
-    if callable(value) and hasattr(value, "padding_side"):
+    if callable(value) and hasattr(value, "padding_side") and not isinstance(value, type):
         return True
     pair = isinstance(value, tuple) and len(value) == 2 and hasattr(value[1], "padding_side")
-    report.add(False, not_a(name, value, en="a tokenizer", ja="トークナイザー"),
-               say(en=f"load_model returns (model, tokenizer): model, {name} = load_model(...)",
+    if pair:
+        hint = say(en=f"load_model returns (model, tokenizer): model, {name} = load_model(...)",
                    ja=f"load_model は (model, tokenizer) を返します: model, {name} = load_model(...)")
-               if pair else say(en='AutoTokenizer.from_pretrained(path, padding_side="left")',
-                                ja='AutoTokenizer.from_pretrained(path, padding_side="left") で読み込みます'))
+    elif hasattr(value, "modules") and hasattr(value, "parameters"):
+        hint = say(en="this is the model: pass the tokenizer loaded next to it",
+                   ja="これはモデルです。一緒に読み込んだトークナイザーを渡します")
+    elif isinstance(value, type):
+        hint = say(en="this is the class, not a loaded tokenizer: load one with from_pretrained(path, ...)",
+                   ja="これはクラスで、読み込んだトークナイザーではありません。from_pretrained(path, ...) で読み込みます")
+    else:
+        hint = say(en="a tokenizer loaded with AutoTokenizer.from_pretrained(path, ...)",
+                   ja="AutoTokenizer.from_pretrained(path, ...) で読み込んだトークナイザーを渡します")
+    report.add(False, not_a(name, value, en="a tokenizer", ja="トークナイザー"), hint,
+               'AutoTokenizer.from_pretrained(path, padding_side="left")')
     return False
 
 

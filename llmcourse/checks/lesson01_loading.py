@@ -8,6 +8,10 @@ from typing import Any
 from ..i18n import say
 from .base import Report, exercise_check, is_model, not_a
 
+EIGHT_BIT = "my_config = BitsAndBytesConfig(load_in_8bit=True)"  # the 8-bit exercise's code line
+FOUR_BIT = ('quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", '
+            'bnb_4bit_use_double_quant=True)')
+
 
 @exercise_check(en="4-bit model", ja="4 ビット量子化モデル", answer=is_model)
 def check_4bit_model(report: Report, my_model: Any) -> None:
@@ -22,21 +26,25 @@ def check_4bit_model(report: Report, my_model: Any) -> None:
     if not report.add(layers, say(en=f"has {len(layers)} bitsandbytes Linear4bit layers",
                                   ja=f"bitsandbytes の Linear4bit 層が {len(layers)} 個あります") if layers else
                       say(en="has no bitsandbytes Linear4bit layers", ja="bitsandbytes の Linear4bit 層がありません"),
-                      _no_4bit_hint(my_model)):
+                      _no_4bit_hint(my_model), FOUR_BIT):
         return
     types = ", ".join(sorted({str(getattr(layer.weight, "quant_type", None)) for layer in layers}))
     nf4 = types == "nf4"
     report.add(nf4, say(en=f"quantization type is {types}" + ("" if nf4 else ", not nf4"),
                         ja=f"量子化の型は {types} です" + ("" if nf4 else "（nf4 ではありません）")),
-               say(en='BitsAndBytesConfig(..., bnb_4bit_quant_type="nf4"): NormalFloat4 suits normally '
-                      'distributed weights (the default is "fp4")',
-                   ja='BitsAndBytesConfig(..., bnb_4bit_quant_type="nf4") と指定します。NormalFloat4 は'
-                      '正規分布に近い重みに向いた型です（既定値は "fp4"）'))
+               say(en='the default 4-bit type is "fp4"; NormalFloat4 ("nf4") suits normally distributed weights '
+                      'better, and has to be asked for',
+                   ja='4 ビットの既定の型は "fp4" です。NormalFloat4（"nf4"）は正規分布に近い重みに向いた型で、'
+                      '指定しないと使われません'),
+               'BitsAndBytesConfig(..., bnb_4bit_quant_type="nf4")')
     double = all(getattr(layer.weight, "compress_statistics", False) for layer in layers)
     report.add(double, say(en="double quantization is " + ("on" if double else "off"),
                            ja="二重量子化が" + ("有効です" if double else "無効です")),
-               say(en="BitsAndBytesConfig(..., bnb_4bit_use_double_quant=True) quantizes the per-block scales too",
-                   ja="BitsAndBytesConfig(..., bnb_4bit_use_double_quant=True) でブロックごとのスケールも量子化します"))
+               say(en="double quantization (off by default) quantizes the per-block scales too, saving about "
+                      "0.4 bits per weight",
+                   ja="二重量子化（既定では無効）はブロックごとのスケールも量子化し、重み 1 つあたり約 0.4 ビット"
+                      "節約します"),
+               "BitsAndBytesConfig(..., bnb_4bit_use_double_quant=True)")
     _check_compute_dtype(report, layers[0], _device_dtypes(my_model))
     _check_footprint(report, my_model)
 
@@ -65,8 +73,8 @@ def _check_compute_dtype(report: Report, layer: Any, dtypes: Any) -> None:
     >>> from llmcourse.loading import pick_dtypes
     >>> layer = type("Linear4bit", (), {"compute_dtype": None})()
     >>> report = Report("compute"); _check_compute_dtype(report, layer, pick_dtypes("cuda", capability=(7, 5)))
-    >>> report.lines[0].message, report.lines[0].hint[:47]
-    ('matmuls run in float32, not float16', 'BitsAndBytesConfig(..., bnb_4bit_compute_dtype=')
+    >>> report.lines[0].message, report.lines[0].code
+    ('matmuls run in float32, not float16', 'BitsAndBytesConfig(..., bnb_4bit_compute_dtype=torch.float16)')
     """
     used = str(getattr(layer, "compute_dtype", None) or "float32").removeprefix("torch.")  # None: bitsandbytes' float32
     wanted, where = dtypes.compute, _device_words(dtypes)
@@ -79,19 +87,20 @@ def _check_compute_dtype(report: Report, layer: Any, dtypes: Any) -> None:
                                                   f", not {wanted}"),
                    ja=f"行列積は {used} で計算されます" + (f"（{where} に合った 16 ビットの型です）" if used == wanted
                                                           else f"（{wanted} ではありません）")),
-               say(en=f"BitsAndBytesConfig(..., bnb_4bit_compute_dtype=torch.{wanted}) on {where}: {why}",
-                   ja=f"{where} では BitsAndBytesConfig(..., bnb_4bit_compute_dtype=torch.{wanted}) とします: {why}"))
+               say(en=f"the 4-bit weights are unpacked for each matmul into the compute type, float32 by default; "
+                      f"on {where} use {wanted}: {why}",
+                   ja=f"4 ビットの重みは行列積のたびに計算用の型（既定は float32）に戻されます。{where} では "
+                      f"{wanted} を使います: {why}"),
+               f"BitsAndBytesConfig(..., bnb_4bit_compute_dtype=torch.{wanted})")
 
 
 def _no_4bit_hint(model: Any) -> str:
     """Why there are no 4-bit layers: an 8-bit model, or no quantization at all."""
     if any(type(module).__name__ == "Linear8bitLt" for module in model.modules()):
-        return say(en="this model is 8-bit (Linear8bitLt layers): for 4-bit use "
-                      "BitsAndBytesConfig(load_in_4bit=True, ...)",
-                   ja="これは 8 ビットのモデルです（Linear8bitLt 層）。4 ビットには "
-                      "BitsAndBytesConfig(load_in_4bit=True, ...) を使います")
-    config = 'BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True)'
-    return say(en=f"load it with quantization_config={config}", ja=f"quantization_config={config} を渡して読み込みます")
+        return say(en="this model is 8-bit (Linear8bitLt layers): the exercise asks for 4-bit",
+                   ja="これは 8 ビットのモデルです（Linear8bitLt 層）。演習は 4 ビットを求めています")
+    return say(en="this model is not quantized: load it with a 4-bit quantization config",
+               ja="このモデルは量子化されていません。4 ビットの量子化設定を渡して読み込みます")
 
 
 def _check_footprint(report: Report, model: Any) -> None:
@@ -111,18 +120,20 @@ def _check_footprint(report: Report, model: Any) -> None:
     ratio, small = used / full, used / full <= 0.3
     if any(parameter.dtype == torch.float32 for parameter in parameters):
         dtype = _device_dtypes(model).unquantized  # bfloat16, or float16 on a GPU older than Ampere
-        hint = say(en="bitsandbytes quantizes only the Linear layers; the embeddings and norms stay float32: "
-                      f"pass dtype=torch.{dtype} to from_pretrained as well",
-                   ja="bitsandbytes が量子化するのは Linear 層だけで、埋め込みと正規化層は float32 のままです。"
-                      f"from_pretrained に dtype=torch.{dtype} も渡します")
+        hint = say(en="bitsandbytes quantizes only the Linear layers; the embeddings and norms stay float32 unless "
+                      f"from_pretrained is told to load them in {dtype}",
+                   ja="bitsandbytes が量子化するのは Linear 層だけで、埋め込みと正規化層は from_pretrained に指定しない"
+                      f"限り float32 のままです。{dtype} で読み込ませます")
+        code = f"from_pretrained(path, quantization_config=..., dtype=torch.{dtype})"
     else:
-        hint = say(en="quantize the Linear layers with BitsAndBytesConfig(load_in_4bit=True, ...)",
-                   ja="BitsAndBytesConfig(load_in_4bit=True, ...) で Linear 層を量子化します")
+        hint = say(en="the Linear layers, most of the weights, are not all quantized to 4 bits",
+                   ja="重みの大部分を占める Linear 層が 4 ビットに量子化されていません")
+        code = "BitsAndBytesConfig(load_in_4bit=True, ...)"
     used_mb, full_mb = f"{used / 1e6:.0f} MB", f"{full / 1e6:.0f} MB"
     report.add(small, say(en=f"memory footprint {used_mb} is {ratio:.2f} of the fp32 size ({full_mb})"
                              + ("" if small else ", more than 0.3"),
                           ja=f"メモリ使用量 {used_mb} は fp32 の大きさ（{full_mb}）の {ratio:.2f} 倍です"
-                             + ("" if small else "（0.3 を超えています）")), hint)
+                             + ("" if small else "（0.3 を超えています）")), hint, code)
 
 
 def _unquantized_numel(parameter: Any) -> int:
@@ -145,32 +156,38 @@ def check_8bit_config(report: Report, my_config: Any) -> None:
     if not report.add(is_config, say(en="my_config is a BitsAndBytesConfig", ja="my_config は BitsAndBytesConfig です")
                       if is_config else
                       not_a("my_config", my_config, en="a BitsAndBytesConfig", ja="BitsAndBytesConfig "),
-                      _config_type_hint(my_config)):
+                      _config_type_hint(my_config), EIGHT_BIT):
         return
     eight, four = my_config.load_in_8bit is True, bool(my_config.load_in_4bit)
     report.add(eight, say(en=f"load_in_8bit is {my_config.load_in_8bit}",
                           ja=f"load_in_8bit は {my_config.load_in_8bit} です"),
-               say(en="BitsAndBytesConfig(load_in_8bit=True)", ja="BitsAndBytesConfig(load_in_8bit=True) とします"))
+               say(en="a BitsAndBytesConfig asks for nothing until told: switch 8-bit loading on",
+                   ja="BitsAndBytesConfig は指定しない限り何も量子化しません。8 ビットでの読み込みを有効にします"),
+               EIGHT_BIT)
     report.add(not four, say(en="asks for 4-bit" if four else "does not ask for 4-bit",
                              ja="4 ビットを指定しています" if four else "4 ビットは指定していません"),
-               say(en="this is a 4-bit config (load_in_4bit=True): for 8-bit build "
-                      "BitsAndBytesConfig(load_in_8bit=True)",
-                   ja="これは 4 ビットの設定です（load_in_4bit=True）。8 ビットには "
-                      "BitsAndBytesConfig(load_in_8bit=True) を作ります"))
+               say(en="this is a 4-bit config (load_in_4bit=True); the exercise asks for 8-bit, and not both",
+                   ja="これは 4 ビットの設定です（load_in_4bit=True）。演習は 8 ビットだけを求めています"),
+               EIGHT_BIT)
 
 
 def _config_type_hint(value: Any) -> str:
-    """The removed keyword style as a dict, load_model's shortcut, or something else."""
+    """The removed keyword style as a dict, load_model's shortcut, the class itself, a model, or something else."""
+    from transformers import BitsAndBytesConfig
+
     if isinstance(value, dict) and {"load_in_8bit", "load_in_4bit"} & set(value):
-        return say(en="transformers 5 removed from_pretrained(..., load_in_8bit=True); it wants "
-                      "quantization_config=BitsAndBytesConfig(load_in_8bit=True)",
-                   ja="transformers 5 では from_pretrained(..., load_in_8bit=True) は使えません。"
-                      "quantization_config=BitsAndBytesConfig(load_in_8bit=True) を渡します")
+        return say(en="transformers 5 removed from_pretrained(..., load_in_8bit=True) and its dict of keywords; it "
+                      "wants a config object, passed as quantization_config",
+                   ja="transformers 5 では from_pretrained(..., load_in_8bit=True) のようなキーワードは使えません。"
+                      "設定オブジェクトを quantization_config として渡します")
     if isinstance(value, str) and value.lower() in ("8bit", "8-bit"):
-        return say(en="'8bit' is load_model's shortcut; build the config itself: BitsAndBytesConfig(load_in_8bit=True)",
-                   ja="'8bit' は load_model の省略形です。設定そのものを "
-                      "BitsAndBytesConfig(load_in_8bit=True) で作ります")
-    return say(en="transformers 5 wants a config object: from transformers import BitsAndBytesConfig; "
-                  "my_config = BitsAndBytesConfig(load_in_8bit=True)",
-               ja="transformers 5 には設定オブジェクトを渡します: from transformers import BitsAndBytesConfig; "
-                  "my_config = BitsAndBytesConfig(load_in_8bit=True)")
+        return say(en="'8bit' is load_model's shortcut; the exercise asks for the config object itself",
+                   ja="'8bit' は load_model の省略形です。演習は設定オブジェクトそのものを求めています")
+    if value is BitsAndBytesConfig:
+        return say(en="this is the class itself: call it, with the setting that asks for 8-bit",
+                   ja="これはクラスそのものです。8 ビットを指定して呼び出します")
+    if hasattr(value, "modules") and hasattr(value, "parameters"):
+        return say(en="this is a model; the exercise asks for the config you would load it with",
+                   ja="これはモデルです。演習はモデルを読み込むときに渡す設定を求めています")
+    return say(en="transformers 5 wants a config object, a BitsAndBytesConfig (from transformers import it)",
+               ja="transformers 5 には設定オブジェクト BitsAndBytesConfig を渡します（transformers から import します）")

@@ -24,13 +24,16 @@ def check_left_padding(report: Report, my_tokenizer: Any) -> None:
     left = side == "left"
     report.add(left, say(en=f'padding_side is "{side}"' + ("" if left else ', not "left"'),
                          ja=f'padding_side は "{side}" です' + ("" if left else '（"left" ではありません）')),
-               say(en='AutoTokenizer.from_pretrained(path, padding_side="left"), or my_tokenizer.padding_side = "left"',
-                   ja='AutoTokenizer.from_pretrained(path, padding_side="left")、または '
-                      'my_tokenizer.padding_side = "left" とします'))
+               say(en=f'it pads on the {side}: a decoder-only model continues from the last position of each row, '
+                      'so the padding must come first, on the left',
+                   ja=f'{side} 側にパディングしています。デコーダのみのモデルは各行の最後の位置から続けるので、'
+                      'パディングは先頭（左）に置きます'),
+               'my_tokenizer.padding_side = "left"  # or AutoTokenizer.from_pretrained(path, padding_side="left")')
     report.add(pad is not None, say(en=f"has a pad token: {pad!r}", ja=f"パディングトークンがあります: {pad!r}")
                if pad is not None else say(en="has no pad token", ja="パディングトークンがありません"),
-               say(en="my_tokenizer.pad_token = my_tokenizer.eos_token",
-                   ja="my_tokenizer.pad_token = my_tokenizer.eos_token とします"))
+               say(en="the tokenizer has no token to pad with: reuse its end-of-text token as the pad token",
+                   ja="パディングに使うトークンがありません。終了トークンをパディングトークンとして使います"),
+               "my_tokenizer.pad_token = my_tokenizer.eos_token")
     _check_pads_left(report, my_tokenizer)
 
 
@@ -54,7 +57,8 @@ def _check_pads_left(report: Report, tokenizer: Any) -> None:
     text = COUNTING_BATCH[row]
     report.add(left, say(en=f'"{text}" is {"" if left else "not "}padded on the left: attention_mask {mask}',
                          ja=f'"{text}" は左にパディングされ{"ています" if left else "ていません"}: '
-                            f'attention_mask {mask}'), hint)
+                            f'attention_mask {mask}'), hint,
+               'my_tokenizer.padding_side = "left"; my_tokenizer.pad_token = my_tokenizer.eos_token')
 
 
 @exercise_check(en="Chat prompt", ja="チャットテンプレートのプロンプト")
@@ -68,26 +72,28 @@ def check_chat_prompt(report: Report, my_prompt: Any, tokenizer: Any) -> None:
     is_text = isinstance(my_prompt, str)
     if not report.add(is_text, say(en="my_prompt is text", ja="my_prompt はテキストです") if is_text else
                       not_a("my_prompt", my_prompt, en="text", ja="テキスト"),
-                      say(en="apply_chat_template(messages, tokenize=False, add_generation_prompt=True) "
-                             "returns the text",
-                          ja="apply_chat_template(messages, tokenize=False, add_generation_prompt=True) で"
-                             "テキストが得られます")):
+                      _prompt_type_hint(my_prompt), f"my_prompt = {APPLY_TEMPLATE}"):
         return
     generation, turns = _chat_parts(tokenizer, QUESTION)
     asked, in_user, ends = QUESTION in my_prompt, turns["user"] in my_prompt, my_prompt.endswith(generation)
     report.add(asked, say(en=f'{"contains" if asked else "does not contain"} the question "{QUESTION}"',
                           ja=f'質問 "{QUESTION}" が含まれて{"います" if asked else "いません"}'),
-               say(en=f'the user message\'s content must be exactly "{QUESTION}"',
-                   ja=f'ユーザーのメッセージの content は "{QUESTION}" そのままにします'))
+               say(en=f'the question is not there word for word: the user message\'s content must be exactly '
+                      f'"{QUESTION}"',
+                   ja=f'質問がそのままの形で入っていません。ユーザーのメッセージの content は "{QUESTION}" '
+                      'そのままにします'),
+               f'messages = [{{"role": "user", "content": "{QUESTION}"}}]')
     report.add(in_user, say(en=f'the question is {"" if in_user else "not "}in a user turn of the chat template',
                             ja="質問がチャットテンプレートのユーザーのターンに入って"
                                + ("います" if in_user else "いません")),
-               _user_turn_hint(my_prompt, turns))
+               _user_turn_hint(my_prompt, turns), f"my_prompt = {APPLY_TEMPLATE}")
     report.add(ends, say(en=f"{'ends' if ends else 'does not end'} with the generation prompt {generation!r}",
                          ja=f"生成プロンプト {generation!r} で終わって{'います' if ends else 'いません'}"),
-               say(en=f"add_generation_prompt=True appends {generation!r}: the cue that the assistant answers next",
-                   ja=f"add_generation_prompt=True で {generation!r} が末尾に付き、次はアシスタントが答える番だと"
-                      "モデルに伝わります"))
+               say(en=f"the prompt must end with {generation!r}, the cue that the assistant answers next; the template "
+                      "adds it when asked to",
+                   ja=f"プロンプトは {generation!r} で終わる必要があります。次はアシスタントが答える番だという合図で、"
+                      "テンプレートに頼むと付けてくれます"),
+               "tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)")
 
 
 def _chat_parts(tokenizer: Any, question: str) -> tuple[str, dict[str, str | None]]:
@@ -112,14 +118,34 @@ def _chat_parts(tokenizer: Any, question: str) -> tuple[str, dict[str, str | Non
     return generation, turns
 
 
+def _prompt_type_hint(value: Any) -> str:
+    """Token ids (tokenize left on), the messages themselves, or something else."""
+    if isinstance(value, dict) or hasattr(value, "input_ids") or (
+            isinstance(value, (list, tuple)) and value and all(isinstance(item, int) for item in value)):
+        return say(en="these are token ids: apply_chat_template tokenizes unless told not to, and the exercise asks "
+                      "for the text",
+                   ja="これはトークン ID です。apply_chat_template は指定しない限りトークン化します。演習はテキストを"
+                      "求めています")
+    if isinstance(value, (list, tuple)) and value and all(isinstance(item, dict) for item in value):
+        return say(en="these are the chat messages: the tokenizer's chat template turns them into the prompt text",
+                   ja="これはチャットのメッセージです。トークナイザーのチャットテンプレートでプロンプトのテキストに"
+                      "変換します")
+    return say(en="the prompt is the text the chat template makes from the messages",
+               ja="プロンプトはチャットテンプレートがメッセージから作るテキストです")
+
+
 def _user_turn_hint(prompt: str, turns: dict[str, str | None]) -> str:
     """The raw question, the question in another role's turn, or something else."""
     if prompt.strip() == QUESTION:
-        return say(en="this is the question alone; the chat model expects it inside the chat template: "
-                      + APPLY_TEMPLATE,
-                   ja=f"これは質問だけです。チャットモデルにはチャットテンプレートで包んで渡します: {APPLY_TEMPLATE}")
+        return say(en="this is the question alone; the chat model expects it inside the chat template, in a user "
+                      "turn with the template's role markers",
+                   ja="これは質問だけです。チャットモデルには、チャットテンプレートの役割の印が付いたユーザーのターンに"
+                      "入れて渡します")
     wrong = next((role for role in ("system", "assistant") if turns.get(role) and turns[role] in prompt), None)
     if wrong:
-        return say(en=f'the question is in a "{wrong}" turn: use {{"role": "user", "content": question}}',
-                   ja=f'質問が "{wrong}" のターンに入っています。{{"role": "user", "content": question}} を使います')
-    return say(en=f"build it with {APPLY_TEMPLATE}", ja=f"{APPLY_TEMPLATE} で作ります")
+        return say(en=f'the question is in a "{wrong}" turn: the question is the user\'s, so its role is "user"',
+                   ja=f'質問が "{wrong}" のターンに入っています。質問はユーザーのものなので、role は "user" です')
+    return say(en="the text does not have the template's user turn around the question: let the chat template "
+                  "build it from the messages",
+               ja="質問の周りにテンプレートのユーザーのターンがありません。メッセージからチャットテンプレートに"
+                  "作らせます")

@@ -11,6 +11,8 @@ from ..tokens import pad_token_id
 from .base import Report, as_int, call, exercise_check, is_function, is_text_list, quiet, show
 
 NEXT_TOKEN_PROMPTS = ["The capital of France is", "1, 2, 3, 4,", "A list of colors: red, blue"]
+UNSURE_PROMPTS = ["My favourite food is", "Once upon a time, there was a"]  # no token above 0.15: sampling shows
+GREEDY_CODE = "int(model(input_ids).logits[0, -1].argmax())"
 NEW_TEXT_PROMPTS = ["1, 2, 3", "A list of colors: red, blue"]
 SPECIAL_TOKEN = re.compile(r"<\|[^<>|]*\|>|</?s>|<unk>|<pad>")  # <|im_end|>, </s>, ... (lessons 03 and 06)
 NEW_IDS = 'output_ids[:, inputs["input_ids"].shape[1]:]'  # the new tokens of a left-padded batch
@@ -28,44 +30,65 @@ def check_next_token_fn(report: Report, my_next_token: Callable[[Any, Any], Any]
 
     usage = say(en="it is called as my_next_token(model, input_ids), input_ids of shape (1, length)",
                 ja="my_next_token(model, input_ids) の形で呼ばれます。input_ids の形は (1, 長さ) です")
-    for prompt in NEXT_TOKEN_PROMPTS:
+    # the shown prompts first (the model is sure of them); then prompts where it is unsure, asked three times
+    # each, which only add a line when something is wrong: sampling or another token shows there
+    for prompt in NEXT_TOKEN_PROMPTS + UNSURE_PROMPTS:
         input_ids = tokenizer(prompt, return_tensors="pt")["input_ids"].to(model.device)  # (1, length)
         with torch.no_grad(), quiet():
             expected = int(model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=1,
                                           do_sample=False, pad_token_id=pad_token_id(tokenizer))[0, -1])
             logits = model(input_ids).logits[0]  # (length, vocab)
-        with torch.no_grad():
-            ok, answer = call(report, "my_next_token", my_next_token, (model, input_ids.clone()), usage)
-        if not ok:
-            return
-        got, token = as_int(answer), tokenizer.decode([expected])
-        report.add(got == expected, say(en=f'after "{prompt}": {token!r}', ja=f'"{prompt}" の次: {token!r}')
-                   if got == expected else
-                   say(en=f'after "{prompt}" it returned {show(answer)}; greedy decoding picks {expected} ({token!r})',
-                       ja=f'"{prompt}" の次に {show(answer)} を返しました。貪欲デコーディングでは {expected}'
+        answers = []
+        for _ in range(1 if prompt in NEXT_TOKEN_PROMPTS else 3):
+            with torch.no_grad():
+                ok, answer = call(report, "my_next_token", my_next_token, (model, input_ids.clone()), usage)
+            if not ok:
+                return
+            answers.append(answer)
+        got, token, answer = as_int(answers[0]), tokenizer.decode([expected]), answers[0]
+        varies = len({as_int(each) for each in answers}) > 1
+        right = got == expected and not varies
+        if right and prompt in UNSURE_PROMPTS:
+            continue
+        shown = ", ".join(show(each) for each in answers)
+        report.add(right, say(en=f'after "{prompt}": {token!r}', ja=f'"{prompt}" の次: {token!r}') if right else
+                   say(en=f'after "{prompt}" it returned {shown}; greedy decoding picks {expected} ({token!r})',
+                       ja=f'"{prompt}" の次に {shown} を返しました。貪欲デコーディングでは {expected}'
                           f'（{token!r}）です'),
-                   _next_token_hint(got, int(logits[0].argmax()), logits.shape[-1]))
+                   _next_token_hint(answer, varies, logits), GREEDY_CODE)
 
 
-def _next_token_hint(got: int | None, first_position: int, vocab: int) -> str:
-    """Not one id, the first position's argmax, a flat argmax, or another mistake."""
+def _next_token_hint(answer: Any, varies: bool, logits: Any) -> str:
+    """Sampled, text, a logit's value, not one id, the first position, a flat argmax, the least likely, or else."""
+    got, last = as_int(answer), logits[-1]  # last: (vocab,)
+    if varies:
+        return say(en="it returned different tokens for the same input, so it samples: greedy decoding takes the "
+                      "most likely token (argmax), the same every time",
+                   ja="同じ入力に違うトークンを返したので、サンプリングしています。貪欲デコーディングは最も確率の高い"
+                      "トークン（argmax）を選び、毎回同じになります")
+    if isinstance(answer, str):
+        return say(en="this is the token's text: return its id, the position of the largest logit",
+                   ja="これはトークンのテキストです。ID（最大のロジットの位置）を返します")
+    if got is None and isinstance(answer, float) and abs(answer - float(last.max())) < 1e-3:
+        return say(en="this is the largest logit's value (max); the token id is its position (argmax)",
+                   ja="これは最大のロジットの値（max）です。トークン ID はその位置（argmax）です")
     if got is None:
-        return say(en="return one token id, e.g. int(logits[0, -1].argmax())",
-                   ja="トークン ID を 1 つ返します。例: int(logits[0, -1].argmax())")
-    if got == first_position:
+        return say(en="return one token id (an int), the position of the largest logit at the last position",
+                   ja="トークン ID（int）を 1 つ返します。最後の位置で最大のロジットの位置です")
+    if got == int(logits[0].argmax()):
         return say(en="that is the most likely token after the first position; the next token comes from the last "
-                      "one: logits[0, -1]",
-                   ja="それは最初の位置の次に来る最有力トークンです。次のトークンは最後の位置から選びます: "
-                      "logits[0, -1]")
-    if not 0 <= got < vocab:
-        return say(en=f"{got} is not a token id (the vocabulary has {vocab}): take the argmax over the last "
-                      "dimension, logits[0, -1].argmax()",
-                   ja=f"{got} はトークン ID ではありません（語彙は {vocab} 個）。最後の次元で argmax をとります: "
-                      "logits[0, -1].argmax()")
-    return say(en="one forward pass, then the largest logit at the last position: "
-                  "int(model(input_ids).logits[0, -1].argmax())",
-               ja="順伝播を 1 回行い、最後の位置で最大のロジットを選びます: "
-                  "int(model(input_ids).logits[0, -1].argmax())")
+                      "position of the logits",
+                   ja="それは最初の位置の次に来る最有力トークンです。次のトークンはロジットの最後の位置から選びます")
+    if not 0 <= got < logits.shape[-1]:
+        return say(en=f"{got} is not a token id (the vocabulary has {logits.shape[-1]}): the argmax ran over all "
+                      "positions at once; take it over the vocabulary of the last position only",
+                   ja=f"{got} はトークン ID ではありません（語彙は {logits.shape[-1]} 個）。すべての位置をまとめて "
+                      "argmax しています。最後の位置の語彙の中だけで argmax をとります")
+    if got == int(last.argmin()):
+        return say(en="that is the least likely token (argmin): greedy decoding takes the most likely one",
+                   ja="それは最も確率の低いトークン（argmin）です。貪欲デコーディングは最も確率の高いものを選びます")
+    return say(en="one forward pass, then the token with the largest logit at the last position",
+               ja="順伝播を 1 回行い、最後の位置で最大のロジットを持つトークンを選びます")
 
 
 @exercise_check(en="New text only", ja="新しく生成したテキストだけ", answer=is_function)
@@ -83,7 +106,7 @@ def check_new_text_only(report: Report, my_decode: Callable[[Any, Any], Any], mo
                 ja="my_decode(inputs, output_ids) の形で呼ばれます。inputs はトークナイザーの出力、"
                    "output_ids は generate の出力です")
     ok, texts = call(report, "my_decode", my_decode, (inputs, output_ids.clone()), usage)
-    if not ok or not is_text_list(report, texts, "my_decode(...)", len(expected)):
+    if not ok or not is_text_list(report, texts, "my_decode(...)", len(expected), _texts_type_hint(texts)):
         return
     prompts = [prompt for prompt, text in zip(NEW_TEXT_PROMPTS, texts, strict=True) if prompt in text]
     specials = sorted({token for text in texts for token in SPECIAL_TOKEN.findall(text)}
@@ -91,18 +114,22 @@ def check_new_text_only(report: Report, my_decode: Callable[[Any, Any], Any], mo
     report.add(not prompts, say(en=f"includes the prompt {prompts[0]!r}",
                                 ja=f"プロンプト {prompts[0]!r} を含んでいます") if prompts else
                say(en="leaves out the prompts", ja="プロンプトを含みません"),
-               say(en=f"output_ids holds prompt + new tokens: keep {NEW_IDS}",
-                   ja=f"output_ids はプロンプトと新しいトークンを含みます: {NEW_IDS} だけを使います"))
+               say(en="output_ids holds each prompt followed by its new tokens: decode only the part after the "
+                      "(padded) prompt",
+                   ja="output_ids は各プロンプトの後に新しいトークンが続いたものです。（パディング込みの）プロンプトより"
+                      "後ろだけをデコードします"),
+               f"tokenizer.batch_decode({NEW_IDS}, skip_special_tokens=True)")
     report.add(not specials, say(en=f"contains special tokens {specials}", ja=f"特殊トークン {specials} を含んでいます")
                if specials else say(en="no special tokens", ja="特殊トークンを含みません"),
-               say(en="batch_decode(..., skip_special_tokens=True)",
-                   ja="batch_decode(..., skip_special_tokens=True) とします"))
+               say(en="the text keeps the model's special tokens (end of text, padding): have the decoder skip them",
+                   ja="テキストにモデルの特殊トークン（終了やパディング）が残っています。デコード時に除きます"),
+               "tokenizer.batch_decode(..., skip_special_tokens=True)")
     same = texts == expected
     report.add(same, say(en=f"matches the new text {expected!r}",
                          ja=f"新しいテキスト {expected!r} と一致します") if same
                else say(en=f"returned {texts!r}; the new text is {expected!r}",
                         ja=f"{texts!r} を返しました。新しいテキストは {expected!r} です"),
-               _new_text_hint(texts, expected, prompts))
+               _new_text_hint(texts, expected, prompts), f"tokenizer.batch_decode({NEW_IDS}, skip_special_tokens=True)")
 
 
 def _left_padded_run(model: Any, tokenizer: Any, prompts: list[str]) -> tuple[Any, Any]:
@@ -125,5 +152,23 @@ def _new_text_hint(texts: list[str], expected: list[str], prompts: list[str]) ->
                       'inputs["input_ids"].shape[1] (not each row\'s attention_mask sum)',
                    ja='左パディングでは、どの行も新しいトークンは同じ位置、つまりパディング込みの長さ '
                       'inputs["input_ids"].shape[1] から始まります（行ごとの attention_mask の合計ではありません）')
-    return say(en=f"tokenizer.batch_decode({NEW_IDS}, skip_special_tokens=True)",
-               ja=f"tokenizer.batch_decode({NEW_IDS}, skip_special_tokens=True) とします")
+    if not prompts and all(new.startswith(text) for text, new in zip(texts, expected, strict=True)):
+        return say(en="the new text is cut short: it starts after the padded prompt and runs to the end of the row",
+                   ja="新しいテキストが途中で切れています。パディング込みのプロンプトの後ろから行の最後までです")
+    if not prompts and all(new.endswith(text) for text, new in zip(texts, expected, strict=True)):
+        return say(en="the new text misses its start: it begins right at the padded prompt's length, not after it",
+                   ja="新しいテキストの先頭が欠けています。パディング込みのプロンプトの長さの位置からちょうど始まります")
+    return say(en="decode, for every row, the tokens after the padded prompt, and leave out special tokens",
+               ja="すべての行で、パディング込みのプロンプトより後ろのトークンをデコードし、特殊トークンを除きます")
+
+
+def _texts_type_hint(value: Any) -> str:
+    """One string (one row decoded), ids, or another type."""
+    if isinstance(value, str):
+        return say(en="this is one string: decode every row of the batch, one string per row (batch_decode)",
+                   ja="これは 1 つの文字列です。バッチのすべての行を、行ごとに 1 つの文字列としてデコードします"
+                      "（batch_decode）")
+    if hasattr(value, "shape") or (isinstance(value, list) and value and not isinstance(value[0], str)):
+        return say(en="these are token ids: decode them to text with the tokenizer",
+                   ja="これはトークン ID です。トークナイザーでテキストにデコードします")
+    return say(en="a list with one string per row of the batch", ja="バッチの行ごとに 1 つの文字列のリストにします")

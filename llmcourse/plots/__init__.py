@@ -6,17 +6,20 @@ it shows nothing); ``fig.savefig("x.pdf")`` (or .svg, .png) writes it. Titles sa
 which distribution is drawn:
 
 - the model distribution: the softmax of the raw logits (``which="raw"``);
-- the sampling distribution: after temperature/top-k/top-p (``which="processed"``).
+- the processed distribution (``which="processed"``): after what generate applied, named in the
+  title from the settings used (``top_k=50 (default)`` when sampling without top_k).
 
 Titles, axis labels and legends follow `llmcourse.i18n.set_language` ("en" or "ja"),
 read when a figure is drawn.
 
 Modules by what is drawn: `step` (one generation step: logits ``(batch, vocab)`` or a
 `GenerationResult`), `run` (a whole generation), `branches` (several runs: seeded
-samples and beam search, with their data from `llmcourse.search`), `performance`
-(memory and speed, lessons 01 and 06); `style` (colours, fonts, `new_figure`) and
-`common` (labels, checks, token bars) serve them all. A learner's own figure gets the
-same look:
+samples and beam search, with their data from `llmcourse.search`), `scoring` (how likely given
+answers are, token by token, with their data from `llmcourse.scoring`), `performance`
+(memory and speed, lessons 01 and 06), `serving` (requests to a server, lesson 09);
+`style` (colours, fonts, `new_figure`) and `common` (labels, checks, token bars) serve
+them all. ``use_projector_style()`` (or ``with projector_style():``) draws later figures
+for a projector. A learner's own figure gets the same look:
 
 >>> with plot_style():
 ...     fig, ax = new_figure((4, 2))
@@ -25,13 +28,17 @@ same look:
 <CourseFigure size 400x200 with 1 Axes>
 """
 
+from ..scoring import Scored, score_continuations
 from ..search import BeamNode, BeamTree, Branches, beam_search_tree, branch_points, sample_branches
 from .branches import plot_beam_tree, plot_branch_runs, plot_branches
 from .common import distribution_label, other_label, processed_label, raw_label
 from .performance import plot_kv_cache_timing, plot_memory, plot_throughput
 from .run import plot_confidence, plot_generation_heatmap, plot_token_shading
+from .scoring import plot_token_surprisal
+from .serving import plot_request_timeline
+from .speed import plot_speedups, plot_tokens_per_pass
 from .step import plot_empirical_vs_model, plot_next_token, plot_raw_vs_processed, plot_temperatures, plot_truncation
-from .style import COLOURS, CourseFigure, new_figure, plot_style
+from .style import COLOURS, CourseFigure, new_figure, plot_style, projector_style, use_projector_style
 
 __all__ = [
     # one step
@@ -41,9 +48,17 @@ __all__ = [
     # several runs, and their data
     "plot_branches", "plot_branch_runs", "plot_beam_tree",
     "sample_branches", "branch_points", "Branches", "beam_search_tree", "BeamTree", "BeamNode",
+    # how likely given texts are (lesson 07), and their data
+    "plot_token_surprisal", "score_continuations", "Scored",
     # memory and speed
     "plot_memory", "plot_kv_cache_timing", "plot_throughput",
+    # faster decoding (lesson 08)
+    "plot_tokens_per_pass", "plot_speedups",
+    # a server at work (lesson 09)
+    "plot_request_timeline",
     # a learner's own figure, and the words of the titles
     "plot_style", "new_figure", "COLOURS", "CourseFigure",
+    # slides: larger fonts and thicker lines for every later figure
+    "use_projector_style", "projector_style",
     "raw_label", "processed_label", "distribution_label", "other_label",
 ]

@@ -17,7 +17,19 @@ from ..i18n import say
 from ..search import BeamNode, BeamTree, Branches, sample_branches
 from ..tokens import show_token, token_labels
 from .common import settings_text
-from .style import BLUE, GREY, LIGHT_GREY, ORANGE, SKY, VERMILLION, new_figure, plot_style, set_token_ticks
+from .style import (
+    BLUE,
+    GREY,
+    LIGHT_GREY,
+    ORANGE,
+    SKY,
+    VERMILLION,
+    label_chars,
+    new_figure,
+    plot_style,
+    points,
+    set_token_ticks,
+)
 
 LIGHT_GREEN = "#99D8C9"  # finished beam search hypotheses
 
@@ -46,11 +58,11 @@ def plot_branch_runs(branches: Branches) -> Figure:
     with plot_style():
         fig, ax = new_figure((0.85 * steps + 2.4, 0.5 * len(runs) + 1.5))
         for y, (_, ids, split) in enumerate(runs):
-            for step, label in enumerate(token_labels(branches.tokenizer, ids, 9)):
+            for step, label in enumerate(token_labels(branches.tokenizer, ids, label_chars(12))):
                 branched = split is not None and step >= split
                 ax.add_patch(Rectangle((step - 0.45, y - 0.35), 0.9, 0.7, facecolor=ORANGE if branched else LIGHT_GREY,
                                        edgecolor=VERMILLION if step == split else "none", linewidth=2.5))
-                ax.text(step, y, label, ha="center", va="center", fontsize=8, parse_math=False)
+                ax.text(step, y, label, ha="center", va="center", fontsize=points(8), parse_math=False)
         names = [name + ("" if y == 0 else say(en=" (same as greedy)", ja="（貪欲と同じ）") if split is None
                          else say(en=f" (branches at {split})", ja=f"（ステップ {split} で分岐）"))
                  for y, (name, _, split) in enumerate(runs)]
@@ -66,7 +78,7 @@ def plot_branch_runs(branches: Branches) -> Figure:
                             "grey = same token as greedy so far, orange = after the branch point (outlined)",
                          ja=f"プロンプト: {prompt}   サンプリング: {settings}\n"
                             "灰色 = ここまで貪欲と同じトークン、橙 = 分岐点（枠で囲む）から後"),
-                     fontsize=10, parse_math=False)
+                     fontsize=points(10), parse_math=False)
     return fig
 
 
@@ -92,20 +104,20 @@ def plot_beam_tree(tree_or_result: BeamTree | GenerationResult) -> Figure:
         prompt = prompt if len(prompt) <= 18 else "…" + prompt[-17:]
         for step in range(tree.steps):
             ax.text(step + 1, -0.55, say(en=f"step {step}", ja=f"ステップ {step}"), ha="center", va="bottom",
-                    fontsize=9, color=GREY)
-        ax.text(*place[()], prompt, ha="center", va="center", fontsize=8, parse_math=False, zorder=3,
+                    fontsize=points(9), color=GREY)
+        ax.text(*place[()], prompt, ha="center", va="center", fontsize=points(8), parse_math=False, zorder=3,
                 bbox=dict(boxstyle="round", facecolor="white", edgecolor="black"))
         ax.set_xlim(-0.6, tree.steps + 0.5)
         ax.set_ylim(rows - 0.4, -0.8)
         ax.set_axis_off()
-        ax.legend(handles=_beam_legend(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=4, fontsize=8,
+        ax.legend(handles=_beam_legend(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=4, fontsize=points(8),
                   frameon=False)
         final = show_token(tree.tokenizer.decode(tree.final), 60)
         ax.set_title(say(en=f"Beam search, {tree.num_beams} beams: scores are summed log-probabilities; returned: "
                             f"{final} (score/length {tree.final_score:.3f})",
                          ja=f"ビームサーチ（ビーム数 {tree.num_beams}）: スコアは対数確率の和。返される系列: "
                             f"{final}（スコア/長さ {tree.final_score:.3f}）"),
-                     fontsize=10, parse_math=False)
+                     fontsize=points(10), parse_math=False)
     return fig
 
 
@@ -126,8 +138,9 @@ def _draw_beam_node(ax: Any, tree: BeamTree, node: BeamNode, place: dict[tuple[i
     ax.plot([x0, x1], [y0, y1], color=VERMILLION if final else GREY, zorder=1,
             linewidth=2.5 if final else 0.8, linestyle="-" if node.status != "pruned" else ":")
     face = {"kept": SKY, "finished": LIGHT_GREEN, "pruned": "white"}[node.status]
-    ax.text(x1, y1, f"{token_labels(tree.tokenizer, node.ids[-1:], 10)[0]}\n{node.score:.2f}", ha="center",
-            va="center", fontsize=8, parse_math=False, color="black" if node.status != "pruned" else GREY, zorder=3,
+    label = token_labels(tree.tokenizer, node.ids[-1:], label_chars(14))[0]
+    ax.text(x1, y1, f"{label}\n{node.score:.2f}", ha="center", va="center", fontsize=points(8), parse_math=False,
+            color="black" if node.status != "pruned" else GREY, zorder=3,
             bbox=dict(boxstyle="round", facecolor=face, linewidth=2.5 if final else 1,
                       edgecolor=VERMILLION if final else BLUE if node.status == "kept" else GREY,
                       linestyle="--" if node.status == "pruned" else "-"))

@@ -14,12 +14,12 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..errors import CourseError
+from ..errors import CourseError, a_type
 from ..generation import Distribution, GenerationResult
 from ..i18n import say
 from ..sampling import SAMPLING_SETTINGS, check_logits
 from ..tokens import show_token, token_labels
-from .style import BLUE, LIGHT_GREY, VERMILLION, set_token_ticks
+from .style import BLUE, LIGHT_GREY, VERMILLION, points, set_token_ticks
 
 WHICH = ("raw", "processed")
 
@@ -49,14 +49,71 @@ def processed_label() -> str:
                ja="サンプリング分布（temperature/top-k/top-p 適用後）")
 
 
-def distribution_label(which: str) -> str:
-    """`raw_label` or `processed_label`, by the ``which=`` of a plot.
+# what generate's logits processors apply, by setting: only while sampling, or always (greedy too)
+SAMPLING_ONLY = (*SAMPLING_SETTINGS, "typical_p", "epsilon_cutoff", "eta_cutoff")
+ALWAYS_APPLIED = ("repetition_penalty", "no_repeat_ngram_size", "min_new_tokens", "min_length", "bad_words_ids",
+                  "suppress_tokens", "begin_suppress_tokens", "sequence_bias", "forced_eos_token_id")
+NO_EFFECT = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0,
+             "repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "min_new_tokens": 0, "min_length": 0}
+DEFAULT_TOP_K = 50  # transformers' GenerationConfig default: applied when do_sample=True and top_k is not given
+
+
+def applied_settings(settings: dict[str, Any]) -> list[str]:
+    """The settings of a generate call that changed the scores, as 'name=value', the default top-k included.
+
+    With ``do_sample=True`` and no ``top_k``, generate keeps only the 50 most likely tokens
+    (``top_k=None`` or ``0`` turns that off); greedy decoding applies no sampling setting.
+
+    >>> applied_settings({"do_sample": True, "temperature": 0.7, "max_new_tokens": 5})
+    ['temperature=0.7', 'top_k=50 (default)']
+    >>> applied_settings({"do_sample": True, "top_k": None, "min_p": 0.1})
+    ['min_p=0.1']
+    >>> applied_settings({"repetition_penalty": 1.2})  # greedy
+    ['repetition_penalty=1.2']
+    """
+    sampling = bool(settings.get("do_sample"))
+    names = (SAMPLING_ONLY if sampling else ()) + ALWAYS_APPLIED
+    applied = [f"{name}={settings[name]}" for name in names
+               if settings.get(name) is not None and settings[name] != NO_EFFECT.get(name)]
+    if sampling and "top_k" not in settings:
+        applied.insert(1 if "temperature" in settings and settings["temperature"] not in (None, 1.0) else 0,
+                       f"top_k={DEFAULT_TOP_K}" + say(en=" (default)", ja="（既定値）"))
+    return applied
+
+
+def applied_label(settings: dict[str, Any]) -> str:
+    """The name of the processed distribution under these settings: only what was applied.
+
+    >>> from llmcourse.i18n import set_language
+    >>> set_language("en"); applied_label({"do_sample": True, "temperature": 1.5, "min_p": 0.1})
+    'sampling distribution (after temperature=1.5, top_k=50 (default), min_p=0.1)'
+    >>> applied_label({"repetition_penalty": 1.2})
+    'greedy scores (after repetition_penalty=1.2)'
+    >>> applied_label({"do_sample": True, "top_k": 0})
+    'sampling distribution (nothing applied: the model distribution)'
+    """
+    sampling = bool(settings.get("do_sample"))
+    applied = ", ".join(applied_settings(settings))
+    if sampling:
+        return (say(en=f"sampling distribution (after {applied})", ja=f"サンプリング分布（{applied} 適用後）")
+                if applied
+                else say(en="sampling distribution (nothing applied: the model distribution)",
+                         ja="サンプリング分布（何も適用されない: モデルの分布のまま）"))
+    return (say(en=f"greedy scores (after {applied})", ja=f"貪欲デコーディングのスコア（{applied} 適用後）") if applied
+            else say(en="greedy scores (nothing applied: the model distribution)",
+                     ja="貪欲デコーディングのスコア（何も適用されない: モデルの分布のまま）"))
+
+
+def distribution_label(which: str, settings: dict[str, Any] | None = None) -> str:
+    """`raw_label`, or for ``which="processed"`` what was applied (`applied_label`) when the settings are known.
 
     >>> distribution_label("raw") == raw_label()
     True
     """
     check_which(which)
-    return raw_label() if which == "raw" else processed_label()
+    if which == "raw":
+        return raw_label()
+    return processed_label() if settings is None else applied_label(settings)
 
 
 def other_label() -> str:
@@ -93,8 +150,30 @@ def check_which(which: str) -> None:
                           f'(the sampling distribution), got {which!r}.')
 
 
+def check_result(result: Any) -> None:
+    """Refuse anything but a `GenerationResult`, saying what the learner passed and what to pass.
+
+    >>> check_result(None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    llmcourse.errors.CourseError: This plot takes the GenerationResult that generate(...) returns, got None.
+    """
+    if isinstance(result, GenerationResult):
+        return
+    if isinstance(result, torch.Tensor):
+        what = (f"a tensor of shape {tuple(result.shape)}. For next-token logits use "
+                "plot_next_token(logits, tokenizer=tokenizer)")
+    elif isinstance(result, (list, tuple)) and result and type(result[0]).__name__ == "Step":
+        what = ("the steps of generation_steps(...). Plot the result of generate(...) instead, "
+                "or print format_steps(steps)")
+    else:
+        what = a_type(result)
+    raise CourseError(f"This plot takes the GenerationResult that generate(...) returns, got {what}.")
+
+
 def check_position(result: GenerationResult, row: int, step: int | None = None) -> int:
     """Check row (and step) against the result; return how many tokens that row generated."""
+    check_result(result)
     rows = result.token_ids.shape[0]
     if not 0 <= row < rows:
         raise CourseError(f"row must be between 0 and {rows - 1}, got {row}.")
@@ -106,6 +185,7 @@ def check_position(result: GenerationResult, row: int, step: int | None = None) 
 
 def distribution(result: GenerationResult, which: str) -> Distribution:
     """result.raw or result.processed, with a clear error for beam search results."""
+    check_result(result)
     check_which(which)
     dist = getattr(result, which)
     if dist is None:
@@ -127,6 +207,18 @@ def logits_row(logits: Any, tokenizer: Any, row: int) -> torch.Tensor:
     >>> logits_row(torch.tensor([[1.0, 2.0], [3.0, 4.0]]), tokenizer="a tokenizer", row=1)
     tensor([3., 4.])
     """
+    if isinstance(logits, GenerationResult):
+        raise CourseError("This plot takes next-token logits (batch, vocab), got a GenerationResult: take one step's "
+                          "raw logits with result.outputs.logits[step], or use plot_next_token(result, step=...).")
+    if hasattr(logits, "logits") and not isinstance(logits, torch.Tensor):  # a model's output object
+        raise CourseError(f"This plot takes next-token logits (batch, vocab), got the model's whole output "
+                          f"({type(logits).__name__}): pass outputs.logits[:, -1, :].")
+    if isinstance(logits, (list, tuple)) and logits and type(logits[0]).__name__ == "Step":
+        raise CourseError("This plot takes next-token logits (batch, vocab) or a GenerationResult, got the steps of "
+                          "generation_steps(...): plot generate(...)'s result instead, or print format_steps(steps).")
+    if hasattr(logits, "generate"):  # the model itself
+        raise CourseError("This plot takes next-token logits (batch, vocab), got the model: run it first, "
+                          "model(**inputs).logits[:, -1, :].")
     check_logits(logits)  # (batch, vocab): says how to fix a 1-D or 3-D tensor
     if not 0 <= row < logits.shape[0]:
         raise CourseError(f"row must be between 0 and {logits.shape[0] - 1}, got {row}.")
@@ -180,7 +272,7 @@ def draw_bars(ax: Any, tokenizer: Any, ids: Sequence[int], heights: Sequence[flo
     x = range(len(heights))
     bars = ax.bar(x, heights, color=colours, edgecolor="black", linewidth=0.5)
     bars[-1].set_hatch("//")
-    ax.bar_label(bars, labels=[_probability_text(h) for h in heights], fontsize=7, padding=1)
+    ax.bar_label(bars, labels=[_probability_text(h) for h in heights], fontsize=points(7), padding=1)
     set_token_ticks(ax, x, token_labels(tokenizer, ids) + [other_label()], rotation=rotation)
     ax.set_ylabel(probability_word())
     return bars
@@ -207,7 +299,7 @@ def bar_legend(fig: Figure, chosen: int | None, ids: Sequence[int], rank: int | 
         handles.append(Patch(color=VERMILLION, label=say(en="chosen token", ja="選ばれたトークン") + where))
     handles.append(Patch(facecolor=LIGHT_GREY, hatch="//", edgecolor="black",
                          label=say(en=f"{other_label()} (1 − sum of the bars)", ja=f"{other_label()}（1 − 棒の合計）")))
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=points(8), frameon=False)
 
 
 # ---------------------------------------------------------------- texts of a generation
@@ -222,8 +314,10 @@ def settings_text(settings: dict[str, Any]) -> str:
     """The sampling settings of a generate call, e.g. 'do_sample=True, temperature=0.7'.
 
     >>> settings_text({"max_new_tokens": 5, "do_sample": True, "temperature": 0.7})
-    'do_sample=True, temperature=0.7'
+    'do_sample=True, temperature=0.7, top_k=50 (default)'
     """
-    keys = ("do_sample", *SAMPLING_SETTINGS, "repetition_penalty", "num_beams")
-    return (", ".join(f"{key}={settings[key]}" for key in keys if key in settings)
-            or say(en="greedy (default settings)", ja="貪欲デコーディング（既定の設定）"))
+    keys = ("do_sample", *SAMPLING_SETTINGS, *ALWAYS_APPLIED, "num_beams")
+    shown = [f"{key}={settings[key]}" for key in keys if key in settings]
+    if settings.get("do_sample") and "top_k" not in settings:  # generate's hidden default, made visible
+        shown.append(f"top_k={DEFAULT_TOP_K}" + say(en=" (default)", ja="（既定値）"))
+    return ", ".join(shown) or say(en="greedy (default settings)", ja="貪欲デコーディング（既定の設定）")

@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from ..errors import CourseError
+from ..errors import CourseError, a_type
 from ..i18n import say
 from ..offline import MODEL_NAME
 from .style import BLUE, GREY, ORANGE, VERMILLION, new_figure, plot_style
@@ -27,6 +27,9 @@ def plot_memory(footprints: Mapping[str, float], *, grey: Collection[str] = (), 
     >>> plot_memory({"fp32": 538e6, "bf16": 269e6, "bf16, fp32 norms": 270e6}, grey=["bf16, fp32 norms"])
     <CourseFigure size 700x280 with 1 Axes>
     """
+    if not isinstance(footprints, Mapping):
+        raise CourseError(f'footprints must map a label to bytes, e.g. {{"fp32": model.get_memory_footprint()}}, '
+                          f"got {a_type(footprints)}.")
     if not footprints:
         raise CourseError('footprints is empty: give {label: bytes}, e.g. {"fp32": model.get_memory_footprint()}.')
     labels = list(footprints)[::-1]  # barh draws the first label at the bottom

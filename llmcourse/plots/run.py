@@ -28,11 +28,21 @@ from .common import (
     distribution,
     distribution_label,
     probability_word,
-    processed_label,
     raw_label,
     settings_text,
 )
-from .style import BLUE, CMAP, ORANGE, VERMILLION, new_figure, plot_style, set_token_ticks, text_colour
+from .style import (
+    BLUE,
+    CMAP,
+    ORANGE,
+    VERMILLION,
+    label_chars,
+    new_figure,
+    plot_style,
+    points,
+    set_token_ticks,
+    text_colour,
+)
 
 
 def plot_generation_heatmap(result: GenerationResult, *, row: int = 0, alternatives: int = 8,
@@ -47,27 +57,32 @@ def plot_generation_heatmap(result: GenerationResult, *, row: int = 0, alternati
     k = alternatives  # columns of the grid
     probs, ids = dist.probs[row, :steps, :k], dist.ids[row, :steps, :k]  # (steps, alternatives) each
     ranks = dist.chosen_rank[row, :steps].tolist()
-    cmap, norm = colormaps[CMAP], Normalize(0, 1)
+    cmap, norm = colormaps[CMAP].with_extremes(bad="white"), Normalize(0, 1)
+    empty = probs.numpy() == 0  # filtered out: the ids there are arbitrary ties, so the cell stays blank
     with plot_style():
         fig, ax = new_figure((1.05 * k + 3, 0.34 * steps + 1.8))
-        image = ax.imshow(probs.numpy(), cmap=cmap, norm=norm, aspect="auto")
+        image = ax.imshow(np.ma.masked_where(empty, probs.numpy()), cmap=cmap, norm=norm, aspect="auto")
         for (step, rank), p in np.ndenumerate(probs.numpy()):
-            ax.text(rank, step, token_labels(result.tokenizer, [ids[step, rank]], 10)[0], ha="center", va="center",
-                    fontsize=8, color=text_colour(cmap(norm(p))), parse_math=False)
+            if not empty[step, rank]:
+                label = token_labels(result.tokenizer, [ids[step, rank]], label_chars(13))[0]
+                ax.text(rank, step, label, ha="center", va="center", fontsize=points(8),
+                        color=text_colour(cmap(norm(p))), parse_math=False)
         for step, rank in enumerate(ranks):
             if rank < k:
                 ax.add_patch(Rectangle((rank - 0.5, step - 0.5), 1, 1, fill=False, edgecolor=VERMILLION, linewidth=2.5))
-        chosen = token_labels(result.tokenizer, result.token_ids[row, :steps].tolist(), 10)
+        chosen = token_labels(result.tokenizer, result.token_ids[row, :steps].tolist())
         names = [f"{s}: {t}" + (say(en=f" (rank {r})", ja=f"（順位 {r}）") if r >= k else "")
                  for s, (t, r) in enumerate(zip(chosen, ranks, strict=True))]
-        set_token_ticks(ax, range(steps), names, axis="y", fontsize=8)
+        set_token_ticks(ax, range(steps), names, axis="y", fontsize=points(8))
         ax.set_xticks(range(k))
         ax.set_xlabel(say(en="rank (0 = most likely)", ja="順位（0 = 最も確率が高い）"))
         ax.set_ylabel(say(en="step: chosen token (outlined)", ja="ステップ: 選ばれたトークン（枠で囲む）"))
         ax.tick_params(length=0)
         fig.colorbar(image, ax=ax, label=probability_word(), shrink=0.8)
         ax.set_title(say(en=f"Top {k} tokens per step: ", ja=f"各ステップの上位 {k} トークン: ")
-                     + f"{distribution_label(which)}\n{settings_text(result.settings)}", fontsize=10)
+                     + f"{distribution_label(which, result.settings)}\n{settings_text(result.settings)}"
+                     + (say(en="\nblank = probability 0 (filtered out)", ja="\n空欄 = 確率 0（除外）")
+                        if empty.any() else ""), fontsize=points(10))
     return fig
 
 
@@ -84,7 +99,8 @@ def plot_confidence(result: GenerationResult, *, row: int = 0) -> Figure:
         fig, (top, bottom) = new_figure((10, 6), 2, 1, sharex=True)
         for ax, field_name in ((top, "chosen_prob"), (bottom, "entropy")):
             for dist, style, colour, label in ((raw, "o-", BLUE, raw_label()),
-                                               (processed, "s--", ORANGE, processed_label())):
+                                               (processed, "s--", ORANGE,
+                                                distribution_label("processed", result.settings))):
                 ax.plot(x, getattr(dist, field_name)[row, :steps].numpy(), style, color=colour, label=label,
                         markersize=4)
             for step in off:
@@ -95,12 +111,13 @@ def plot_confidence(result: GenerationResult, *, row: int = 0) -> Figure:
         top.set_ylim(0, 1.05)
         top.set_ylabel(say(en="probability of\nthe chosen token", ja="選ばれた\nトークンの確率"))
         bottom.set_ylabel(say(en="entropy (nats)", ja="エントロピー（nats）"))
-        fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+        fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=points(8),
+                   frameon=False)
         set_token_ticks(bottom, x, token_labels(result.tokenizer, result.token_ids[row, :steps].tolist()), rotation=60)
         bottom.set_xlabel(say(en="generated token", ja="生成されたトークン"))
         top.set_title(say(en="How sure was the model at each step? ",
                           ja="各ステップでモデルはどれだけ確信していたか？ ")
-                      + settings_text(result.settings), fontsize=10)
+                      + settings_text(result.settings), fontsize=points(10))
     return fig
 
 
@@ -125,11 +142,11 @@ def plot_token_shading(result: GenerationResult, *, row: int = 0, by: str = "pro
                                 cax=fig.add_axes((0.25, 0.6 / height, 0.5, 0.22 / height)))
         colorbar.set_label(say(en=f"{'probability' if by == 'prob' else 'rank'} of the chosen token: ",
                                ja=f"選ばれたトークンの{'確率' if by == 'prob' else '順位'}: ")
-                           + distribution_label(which))
+                           + distribution_label(which, result.settings))
         if by == "rank":
             colorbar.set_ticks(range(11), labels=[str(r) for r in range(10)] + ["10+"])
         fig.suptitle(say(en="Prompt: ", ja="プロンプト: ") + show_token(result.prompts[row], 70), x=0.03, ha="left",
-                     fontsize=10, parse_math=False)
+                     fontsize=points(10), parse_math=False)
     return fig
 
 
@@ -143,7 +160,7 @@ def _lay_out_tokens(fig: Figure, tokens: Sequence[str], colours: Sequence[Any], 
     renderer = RendererAgg(int(width * fig.dpi), int(3 * fig.dpi), fig.dpi)  # only measures the tokens
     texts, places, x, line = [], [], 0.0, 0
     for token, colour in zip(tokens, colours, strict=True):
-        text = fig.text(0, 0, show_token(token, 40), fontsize=11, color=text_colour(colour), parse_math=False,
+        text = fig.text(0, 0, show_token(token, 40), fontsize=points(11), color=text_colour(colour), parse_math=False,
                         va="top", bbox=dict(boxstyle="square,pad=0.15", facecolor=colour, edgecolor="white"))
         size = text.get_window_extent(renderer).width / fig.dpi + 0.08  # inches, with a small gap
         if x > 0 and x + size > width - 2 * margin:

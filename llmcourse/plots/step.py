@@ -21,6 +21,7 @@ from ..i18n import say
 from ..sampling import SAMPLING_SETTINGS, process_logits, sample_frequencies, sampling_probs, temperature_probs
 from ..tokens import token_labels
 from .common import (
+    applied_label,
     bar_legend,
     check_alternatives,
     check_position,
@@ -32,13 +33,24 @@ from .common import (
     logits_row,
     other_label,
     probability_word,
-    processed_label,
     raw_label,
     settings_text,
     step_logits,
     top_with_other,
 )
-from .style import BLUE, GREEN, GREY, LIGHT_GREY, ORANGE, PURPLE, VERMILLION, new_figure, plot_style, set_token_ticks
+from .style import (
+    BLUE,
+    GREEN,
+    GREY,
+    LIGHT_GREY,
+    ORANGE,
+    PURPLE,
+    VERMILLION,
+    new_figure,
+    plot_style,
+    points,
+    set_token_ticks,
+)
 
 
 def plot_next_token(result_or_logits: GenerationResult | torch.Tensor, *, step: int = 0, row: int = 0,
@@ -59,8 +71,10 @@ def plot_next_token(result_or_logits: GenerationResult | torch.Tensor, *, step: 
         chosen = int(result.token_ids[row, step])
         rank = int(getattr(result, which).chosen_rank[row, step])
         subtitle = say(en="\nafter: ", ja="\n直前のテキスト: ") + context(result, row, step)
+        name = distribution_label(which, result.settings)
     else:
         logits, subtitle = logits_row(result_or_logits, tokenizer, row), ""
+        name = distribution_label(which)
     ids, heights = top_with_other(torch.softmax(logits, -1), alternatives)
     with plot_style():
         fig, ax = new_figure((8, 4.8))
@@ -68,7 +82,7 @@ def plot_next_token(result_or_logits: GenerationResult | torch.Tensor, *, step: 
         fit_ylim(ax, heights)
         bar_legend(fig, chosen, ids, rank)
         ax.set_title(say(en=f"Next token at step {step}: ", ja=f"ステップ {step} の次のトークン: ")
-                     + distribution_label(which) + subtitle, parse_math=False)
+                     + name + subtitle, parse_math=False)
     return fig
 
 
@@ -91,11 +105,13 @@ def plot_raw_vs_processed(result: GenerationResult, *, step: int = 0, row: int =
         draw_bars(right, result.tokenizer, ids, processed_heights, chosen=chosen)
         for x, height in enumerate(processed_heights[:-1]):
             if height == 0:
-                right.text(x, 0.01, "×", ha="center", va="bottom", color=GREY, fontsize=12)
+                right.text(x, 0.01, "×", ha="center", va="bottom", color=GREY, fontsize=points(12))
         fit_ylim(left, raw_heights, processed_heights)
         bar_legend(fig, chosen, ids, int(result.raw.chosen_rank[row, step]))
         left.set_title(raw_label())
-        right.set_title(processed_label() + say(en="\n× = filtered out (probability 0)", ja="\n× = 除外（確率 0）"))
+        filtered = any(height == 0 for height in processed_heights[:-1])
+        right.set_title(distribution_label("processed", result.settings)
+                        + (say(en="\n× = filtered out (probability 0)", ja="\n× = 除外（確率 0）") if filtered else ""))
         fig.suptitle(say(en=f"Step {step} after: ", ja=f"ステップ {step}、直前のテキスト: ")
                      + f"{context(result, row, step)}\n{settings_text(result.settings)}", parse_math=False)
     return fig
@@ -122,12 +138,14 @@ def plot_temperatures(logits: torch.Tensor, tokenizer: Any, temperatures: Sequen
             name = f"T = {temperature}" + (say(en=" (greedy)", ja="（貪欲）") if temperature == 0 else "")
             ax.set_title(name + say(en=f"\nentropy {entropy:.2f} nats, top-1 {float(probs.max()):.2f}",
                                     ja=f"\nエントロピー {entropy:.2f} nats、top-1 {float(probs.max()):.2f}"),
-                         fontsize=10)
+                         fontsize=points(10))
             ax.set_ylim(0, 1.1)
         for ax in axes.flat[len(temperatures):]:
             ax.set_visible(False)
-        fig.suptitle(say(en=f"One set of logits at {len(temperatures)} temperatures: ",
-                         ja=f"同じロジットを {len(temperatures)} 通りの temperature で: ") + processed_label())
+        fig.suptitle(say(en=f"One set of logits at {len(temperatures)} temperatures: softmax(logits / T), "
+                            "no truncation",
+                         ja=f"同じロジットを {len(temperatures)} 通りの temperature で: softmax(ロジット / T)、"
+                            "切り捨てなし"))
     return fig
 
 
@@ -158,11 +176,13 @@ def plot_truncation(logits: torch.Tensor, tokenizer: Any, *, top_k: int | None =
         lines = _mark_thresholds(left, probs, probs[order].cumsum(0).tolist(), top_k, top_p, min_p)
         handles = [Patch(color=BLUE, label=say(en="kept", ja="残る")),
                    Patch(color=LIGHT_GREY, label=say(en="dropped", ja="除外")), *lines]
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=points(8), frameon=False)
         left.set_title(say(en="Before: ", ja="適用前: ") + raw_label()
                        + ("" if temperature == 1 else say(en=", ", ja="、") + f"temperature {temperature}"))
-        right.set_title(say(en=f"After: {processed_label()},\nrenormalized over the kept tokens",
-                            ja=f"適用後: {processed_label()}、\n残ったトークンで正規化し直したもの"))
+        applied = applied_label({"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+                                 "min_p": min_p})  # top_k=None here: no top-k, as in generate(top_k=None)
+        right.set_title(say(en=f"After: {applied},\nrenormalized over the kept tokens",
+                            ja=f"適用後: {applied}、\n残ったトークンで正規化し直したもの"))
         fig.suptitle(_truncation_summary(kept, order, {"top_k": top_k, "top_p": top_p, "min_p": min_p}))
     return fig
 
@@ -184,6 +204,8 @@ def _mark_thresholds(ax: Any, probs: torch.Tensor, cumulative: list[float], top_
     twin.set_ylim(0, 1.05)
     twin.set_ylabel(say(en="cumulative probability", ja="累積確率"), color=ORANGE)
     twin.spines["right"].set_visible(True)
+    twin.spines["right"].set_color(ORANGE)  # the right axis is the cumulative line's, in its colour
+    twin.tick_params(axis="y", colors=ORANGE)
     lines = twin.plot(range(len(cumulative)), cumulative, color=ORANGE, marker="o", markersize=3,
                       label=say(en="cumulative probability (right axis)", ja="累積確率（右軸）"))
     if top_k and top_k < len(cumulative):
@@ -191,6 +213,10 @@ def _mark_thresholds(ax: Any, probs: torch.Tensor, cumulative: list[float], top_
     if top_p is not None and top_p < 1:
         lines.append(twin.axhline(top_p, color=GREEN, linestyle="--",
                                   label=f"top_p = {top_p}" + say(en=" (right axis)", ja="（右軸）")))
+        before = [0.0, *cumulative[:-1]]  # probability of the tokens ranked above each token
+        cut = sum(1 for total in before if total < top_p)  # kept: the tokens ranked above p and the one crossing it
+        if cut < len(cumulative):
+            ax.axvline(cut - 0.5, color=GREEN, linestyle="--")  # where top-p cuts the bars
     if min_p is not None:
         top1 = float(probs.max())
         lines.append(ax.axhline(min_p * top1, color=PURPLE, linestyle=":",
@@ -208,11 +234,12 @@ def plot_empirical_vs_model(logits: torch.Tensor, tokenizer: Any, *, n: int = 10
     check_alternatives(alternatives)
     probs = sampling_probs(logits, **sampling)  # (1, vocab)
     which = "processed" if any(sampling.get(key) not in (None, 1.0) for key in SAMPLING_SETTINGS) else "raw"
+    settings = {"do_sample": True, "top_k": None, **sampling}  # sampling_probs applies no default top-k
     ids, model_heights = top_with_other(probs[0], alternatives)
     _, sample_heights = top_with_other(sample_frequencies(probs, n, seed)[0], alternatives, torch.tensor(ids))
     p = np.array(model_heights)
     x = np.arange(len(p))
-    label = distribution_label(which)
+    label = distribution_label(which, settings)
     with plot_style():
         fig, ax = new_figure((10, 4.6))
         ax.bar(x - 0.2, model_heights, 0.4, color=BLUE, label=say(en=f"probability ({label})", ja=f"確率（{label}）"))
@@ -223,7 +250,7 @@ def plot_empirical_vs_model(logits: torch.Tensor, tokenizer: Any, *, n: int = 10
                                            ja="頻度の想定されるばらつき（±2 標準誤差）"))
         set_token_ticks(ax, x, token_labels(tokenizer, ids) + [other_label()], rotation=45)
         ax.set_ylabel(say(en="probability / frequency", ja="確率 / 頻度"))
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=points(8), frameon=False)
         ax.set_title(say(en=f"{n} draws with torch.multinomial from the {label}",
                          ja=f"{label}から torch.multinomial で {n} 回抽出"))
     return fig

@@ -48,6 +48,21 @@ STYLE = {
     "figure.dpi": 100,
     "svg.fonttype": "path",  # SVGs show the same glyphs without the fonts installed
 }
+BASE_FONT_SIZE = STYLE["font.size"]  # explicit sizes in the plots are written for this size: see `points`
+PROJECTOR = {  # on top of STYLE while `use_projector_style` is on: read from the back of a classroom
+    "font.size": 16,
+    "axes.titlesize": 17,
+    "axes.labelsize": 16,
+    "axes.linewidth": 1.5,
+    "xtick.major.width": 1.5,
+    "ytick.major.width": 1.5,
+    "lines.linewidth": 2.5,
+    "lines.markersize": 8,
+    "patch.linewidth": 1.2,
+    "hatch.linewidth": 1.5,
+    "figure.dpi": 150,
+}
+_projector = {"on": False}  # switched by use_projector_style; read each time a figure is drawn
 
 
 class CourseFigure(Figure):
@@ -91,19 +106,70 @@ def register_cjk_font() -> bool:
 def plot_style() -> Iterator[None]:
     """Apply the course style while the block runs; the caller's values of those settings come back after it.
 
-    Only the keys of `STYLE` are restored (``rc_context`` would also undo the
+    Only the keys of `STYLE` (and `PROJECTOR`) are restored (``rc_context`` would also undo the
     ``interactive`` flag that a notebook's inline backend sets when a first figure is made).
 
     >>> with plot_style():
     ...     fig, ax = new_figure((4, 3))  # Japanese text in it falls back to IPAexGothic
     """
     register_cjk_font()
-    saved = {key: matplotlib.rcParams[key] for key in STYLE}
-    matplotlib.rcParams.update(STYLE)
+    style = {**STYLE, **PROJECTOR} if _projector["on"] else STYLE
+    saved = {key: matplotlib.rcParams[key] for key in style}
+    matplotlib.rcParams.update(style)
     try:
         yield
     finally:
         matplotlib.rcParams.update(saved)
+
+
+def use_projector_style(on: bool = True) -> None:
+    """Draw every later course figure for a projector: larger fonts, thicker lines, sharper pixels.
+
+    One call at the top of a notebook switches it on for the session; ``use_projector_style(False)``
+    switches it off; `projector_style` does it for one block. Figure sizes stay the same.
+
+    >>> use_projector_style()
+    >>> with plot_style():
+    ...     points(8)
+    12.8
+    >>> use_projector_style(False)
+    """
+    _projector["on"] = bool(on)
+
+
+@contextmanager
+def projector_style() -> Iterator[None]:
+    """The projector style (`use_projector_style`) for the figures drawn inside the block only.
+
+    >>> with projector_style():
+    ...     fig = plot_memory({"fp32": 538e6, "4-bit": 110e6})  # doctest: +SKIP
+    """
+    before = _projector["on"]
+    _projector["on"] = True
+    try:
+        yield
+    finally:
+        _projector["on"] = before
+
+
+def label_chars(chars: int) -> int:
+    """How many characters of a token fit in a cell that holds ``chars`` in the course style (fewer on a projector).
+
+    >>> with plot_style():
+    ...     label_chars(13)
+    13
+    """
+    return max(4, round(chars * BASE_FONT_SIZE / float(matplotlib.rcParams["font.size"])))
+
+
+def points(size: float) -> float:
+    """A font size written for the course style, scaled to the style in force (larger under the projector style).
+
+    >>> with plot_style():
+    ...     points(8)
+    8.0
+    """
+    return size * float(matplotlib.rcParams["font.size"]) / BASE_FONT_SIZE
 
 
 def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, Any]:

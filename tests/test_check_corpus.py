@@ -1,0 +1,568 @@
+"""A corpus of learner answers for every exercise check: mistakes fail with a hint that names them, right answers pass.
+
+Each WRONG row is a mistake a learner makes (found by trying the exercises as a learner
+would); it must fail, and one failed line's hint (the idea, shown first) must match the
+row's pattern. Each RIGHT row is a correct answer, written in another way than the
+lesson's solution; it must pass. The rows use the real offline model where the check
+needs one, and a tiny random model for the sampling exercise.
+
+Lesson 04's `check_max_new_tokens` is left out here: it is being changed to "at least /
+exactly 40" in its own task, with its own tests in tests/test_checks.py.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from types import SimpleNamespace
+
+import pytest
+import torch
+from transformers import BitsAndBytesConfig, TextIteratorStreamer
+
+from llmcourse import checks, sampling
+from llmcourse.checks import Report
+from llmcourse.i18n import set_language
+
+QUESTION = "What is the capital of France?"
+GREEDY = dict(max_new_tokens=4, do_sample=False)
+
+
+@pytest.fixture(autouse=True)
+def english():
+    set_language("en")
+    yield
+    set_language("en")
+
+
+@pytest.fixture(scope="module")
+def kit(offline_model, tiny_model, tiny_tokenizer):
+    """What a learner has at hand: the model, its tokenizer, a left-padding copy and a tiny model to sample from."""
+    import copy
+
+    model, tokenizer = offline_model
+    left = copy.deepcopy(tokenizer)
+    left.padding_side, left.pad_token = "left", left.eos_token
+    return SimpleNamespace(model=model, tokenizer=tokenizer, left=left, tiny=tiny_model, tiny_tokenizer=tiny_tokenizer)
+
+
+def case(name, run, pattern=""):
+    """One answer: ``run(kit)`` returns the check's report; ``pattern``: the hint of a wrong one."""
+    return pytest.param(run, pattern, id=name)
+
+
+def messages(role="user", content=QUESTION):
+    return [{"role": role, "content": content}]
+
+
+def template(k, chat=None, **kwargs):
+    return k.tokenizer.apply_chat_template(chat or messages(), **kwargs)
+
+
+def right_padded(k):
+    import copy
+
+    tokenizer = copy.deepcopy(k.tokenizer)
+    tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def no_pad(k):
+    import copy
+
+    tokenizer = copy.deepcopy(k.tokenizer)
+    tokenizer.padding_side, tokenizer.pad_token = "left", None
+    return tokenizer
+
+
+# ---------------------------------------------------------------- 03: next token and new text
+
+
+def sampled_token(model, input_ids):
+    return int(torch.multinomial(model(input_ids).logits[0, -1].softmax(-1), 1))
+
+
+def decoded_token(k):
+    return lambda model, input_ids: k.tokenizer.decode([int(model(input_ids).logits[0, -1].argmax())])
+
+
+def padded_run(k):
+    """What a learner's my_decode is given, to build answers that slice by hand."""
+    from llmcourse.checks.lesson03_generating import NEW_TEXT_PROMPTS, _left_padded_run
+
+    return _left_padded_run(k.model, k.tokenizer, NEW_TEXT_PROMPTS)
+
+
+def decode_from(k, start):
+    return lambda inputs, output_ids: k.tokenizer.batch_decode(output_ids[:, start(inputs):], skip_special_tokens=True)
+
+
+# ---------------------------------------------------------------- 04: sampling and the padded batch
+
+
+def sampler(k, *, seed_where="before", seed=None, do_sample=True, prompt="I am a cat.", keep_prompt=False,
+            seed_with="torch"):
+    """A my_sample(seed) as a learner writes it, on the tiny model; the knobs make the mistakes."""
+    model, tokenizer = k.tiny, k.tiny_tokenizer
+
+    def seed_it(value):  # looked up at call time, as a learner's torch.manual_seed(seed) is
+        import transformers
+
+        {"torch": torch.manual_seed, "random": random.seed, "set_seed": transformers.set_seed}[seed_with](value)
+
+    def my_sample(s):
+        inputs = tokenizer([prompt], return_tensors="pt")
+        if seed_where == "before":
+            seed_it(s if seed is None else seed)
+        output_ids = model.generate(**inputs, do_sample=do_sample, max_new_tokens=8, pad_token_id=2)
+        if seed_where == "after":
+            seed_it(s)
+        start = 0 if keep_prompt else inputs.input_ids.shape[1]
+        return tokenizer.decode(output_ids[0, start:], skip_special_tokens=True)
+
+    return my_sample
+
+
+def padded_texts(k, prompts=("1, 2, 3", "A, B, C, D, E"), *, side="left", mask=True, start=None, skip=True,
+                 rowwise=False):
+    tokenizer = k.left if side == "left" else right_padded(k)
+    batch = tokenizer(list(prompts), padding=True, return_tensors="pt")
+    kwargs = dict(batch) if mask else {"input_ids": batch.input_ids}
+    output_ids = k.model.generate(**kwargs, max_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    first = batch.input_ids.shape[1] if start is None else start
+    if rowwise:
+        return [tokenizer.decode(row[first:], skip_special_tokens=skip) for row in output_ids]
+    return tokenizer.batch_decode(output_ids[:, first:], skip_special_tokens=skip)
+
+
+# ---------------------------------------------------------------- 05: top-p and temperature
+
+
+def top_p_sorted_not_scattered(logits, p):
+    sorted_logits, _ = logits.sort(descending=True)
+    probs = sorted_logits.softmax(-1)
+    remove = probs.cumsum(-1) - probs >= p
+    return sorted_logits.masked_fill(remove, float("-inf"))
+
+
+def top_p_mask_not_scattered(logits, p):
+    sorted_logits, _ = logits.sort(descending=True)
+    probs = sorted_logits.softmax(-1)
+    return logits.masked_fill(probs.cumsum(-1) - probs >= p, float("-inf"))
+
+
+def top_p_without_shift(logits, p):
+    sorted_logits, ids = logits.sort(descending=True)
+    remove = sorted_logits.softmax(-1).cumsum(-1) > p  # drops the token that crosses p
+    return logits.masked_fill(remove.scatter(1, ids, remove), float("-inf"))
+
+
+def top_p_ascending(logits, p):
+    sorted_logits, ids = logits.sort()  # least likely first: keeps the tail
+    probs = sorted_logits.softmax(-1)
+    remove = probs.cumsum(-1) - probs >= p
+    return logits.masked_fill(remove.scatter(1, ids, remove), float("-inf"))
+
+
+def top_p_large_negative(logits, p):
+    return sampling.top_p_filter(logits, p).clamp(min=-1e9)
+
+
+def top_p_probabilities(logits, p):
+    return sampling.top_p_filter(logits, p).softmax(-1)
+
+
+def top_p_renormalized(logits, p):
+    return sampling.top_p_filter(logits, p).log_softmax(-1)
+
+
+def top_p_threshold(logits, p):
+    return logits.masked_fill(logits.softmax(-1) < 1 - p, float("-inf"))  # a threshold on each probability
+
+
+def top_p_written_out(logits, p):
+    """Right: a loop over rows, the way the lesson explains it."""
+    out = torch.full_like(logits, float("-inf"))
+    for row in range(logits.shape[0]):
+        probs = logits[row].softmax(-1)
+        total = 0.0
+        for token in probs.argsort(descending=True).tolist():
+            out[row, token] = logits[row, token]
+            total += float(probs[token])
+            if total >= p:
+                break
+    return out
+
+
+def top_p_scattered(logits, p):
+    """Right: sort descending, shift by one, scatter back."""
+    sorted_logits, ids = torch.sort(logits, descending=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    remove_sorted = probs.cumsum(-1) - probs >= p
+    remove = torch.zeros_like(remove_sorted).scatter(1, ids, remove_sorted)
+    return logits.masked_fill(remove, float("-inf"))
+
+
+# ---------------------------------------------------------------- 06: chunks and tokens per second
+
+
+def streamed(k, **streamer_settings):
+    from threading import Thread
+
+    inputs = k.tokenizer("A list of colors: red, blue", return_tensors="pt")
+    streamer = TextIteratorStreamer(k.tokenizer, **streamer_settings)
+    thread = Thread(target=k.model.generate, kwargs=dict(**inputs, max_new_tokens=8, do_sample=False,
+                                                           streamer=streamer))
+    thread.start()
+    chunks = [chunk for chunk in streamer]
+    thread.join()
+    return chunks
+
+
+def full_text(k):
+    inputs = k.tokenizer("A list of colors: red, blue", return_tensors="pt")
+    output_ids = k.model.generate(**inputs, max_new_tokens=8, do_sample=False)
+    return k.tokenizer.decode(output_ids[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)
+
+
+C = checks
+WRONG = [
+    # ---- 01: 4-bit model (a tiny model saved and quantized, see the four_bit_tiny fixture)
+    case("4bit: not quantized", lambda k: C.check_4bit_model(k.tiny), "not quantized"),
+    case("4bit: the (model, tokenizer) pair", lambda k: C.check_4bit_model((k.tiny, k.tiny_tokenizer)),
+         "load_model returns"),
+    case("4bit: 8-bit instead", lambda k: C.check_4bit_model(k.quantized(load_in_8bit=True)), "is 8-bit"),
+    case("4bit: fp4, the default type", lambda k: C.check_4bit_model(k.quantized(bnb_4bit_quant_type="fp4")),
+         'default 4-bit type is "fp4"'),
+    case("4bit: no double quantization",
+         lambda k: C.check_4bit_model(k.quantized(bnb_4bit_use_double_quant=False)), "per-block scales"),
+    case("4bit: float32 matmuls",
+         lambda k: C.check_4bit_model(k.quantized(bnb_4bit_compute_dtype=torch.float32)), "compute type"),
+    case("4bit: embeddings left in float32", lambda k: C.check_4bit_model(k.quantized(dtype=torch.float32)),
+         "embeddings and norms stay float32"),
+    # ---- 01: 8-bit config
+    case("8bit: the removed keyword, as a dict", lambda k: C.check_8bit_config({"load_in_8bit": True}),
+         "removed from_pretrained"),
+    case("8bit: load_model's shortcut", lambda k: C.check_8bit_config("8bit"), "load_model's shortcut"),
+    case("8bit: a 4-bit config", lambda k: C.check_8bit_config(BitsAndBytesConfig(load_in_4bit=True)),
+         "4-bit config"),
+    case("8bit: an empty config", lambda k: C.check_8bit_config(BitsAndBytesConfig()), "asks for nothing"),
+    case("8bit: the class, not called", lambda k: C.check_8bit_config(BitsAndBytesConfig), "class itself"),
+    case("8bit: the model instead of its config", lambda k: C.check_8bit_config(k.tiny), "this is a model"),
+    case("8bit: the placeholder", lambda k: C.check_8bit_config(None), "config object"),
+    # ---- 02: left padding
+    case("left padding: as shipped (right, no pad)", lambda k: C.check_left_padding(k.tokenizer), "pads on the right"),
+    case("left padding: pad token but right side", lambda k: C.check_left_padding(right_padded(k)),
+         "pads on the right"),
+    case("left padding: left but no pad token", lambda k: C.check_left_padding(no_pad(k)), "no token to pad with"),
+    case("left padding: the (model, tokenizer) pair", lambda k: C.check_left_padding((k.model, k.left)),
+         "load_model returns"),
+    case("left padding: the model", lambda k: C.check_left_padding(k.model), "this is the model"),
+    case("left padding: the class, not loaded", lambda k: C.check_left_padding(type(k.left)), "this is the class"),
+    # ---- 02: chat prompt
+    case("chat: the question alone", lambda k: C.check_chat_prompt(QUESTION, k.tokenizer), "question alone"),
+    case("chat: no generation prompt", lambda k: C.check_chat_prompt(template(k, tokenize=False), k.tokenizer),
+         "must end with"),
+    case("chat: a system turn", lambda k: C.check_chat_prompt(
+        template(k, messages("system"), tokenize=False, add_generation_prompt=True), k.tokenizer), '"system" turn'),
+    case("chat: an assistant turn", lambda k: C.check_chat_prompt(
+        template(k, messages("assistant"), tokenize=False, add_generation_prompt=True), k.tokenizer),
+        '"assistant" turn'),
+    case("chat: token ids (tokenize left on)", lambda k: C.check_chat_prompt(
+        template(k, add_generation_prompt=True, return_dict=False), k.tokenizer), "these are token ids"),
+    case("chat: the messages, not the text", lambda k: C.check_chat_prompt(messages(), k.tokenizer),
+         "these are the chat messages"),
+    case("chat: another question", lambda k: C.check_chat_prompt(
+        template(k, messages(content="What is the capital of Spain?"), tokenize=False, add_generation_prompt=True),
+        k.tokenizer), "not there word for word"),
+    # ---- 03: greedy next token
+    case("next token: sampled with multinomial",
+         lambda k: C.check_next_token_fn(sampled_token, k.model, k.tokenizer), "samples"),
+    case("next token: the first position",
+         lambda k: C.check_next_token_fn(lambda m, ids: int(m(ids).logits[0, 0].argmax()), k.model, k.tokenizer),
+         "first position"),
+    case("next token: the logits", lambda k: C.check_next_token_fn(lambda m, ids: m(ids).logits[0, -1], k.model,
+                                                                   k.tokenizer), "one token id"),
+    case("next token: the token's text",
+         lambda k: C.check_next_token_fn(decoded_token(k), k.model, k.tokenizer), "token's text"),
+    case("next token: argmax over all positions",
+         lambda k: C.check_next_token_fn(lambda m, ids: int(m(ids).logits[0].argmax()), k.model, k.tokenizer),
+         "over all positions"),
+    case("next token: the largest logit's value",
+         lambda k: C.check_next_token_fn(lambda m, ids: float(m(ids).logits[0, -1].max()), k.model, k.tokenizer),
+         r"value \(max\)"),
+    case("next token: argmin",
+         lambda k: C.check_next_token_fn(lambda m, ids: int(m(ids).logits[0, -1].argmin()), k.model, k.tokenizer),
+         "least likely"),
+    # ---- 03: new text only
+    case("new text: prompt and all", lambda k: C.check_new_text_only(
+        lambda inputs, output_ids: k.tokenizer.batch_decode(output_ids, skip_special_tokens=True), k.model,
+        k.tokenizer), "each prompt followed by its new tokens"),
+    case("new text: special tokens kept", lambda k: C.check_new_text_only(
+        lambda inputs, output_ids: k.tokenizer.batch_decode(output_ids[:, inputs["input_ids"].shape[1]:]),
+        k.model, k.tokenizer), "special tokens"),
+    case("new text: each row's own length", lambda k: C.check_new_text_only(
+        lambda inputs, output_ids: [k.tokenizer.decode(row[int(mask.sum()):], skip_special_tokens=True)
+                                    for row, mask in zip(output_ids, inputs["attention_mask"], strict=True)],
+        k.model, k.tokenizer), "start at the same index"),
+    case("new text: the first row only", lambda k: C.check_new_text_only(
+        lambda inputs, output_ids: k.tokenizer.decode(output_ids[0, inputs["input_ids"].shape[1]:],
+                                                      skip_special_tokens=True), k.model, k.tokenizer),
+        "this is one string"),
+    case("new text: the ids, not decoded", lambda k: C.check_new_text_only(
+        lambda inputs, output_ids: output_ids[:, inputs["input_ids"].shape[1]:], k.model, k.tokenizer),
+        "these are token ids"),
+    case("new text: the last token dropped", lambda k: C.check_new_text_only(
+        lambda inputs, output_ids: k.tokenizer.batch_decode(output_ids[:, inputs["input_ids"].shape[1]:-2],
+                                                            skip_special_tokens=True), k.model, k.tokenizer),
+        "cut short"),
+    case("new text: one token too far", lambda k: C.check_new_text_only(
+        lambda inputs, output_ids: k.tokenizer.batch_decode(output_ids[:, inputs["input_ids"].shape[1] + 1:],
+                                                            skip_special_tokens=True), k.model, k.tokenizer),
+        "misses its start"),
+    # ---- 04: reproducible sampling
+    case("sampling: greedy", lambda k: C.check_reproducible_sampling(sampler(k, do_sample=False)),
+         "without do_sample=True"),
+    case("sampling: seed set outside the function",
+         lambda k: C.check_reproducible_sampling(sampler(k, seed_where="nowhere")), "inside the function"),
+    case("sampling: seed set after generate",
+         lambda k: C.check_reproducible_sampling(sampler(k, seed_where="after")), "after generate"),
+    case("sampling: a fixed seed", lambda k: C.check_reproducible_sampling(sampler(k, seed=42)),
+         "never reached torch's generator"),
+    case("sampling: Python's random.seed", lambda k: C.check_reproducible_sampling(sampler(k, seed_with="random")),
+         "random.seed and numpy's seed"),
+    case("sampling: prompt + text", lambda k: C.check_reproducible_sampling(sampler(k, keep_prompt=True)),
+         "prompt followed by the new tokens"),
+    case("sampling: a list, not text", lambda k: C.check_reproducible_sampling(lambda seed: [sampler(k)(seed)]),
+         "decode the ids"),
+    # ---- 04: padded batch
+    case("padded batch: right padding", lambda k: C.check_padded_batch(padded_texts(k, side="right")),
+         "padded on the right"),
+    case("padded batch: the prompts decoded too", lambda k: C.check_padded_batch(padded_texts(k, start=0)),
+         "new text only"),
+    case("padded batch: special tokens kept",
+         lambda k: C.check_padded_batch(padded_texts(k, start=0, skip=False)), "skip special tokens"),
+    case("padded batch: one string", lambda k: C.check_padded_batch(" ".join(padded_texts(k))), "one string"),
+    case("padded batch: rows swapped", lambda k: C.check_padded_batch(padded_texts(k)[::-1]),
+         "does not continue after"),
+    case("padded batch: the ids", lambda k: C.check_padded_batch(torch.tensor([[1, 2], [3, 4]])),
+         "these are token ids"),
+    # ---- 05: top-p
+    case("top-p: sorted logits, not scattered back", lambda k: C.check_top_p_filter(top_p_sorted_not_scattered),
+         "still in sorted order"),
+    case("top-p: sorted mask on unsorted logits", lambda k: C.check_top_p_filter(top_p_mask_not_scattered),
+         "still in sorted order"),
+    case("top-p: drops the token that crosses p", lambda k: C.check_top_p_filter(top_p_without_shift),
+         "carries the total past p"),
+    case("top-p: ascending sort", lambda k: C.check_top_p_filter(top_p_ascending), "most likely token was removed"),
+    case("top-p: -1e9 instead of -inf", lambda k: C.check_top_p_filter(top_p_large_negative), "large negative"),
+    case("top-p: probabilities", lambda k: C.check_top_p_filter(top_p_probabilities), "returns probabilities"),
+    case("top-p: renormalized", lambda k: C.check_top_p_filter(top_p_renormalized), "kept logits were changed"),
+    case("top-p: a threshold on each probability", lambda k: C.check_top_p_filter(top_p_threshold),
+         "too many tokens|most likely token|carries the total"),
+    # ---- 05: temperature
+    case("temperature: multiplied", lambda k: C.check_temperature(lambda logits, t: logits * t), "multiplies"),
+    case("temperature: probabilities", lambda k: C.check_temperature(lambda logits, t: (logits / t).softmax(-1)),
+         "returns probabilities"),
+    case("temperature: arguments swapped", lambda k: C.check_temperature(lambda logits, t: t / logits),
+         "divides t by the logits"),
+    case("temperature: shifted", lambda k: C.check_temperature(lambda logits, t: logits - t), "shifts"),
+    case("temperature: floor division", lambda k: C.check_temperature(lambda logits, t: logits // t), "rounds"),
+    case("temperature: unchanged", lambda k: C.check_temperature(lambda logits, t: logits), "unchanged"),
+    case("temperature: squared", lambda k: C.check_temperature(lambda logits, t: logits / t**2), "divide every logit"),
+    # ---- 06: streamed chunks
+    case("chunks: the streamer itself", lambda k: C.check_streamed_chunks(TextIteratorStreamer(k.tokenizer),
+                                                                         "x"), "the streamer itself"),
+    case("chunks: joined into one string", lambda k: C.check_streamed_chunks(", green, yellow", ", green, yellow"),
+         "already joined"),
+    case("chunks: one chunk (generate finished first)",
+         lambda k: C.check_streamed_chunks([", green, yellow"], ", green, yellow"), "own item"),
+    case("chunks: the prompt streamed too",
+         lambda k: C.check_streamed_chunks(streamed(k, skip_special_tokens=True), full_text(k)), "start with the prompt"),
+    case("chunks: special tokens kept", lambda k: C.check_streamed_chunks(
+        [", green", "<|im_end|>"], ", green"), "special tokens"),
+    case("chunks: another generation", lambda k: C.check_streamed_chunks([", pink", ", gray"], ", green, yellow"),
+         "another generation"),
+    # ---- 06: tokens per second
+    case("rate: padding counted", lambda k: C.check_tokens_per_second(lambda r, s: r.token_ids.numel() / s),
+         "padding after EOS"),
+    case("rate: prompt counted", lambda k: C.check_tokens_per_second(lambda r, s: r.sequences.numel() / s),
+         "prompt tokens were read"),
+    case("rate: seconds per token",
+         lambda k: C.check_tokens_per_second(lambda r, s: s / r.token_mask.sum().item()), "seconds per token"),
+    case("rate: one row", lambda k: C.check_tokens_per_second(lambda r, s: len(r.tokens(0)) / s), "one row"),
+    case("rate: the steps", lambda k: C.check_tokens_per_second(lambda r, s: r.steps / s), "one row"),
+    case("rate: words of the text",
+         lambda k: C.check_tokens_per_second(lambda r, s: len(" ".join(r.texts).split()) / s), "characters or words"),
+    case("rate: text, not a number",
+         lambda k: C.check_tokens_per_second(lambda r, s: f"{r.token_mask.sum().item() / s:.1f} tokens/s"),
+         "return a number"),
+]
+
+RIGHT = [
+    case("4bit: the lesson's config", lambda k: C.check_4bit_model(k.quantized())),
+    case("4bit: the config as a dict of keywords", lambda k: C.check_4bit_model(k.quantized(as_dict=True))),
+    case("8bit: keyword", lambda k: C.check_8bit_config(BitsAndBytesConfig(load_in_8bit=True))),
+    case("8bit: with a threshold", lambda k: C.check_8bit_config(
+        BitsAndBytesConfig(**{"load_in_8bit": True, "llm_int8_threshold": 6.0}))),
+    case("left padding: attributes set", lambda k: C.check_left_padding(k.left)),
+    case("left padding: loaded so", lambda k: C.check_left_padding(k.loaded_left)),
+    case("chat: apply_chat_template", lambda k: C.check_chat_prompt(
+        template(k, tokenize=False, add_generation_prompt=True), k.tokenizer)),
+    case("chat: with a system message first", lambda k: C.check_chat_prompt(
+        template(k, messages("system", "Answer briefly.") + messages(), tokenize=False, add_generation_prompt=True),
+        k.tokenizer)),
+    case("next token: argmax of the last logits",
+         lambda k: C.check_next_token_fn(lambda m, ids: int(m(ids).logits[0, -1].argmax()), k.model, k.tokenizer)),
+    case("next token: generate one token", lambda k: C.check_next_token_fn(
+        lambda m, ids: m.generate(ids, max_new_tokens=1, do_sample=False)[0, -1], k.model, k.tokenizer)),
+    case("next token: softmax then argmax, a tensor", lambda k: C.check_next_token_fn(
+        lambda m, ids: m(input_ids=ids).logits[:, -1, :].softmax(-1).argmax(-1), k.model, k.tokenizer)),
+    case("new text: batch_decode of the slice", lambda k: C.check_new_text_only(
+        decode_from(k, lambda inputs: inputs["input_ids"].shape[1]), k.model, k.tokenizer)),
+    case("new text: decode row by row", lambda k: C.check_new_text_only(
+        lambda inputs, output_ids: [k.tokenizer.decode(row[inputs.input_ids.shape[-1]:], skip_special_tokens=True)
+                                    for row in output_ids], k.model, k.tokenizer)),
+    case("sampling: torch.manual_seed", lambda k: C.check_reproducible_sampling(sampler(k))),
+    case("sampling: transformers.set_seed", lambda k: C.check_reproducible_sampling(
+        sampler(k, seed_with="set_seed"))),
+    case("padded batch: the lesson's way", lambda k: C.check_padded_batch(padded_texts(k))),
+    case("padded batch: row by row", lambda k: C.check_padded_batch(padded_texts(k, rowwise=True))),
+    case("top-p: the course's filter", lambda k: C.check_top_p_filter(sampling.top_p_filter)),
+    case("top-p: sort, shift, scatter", lambda k: C.check_top_p_filter(top_p_scattered)),
+    case("top-p: written out", lambda k: C.check_top_p_filter(top_p_written_out)),
+    case("temperature: divide", lambda k: C.check_temperature(lambda logits, t: logits / t)),
+    case("temperature: torch.div", lambda k: C.check_temperature(torch.div)),
+    case("temperature: transformers' warper", lambda k: C.check_temperature(
+        lambda logits, t: __import__("transformers").TemperatureLogitsWarper(t)(None, logits))),
+    case("chunks: streamed", lambda k: C.check_streamed_chunks(
+        streamed(k, skip_prompt=True, skip_special_tokens=True), full_text(k))),
+    case("chunks: a tuple", lambda k: C.check_streamed_chunks((", green", ", yellow"), ", green, yellow")),
+    case("rate: token_mask", lambda k: C.check_tokens_per_second(lambda r, s: r.token_mask.sum().item() / s)),
+    case("rate: result.tokens of every row", lambda k: C.check_tokens_per_second(
+        lambda r, s: sum(len(r.tokens(row)) for row in range(len(r.texts))) / s)),
+    case("rate: a tensor", lambda k: C.check_tokens_per_second(lambda r, s: r.token_mask.sum() / s)),
+]
+
+
+@pytest.fixture(scope="module")
+def learner(kit, tmp_path_factory):
+    """The kit plus a 4-bit version of the tiny model and a tokenizer loaded with padding_side="left"."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from llmcourse.offline import checkpoint_dir
+
+    # embeddings about a fifth of the weights, as in the course's models: left in float32 they show in the footprint
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny")
+    LlamaForCausalLM(LlamaConfig(vocab_size=384, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                 num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
+                                 bos_token_id=1, eos_token_id=2, pad_token_id=2)).save_pretrained(folder)
+
+    def quantized(as_dict=False, dtype=torch.bfloat16, **settings):
+        config = dict(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                      bnb_4bit_compute_dtype=torch.bfloat16)
+        config = {key: value for key, value in {**config, **settings}.items()
+                  if not (settings.get("load_in_8bit") and key.startswith(("load_in_4", "bnb_4bit")))}
+        quantization = BitsAndBytesConfig(**config) if not as_dict else BitsAndBytesConfig.from_dict(config)
+        return AutoModelForCausalLM.from_pretrained(folder, quantization_config=quantization, dtype=dtype)
+
+    kit.quantized = quantized
+    kit.loaded_left = AutoTokenizer.from_pretrained(checkpoint_dir(), padding_side="left")
+    kit.loaded_left.pad_token = kit.loaded_left.eos_token
+    return kit
+
+
+@pytest.mark.parametrize("run, pattern", WRONG)
+def test_a_mistake_fails_with_a_hint_that_names_it(run, pattern, learner):
+    report = run(learner)
+    assert isinstance(report, Report) and not report.passed, report
+    assert any(re.search(pattern, line.hint) for line in report.failures), report
+
+
+@pytest.mark.parametrize("run, pattern", RIGHT)
+def test_a_right_answer_passes(run, pattern, learner):
+    report = run(learner)
+    assert report.passed, report
+
+
+def test_the_corpus_covers_every_exercise():
+    """At least 5 mistakes and 2 right answers for each of the 12 checks here (max_new_tokens: tests/test_checks.py)."""
+    names = [name.split(":")[0] for name in [p.id for p in WRONG]]
+    rights = [name.split(":")[0] for name in [p.id for p in RIGHT]]
+    for check in set(names) | set(rights):
+        assert names.count(check) >= 5 and rights.count(check) >= 2, check
+    assert len(set(names)) == 12
+
+
+# ---------------------------------------------------------------- graded hints
+
+
+def test_the_first_failure_explains_and_hint_2_gives_the_code():
+    wrong = lambda logits, t: logits * t  # noqa: E731
+    first = repr(checks.check_temperature(wrong))
+    assert "multiplies the logits by t" in first and "logits / t" not in first
+    assert "for the line of code: check_temperature(..., hint=2)" in first
+    asked = repr(checks.check_temperature(lambda logits, t: logits * t, hint=2))
+    assert "multiplies the logits by t" in asked and "; logits / t" in asked and "hint=2" not in asked
+
+
+def test_a_second_failing_call_gives_the_code_and_a_pass_resets_it():
+    check = checks.check_8bit_config
+    check(BitsAndBytesConfig(load_in_8bit=True))  # start from a pass
+    assert "BitsAndBytesConfig(load_in_8bit=True)" not in repr(check(BitsAndBytesConfig()))
+    assert "my_config = BitsAndBytesConfig(load_in_8bit=True)" in repr(check(BitsAndBytesConfig()))
+    assert check(BitsAndBytesConfig(load_in_8bit=True)).passed
+    assert "my_config = BitsAndBytesConfig" not in repr(check(BitsAndBytesConfig()))
+
+
+def test_the_placeholder_does_not_count_as_a_first_try():
+    check = checks.check_temperature
+    check(lambda logits, t: logits / t)
+    check(None)  # the learner copy's placeholder
+    assert "; logits / t" not in repr(check(lambda logits, t: logits * t))
+
+
+def test_graded_hints_in_japanese():
+    set_language("ja")
+    check = checks.check_temperature
+    check(lambda logits, t: logits / t)  # start from a pass
+    first = repr(check(lambda logits, t: logits * t, hint=1))
+    assert "t を掛けています" in first and "コードの行を見るには" in first
+    assert "; logits / t" in repr(check(lambda logits, t: logits * t, hint=2))
+
+
+# ---------------------------------------------------------------- stale answers
+
+
+@pytest.fixture
+def shell():
+    """A real IPython shell, as in a notebook; cleared afterwards so that other tests see no IPython."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    yield shell
+    InteractiveShell.clear_instance()
+
+
+def test_a_check_after_a_failed_cell_refuses_the_stale_answer(shell, capsys):
+    shell.run_cell("from llmcourse.checks import check_temperature\n"
+                   "def my_apply_temperature(logits, t):\n    return logits / t")
+    shell.run_cell("def my_apply_temperature(logits, t):\n    return logits / undefined_name\n"
+                   "my_apply_temperature(1.0, 2.0)")  # the exercise cell raises: the old function stays
+    report = shell.run_cell("check_temperature(my_apply_temperature)").result
+    assert not report.passed and len(report.lines) == 1, report
+    assert "NameError" in report.lines[0].message and "run the exercise cell again first" in report.lines[0].hint
+    shell.run_cell("def my_apply_temperature(logits, t):\n    return logits / t")
+    assert shell.run_cell("check_temperature(my_apply_temperature)").result.passed
+
+
+def test_a_syntax_error_in_the_exercise_cell_is_caught_too(shell, capsys):
+    shell.run_cell("from llmcourse.checks import check_8bit_config\nmy_config = None")
+    shell.run_cell("my_config = BitsAndBytesConfig(load_in_8bit=True")  # unclosed parenthesis
+    report = shell.run_cell("check_8bit_config(my_config)").result
+    assert "SyntaxError" in report.lines[0].message and "again first" in report.lines[0].hint
+
+
+def test_outside_ipython_a_check_judges_as_usual():
+    assert checks.check_temperature(lambda logits, t: logits / t).passed
