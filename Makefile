@@ -34,7 +34,8 @@ lab: model
 	$(BIN)/jupyter lab notebooks/ --LabApp.app_settings_dir=$(CURDIR)/classroom/lab-settings $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: model lint
-	$(DETERMINISM) $(BIN)/python -m pytest tests -m "not browser and not hub" $(NBVAL) notebooks --doctest-modules llmcourse
+	$(DETERMINISM) $(BIN)/python -m pytest --doctest-modules llmcourse
+	$(DETERMINISM) $(BIN)/python -m pytest tests -m "not browser and not hub" $(NBVAL) notebooks
 
 lint: setup
 	$(BIN)/ruff check llmcourse tests scripts benchmarks

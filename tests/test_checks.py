@@ -118,7 +118,9 @@ FUNCTION_CHECKS = ["check_next_token_fn", "check_new_text_only", "check_reproduc
 def run_check(name: str, answer, model, tokenizer) -> Report:
     """Call the check ``name`` with ``answer`` in the learner's place (and the tiny model where it takes one)."""
     after_answer = {"check_chat_prompt": (tokenizer,), "check_next_token_fn": (model, tokenizer),
-                    "check_new_text_only": (model, tokenizer), "check_streamed_chunks": (", green",)}
+                    "check_new_text_only": (model, tokenizer), "check_streamed_chunks": (", green",),
+                    "check_greedy_loop": (model, tokenizer), "check_token_logprobs": (model, tokenizer),
+                    "check_digits_processor": (model, tokenizer)}
     return getattr(checks, name)(answer, *after_answer.get(name, ()))
 
 

@@ -130,15 +130,15 @@ def test_assisted_greedy_with_the_16_bit_copy_equals_plain_greedy(lesson_inputs)
 
 def test_a_copy_with_the_first_layers_is_a_bad_draft_and_a_16_bit_copy_a_good_one(lesson_inputs):
     model, sky, _ = lesson_inputs
-    answer, _ = greedy(model, sky, 32)
+    answer, _ = greedy(model, sky, 16)
     length = sky["input_ids"].shape[1]
     short = truncated_copy(model, 10)
     assert short.config.num_hidden_layers == 10 and model.config.num_hidden_layers == 30
     assert torch.equal(short.model.layers[9].mlp.up_proj.weight, model.model.layers[9].mlp.up_proj.weight)
     agree, total = draft_agreement(model, short, answer, length)
-    assert total == 32 and agree <= 4  # the lesson shows 1 of 32
+    assert total == 16 and agree <= 3  # the lesson shows 1 of 16
     agree, _ = draft_agreement(model, copy.deepcopy(model).to(torch.bfloat16), answer, length)
-    assert agree >= 28  # the lesson shows 31 of 32
+    assert agree >= 14  # the lesson shows 15 of 16
 
 
 def test_decode_bytes_of_the_lesson_model(offline_model):

@@ -82,7 +82,7 @@ def build_base(transformers: str) -> Base:
     if frozen.exists() and freeze(venv) == frozen.read_text():
         return Base(transformers, venv)
     partial = venv.with_name(venv.name + ".partial")
-    for folder in (venv, partial):
+    for folder in (venv, partial, *CACHE.glob(f"runtime-transformers-{transformers}-*")):  # older builds too
         shutil.rmtree(folder, ignore_errors=True)
     run([PYTHON, "-m", "venv", partial])
     run([partial / "bin" / "python", "-m", "pip", "install", "-q", *PREINSTALLED, f"transformers=={transformers}"],
