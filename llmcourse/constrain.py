@@ -2,8 +2,10 @@
 
 Lesson 07 passes them to ``generate(..., logits_processor=LogitsProcessorList([...]))``;
 ``llmcourse.sampling`` exports them. A processor is called at every step with the ids so
-far ``(batch, length)`` and the scores ``(batch, vocab)``, after generate's own
-processors, and returns new scores: a token it forbids gets ``-inf`` (probability 0).
+far ``(batch, length)`` and the scores ``(batch, vocab)``, and returns new scores: a token
+it forbids gets ``-inf`` (probability 0). generate runs it after its own processors
+(repetition penalty, bans, ``min_new_tokens``) and before the sampling ones (temperature,
+top-k, top-p), which then choose among the tokens it allows.
 
 - `RegexLogitsProcessor` keeps only the tokens after which the new text can still grow
   into a full match of a pattern, and allows EOS only once it matches: the output

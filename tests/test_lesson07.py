@@ -294,6 +294,12 @@ class Probabilities(DigitsAndCommas):
         return super().__call__(input_ids, scores).softmax(-1)
 
 
+def test_the_lessons_digits_processor_output_always_parses_with_random_scores(tokenizer):
+    processor = DigitsAndCommas(tokenizer)
+    for seed in range(25):
+        assert re.fullmatch(r"[0-9, ]*", random_walk(processor, tokenizer, seed, steps=1000)), seed
+
+
 @pytest.mark.parametrize("make", [DigitsAndCommas, WithIds])
 def test_digits_check_passes(model, tokenizer, make):
     assert_passes(check_digits_processor(make(tokenizer), model, tokenizer))
