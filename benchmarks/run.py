@@ -21,8 +21,8 @@ the whole run is saved to ``benchmarks/results/<hostname>-<date>.json``:
 
 Times are medians of repeated runs after a warm-up, with the min-max spread.
 
-    .venv/bin/python benchmarks/run.py             # full run, about 10 minutes on 2 cores
-    .venv/bin/python benchmarks/run.py --quick     # smoke test, about 2 minutes
+    .venv/bin/python benchmarks/run.py             # full run, about 13 minutes on 2 cores
+    .venv/bin/python benchmarks/run.py --quick     # smoke test, about 4 minutes
     .venv/bin/python benchmarks/run.py --compile   # also time torch.compile (a few more minutes)
 """
 
@@ -436,7 +436,7 @@ def faster_prompts(tokenizer: Any) -> dict[str, Any]:
     """Lesson 08's two prompts: the typo task (the answer copies the prompt) and a chat question (free text)."""
     chat = tokenizer.apply_chat_template([{"role": "user", "content": "Why is the sky blue?"}],
                                          add_generation_prompt=True, return_tensors="pt")
-    return {"typo task": tokenizer(TYPO_TEXT, return_tensors="pt"), "chat question": chat}
+    return {"typo": tokenizer(TYPO_TEXT, return_tensors="pt"), "chat": chat}
 
 
 def bench_faster(repeats: int, bandwidth: float) -> list[Row]:
@@ -453,8 +453,9 @@ def bench_faster(repeats: int, bandwidth: float) -> list[Row]:
     draft.generation_config.num_assistant_tokens = 4
     draft.generation_config.num_assistant_tokens_schedule = "constant"
     draft.generation_config.assistant_confidence_threshold = 0.0
-    methods = {"plain greedy": {}, "prompt lookup (10 tokens)": {"prompt_lookup_num_tokens": 10},
-               f"assisted ({pick_dtypes('cpu').compute} draft, k=4)": {"assistant_model": draft}}
+    short = {"bfloat16": "bf16", "float16": "fp16"}[pick_dtypes("cpu").compute]
+    methods = {"plain greedy": {}, "prompt lookup (10)": {"prompt_lookup_num_tokens": 10},
+               f"assisted ({short} draft, k=4)": {"assistant_model": draft}}
     rows = []
     for label, inputs in faster_prompts(tokenizer).items():
         outputs: dict[str, tuple[Any, int]] = {}
@@ -481,7 +482,7 @@ def bench_faster(repeats: int, bandwidth: float) -> list[Row]:
             print_row(row)
             rows.append(row)
             plain_row = plain_row or row
-        if label == "typo task" and plain_row is not None:  # the engine learners would use instead: same prompt, run
+        if label == "typo" and plain_row is not None:  # the engine learners would use instead: same prompt, run
             reference = outputs["plain greedy"][0][0, inputs["input_ids"].shape[1]:].tolist()
             for row in bench_llama_cpp(repeats, bandwidth, reference, prompt=TYPO_TEXT, section="faster"):
                 if row.tokens_per_s is not None:

@@ -150,7 +150,7 @@ def test_compute_transition_scores_agrees_with_the_generation_result(model, samp
     torch.testing.assert_close(processed.exp(), sampled.processed.chosen_prob, atol=5e-4, rtol=0)
     torch.testing.assert_close(raw.exp(), sampled.raw.chosen_prob, atol=5e-4, rtol=0)
     exact = torch.softmax(torch.stack(out.logits, 1).double(), -1).gather(-1, sampled.token_ids[..., None]).squeeze(-1)
-    torch.testing.assert_close(sampled.raw.chosen_prob.double(), exact, atol=1e-5, rtol=0)
+    torch.testing.assert_close(sampled.raw.chosen_prob.double(), exact, atol=1e-4, rtol=0)  # float32 rounding
     assert not torch.allclose(processed, raw)  # temperature 0.7 and top_k=50 made them differ
 
 

@@ -26,10 +26,12 @@ from matplotlib.text import Text  # noqa: E402
 from transformers import set_seed  # noqa: E402
 
 from llmcourse import generate, plots, search  # noqa: E402
+from llmcourse.client import RequestRun, StreamedReply  # noqa: E402
 from llmcourse.i18n import set_language  # noqa: E402
 from llmcourse.plots.common import applied_label, applied_settings, settings_text  # noqa: E402
 from llmcourse.plots.style import PROJECTOR, STYLE, label_chars, plot_style  # noqa: E402
 from llmcourse.sampling import process_logits  # noqa: E402
+from llmcourse.scoring import score_continuations  # noqa: E402
 
 SMALLEST_ON_A_SLIDE = 11.0  # points: the smallest text a projected figure may hold
 
@@ -77,6 +79,15 @@ def every_plot(d):
         "plot_memory": lambda: plots.plot_memory({"fp32": 538e6, "bf16": 269e6, "4-bit": 110e6}),
         "plot_kv_cache_timing": lambda: plots.plot_kv_cache_timing([0.1, 0.2, 0.3], [0.2, 0.5, 0.9]),
         "plot_throughput": lambda: plots.plot_throughput({1: 11.5, 4: 40.2}, {"fp32": 11.5, "bf16": 20.9}),
+        "plot_token_surprisal": lambda: plots.plot_token_surprisal(
+            score_continuations(d["model"], tokenizer, "hello", [" world", " there, world"])),
+        "plot_request_timeline": lambda: plots.plot_request_timeline({"one after another": RequestRun(
+            [StreamedReply("Hi there", ["Hi", " there"], arrived=[0.5, 0.7], seconds=1.0, finish_reason="stop",
+                           sent_at=10.0)], seconds=1.0, concurrent=False)}),
+        "plot_tokens_per_pass": lambda: plots.plot_tokens_per_pass({"plain greedy": [1, 1, 1, 1],
+                                                                    "prompt lookup (10)": [3, 1]}),
+        "plot_speedups": lambda: plots.plot_speedups({"k = 2": [0.5, 0.6, 0.4], "prompt lookup": [2.1, 1.8, 2.3]},
+                                                     xlabel="draft tokens per pass"),
     }
 
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from ..i18n import say
+from .values import error_text, kind
 
 AnswerTest = Callable[["Report", Any, str], bool]  # (report, answer, its name) -> did it pass
 
@@ -352,77 +353,3 @@ def is_text_list(report: Report, value: Any, name: str, length: int | None, hint
                            ja="行ごとに 1 つの文字列のリストにします: "
                               "tokenizer.batch_decode(ids, skip_special_tokens=True)"))
     return False
-
-
-# ---------------------------------------------------------------- showing and reading values
-
-
-def kind(value: Any) -> str:
-    """How a value is named in a message: None, a list of 3, a Tensor of shape (1, 5), an int.
-
-    >>> from llmcourse.i18n import set_language; set_language("en")
-    >>> kind(None), kind([1, 2, 3]), kind(42), kind(object())
-    ('None', 'a list of 3', 'an int', 'an object')
-    """
-    name = type(value).__name__
-    if value is None:
-        return "None"
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return say(en=f"a {name} of shape {tuple(value.shape)}", ja=f"形 {tuple(value.shape)} の {name}")
-    if isinstance(value, (list, tuple, dict)):
-        return say(en=f"a {name} of {len(value)}", ja=f"要素 {len(value)} 個の {name}")
-    return say(en=f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}", ja=f"{name} 型")
-
-
-def show(value: Any) -> str:
-    """A learner's return value in a message: a short repr, or its kind for arrays and long values.
-
-    >>> from llmcourse.i18n import set_language; set_language("en")
-    >>> show(2.0 / 3), show("fast"), show(list(range(30)))
-    ('0.6667', "'fast'", 'a list of 30')
-    """
-    if getattr(value, "ndim", 0) > 0 or len(repr(value)) > 40:
-        return kind(value)
-    return f"{value:.4g}" if isinstance(value, float) else repr(value)
-
-
-def as_int(value: Any) -> int | None:
-    """An int, or a one-element tensor or array turned into one; None for anything else.
-
-    >>> as_int(3.0), as_int(True), as_int("3"), as_int(2.5)
-    (3, None, None, None)
-    """
-    if value is None or isinstance(value, (bool, str, bytes)):
-        return None
-    if hasattr(value, "numel") and value.numel() != 1:  # a tensor of logits, say
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, RuntimeError):
-        return None
-    return int(number) if number.is_integer() else None
-
-
-def as_float(value: Any) -> float | None:
-    """A float, or a one-element tensor turned into one; None for anything else.
-
-    >>> as_float(3), as_float("fast"), as_float(None)
-    (3.0, None, None)
-    """
-    if value is None or isinstance(value, (bool, str, bytes)):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError, RuntimeError):
-        return None
-
-
-def error_text(error: Exception) -> str:
-    """``TypeError: first line of the message``, at most 160 characters.
-
-    >>> error_text(ValueError("bad value\\nmore detail"))
-    'ValueError: bad value'
-    """
-    lines = str(error).strip().splitlines()
-    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-    return text if len(text) <= 160 else text[:157] + "..."

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..i18n import say
 from ..offline import CACHE_ENV, cache_root, cache_status, checkpoint_dir
-from .base import Report, exercise_check, not_a, show
+from .base import Report, exercise_check, not_a
+from .values import show
 
 SHARED = "/srv/llmcourse"  # the classroom folder of lesson 00's exercise 2
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..i18n import say
-from .base import Report, error_text, exercise_check, is_tokenizer, not_a
+from .base import Report, exercise_check, is_tokenizer, not_a
+from .values import error_text
 
 COUNTING_BATCH = ["1, 2, 3", "A, B, C, D, E"]  # lessons 02 and 04: a short row and a long row
 QUESTION = "What is the capital of France?"  # the chat exercise's question

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..i18n import say
 from ..tokens import pad_token_id
-from .base import Report, as_int, call, exercise_check, is_function, is_text_list, quiet, show
+from .base import Report, call, exercise_check, is_function, is_text_list, quiet
+from .values import as_int, show
 
 NEXT_TOKEN_PROMPTS = ["The capital of France is", "1, 2, 3, 4,", "A list of colors: red, blue"]
 UNSURE_PROMPTS = ["My favourite food is", "Once upon a time, there was a"]  # no token above 0.15: sampling shows

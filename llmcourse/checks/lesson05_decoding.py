@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..i18n import say
-from .base import Report, call, exercise_check, is_function, kind
+from .base import Report, call, exercise_check, is_function
+from .values import kind
 
 
 @exercise_check(en="Top-p filter", ja="top-p フィルター", answer=is_function)

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..i18n import say
-from .base import Report, as_float, call, exercise_check, is_function, is_text, is_text_list, show
+from .base import Report, call, exercise_check, is_function, is_text, is_text_list
 from .lesson03_generating import SPECIAL_TOKEN
+from .values import as_float, show
 
 
 @exercise_check(en="Streamed chunks", ja="ストリーミングのチャンク")

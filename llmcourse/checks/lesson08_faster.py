@@ -7,7 +7,8 @@ from typing import Any
 
 from ..i18n import say
 from ..speed import speculative_distribution
-from .base import Report, call, exercise_check, is_function, kind, show
+from .base import Report, call, exercise_check, is_function
+from .values import kind, show
 
 # (what the case shows, ids, max_ngram, num_tokens): small sequences where the usual slips give other answers
 LOOKUP_CASES = [

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..i18n import say
-from .base import Report, call, error_text, exercise_check, is_function, show
+from .base import Report, call, exercise_check, is_function
+from .values import error_text, show
 
 
 def _event(delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> str:

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..i18n import say
-from .base import Report, error_text, exercise_check, is_function, quiet, show
+from .base import Report, exercise_check, is_function, quiet
+from .values import error_text, show
 
 PLAIN = "A list of colors: red, blue"
 QUESTION = "What is the capital of France?"

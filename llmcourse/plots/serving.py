@@ -13,7 +13,7 @@ from matplotlib.patches import Patch
 
 from ..errors import CourseError, a_type
 from ..i18n import say
-from .style import BLUE, LIGHT_GREY, new_figure, plot_style
+from .style import BLUE, LIGHT_GREY, new_figure, plot_style, points
 
 
 def plot_request_timeline(runs: Mapping[str, Any]) -> Figure:
@@ -48,7 +48,7 @@ def plot_request_timeline(runs: Mapping[str, Any]) -> Figure:
                                    ja="最初のリクエストを送ってからの秒数"))
         waiting = Patch(color=LIGHT_GREY, label=say(en="waiting for the first token", ja="最初のトークンを待っている"))
         streaming = Patch(color=BLUE, label=say(en="streaming the answer", ja="回答をストリーミング中"))
-        axes[0, 0].legend(handles=[waiting, streaming], loc="lower right", fontsize=8)
+        axes[0, 0].legend(handles=[waiting, streaming], loc="lower right", fontsize=points(8))
     return fig
 
 

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from ..errors import CourseError, a_type
 from ..i18n import say
-from .style import BLUE, GREY, ORANGE, SKY, new_figure, plot_style
+from .style import BLUE, GREY, ORANGE, SKY, new_figure, plot_style, points
 
 
 def _check_runs(runs: object, example: str) -> None:
@@ -49,7 +49,7 @@ def plot_tokens_per_pass(runs: Mapping[str, Sequence[int]]) -> Figure:
             passes = len(widths)
             ax.text(sum(widths), row, say(en=f"  {sum(widths)} tokens in {passes} passes",
                                           ja=f"  {passes} 回のパスで {sum(widths)} トークン"),
-                    va="center", fontsize=9)
+                    va="center", fontsize=points(9))
         ax.set_yticks(range(len(labels)), labels)
         ax.invert_yaxis()  # the first run on top
         longest = max(sum(widths) for widths in runs.values())
@@ -79,9 +79,9 @@ def plot_speedups(speedups: Mapping[str, Sequence[float]], *, xlabel: str = "") 
         fig, ax = new_figure((6, 3))
         colours = [ORANGE if median >= 1 else GREY for median in medians]
         bars = ax.bar(labels, medians, yerr=[low, high], color=colours, capsize=4, ecolor="black")
-        ax.bar_label(bars, labels=[f"{median:.2f}×" for median in medians], label_type="center", fontsize=9)
+        ax.bar_label(bars, labels=[f"{median:.2f}×" for median in medians], label_type="center", fontsize=points(9))
         ax.axhline(1, color="black", linestyle="--", linewidth=1)
-        ax.text(1.01, 1, say(en="plain", ja="通常"), transform=ax.get_yaxis_transform(), va="center", fontsize=9)
+        ax.text(1.01, 1, say(en="plain", ja="通常"), transform=ax.get_yaxis_transform(), va="center", fontsize=points(9))
         ax.set_ylim(0, 1.15 * max(1.0, *(max(values) for values in speedups.values())))
         ax.set_ylabel(say(en="speed-up (× plain)", ja="高速化（通常の何倍か）"))
         if xlabel:
