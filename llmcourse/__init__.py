@@ -6,7 +6,7 @@ The public API, the only names lessons import (tests/test_structure.py checks it
   (`doctor`, `fetch`, `cache_status`, `checkpoint_dir`, `resolve_model`), loading
   (`load_model`, `quantization_config`, `pick_dtypes`), generating (`generate`, `GenerationResult`),
   the hand-written loop (`generate_by_hand`, `generation_steps`, `format_steps`),
-  tokens as text (`show_token`, `token_labels`), the lesson language (`set_language`),
+  tokens as text (`show_token`, `token_labels`, `format_batch`), the lesson language (`set_language`),
   quiet logs (`captured_log`, `silence_bitsandbytes`), an inference server and its client
   (`start_server`, `stream_chat`, `send_requests`, lesson 09) and the course's errors.
 - ``llmcourse.sampling``: temperature, top-k, top-p, min-p and the picks (lessons 03, 05).
@@ -42,7 +42,7 @@ from .speed import (
     time_runs,
     truncated_copy,
 )
-from .tokens import show_token, token_labels
+from .tokens import format_batch, show_token, token_labels
 
 __all__ = [
     # setting up
@@ -52,7 +52,7 @@ __all__ = [
     "load_model", "pick_device", "pick_dtypes", "quantization_config",
     # generating
     "generate", "GenerationResult", "generate_by_hand", "generation_steps", "format_steps", "Step",
-    "show_token", "token_labels",
+    "show_token", "token_labels", "format_batch",
     # the lessons' language and logs
     "set_language", "get_language", "captured_log", "silence_bitsandbytes",
     # serving (lesson 09)

@@ -5,12 +5,17 @@ so a newline looks the same everywhere: ``↵``.
 
 >>> show_token(" the\\n")
 '␣the↵'
+
+`format_batch` lines a padded batch up as a table (token, id, mask), one column per position.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
+
+from .i18n import say
 
 WHITESPACE = {" ": "␣", "\n": "↵", "\t": "→", "\r": "␍"}
 
@@ -34,6 +39,51 @@ def token_labels(tokenizer: Any, ids: Sequence[int], max_chars: int | None = 14)
     ['.', '␣cat']
     """
     return [show_token(tokenizer.decode([int(i)]), max_chars) for i in ids]
+
+
+def format_batch(tokenizer: Any, batch: Any, max_chars: int = 12) -> str:
+    """A tokenized batch as a table aligned by position: each row's tokens, their ids and the attention mask.
+
+    ``batch`` is what the tokenizer returned (``input_ids``, and ``attention_mask`` when it has one);
+    a column is as wide as its widest cell in any row, so a pad token sits above its id and its 0.
+    The labels follow `set_language`.
+
+    >>> print(format_batch(tokenizer, tokenizer(["1, 2", "A, B, C"], padding=True)))  # doctest: +SKIP
+    row 0  token  1  ,  ␣   2  <|im_end|>
+           id     33 28 216 34 2
+           mask   1  1  1   1  0
+    row 1  token  A  ,  ␣B  ,  ␣C
+           id     49 28 389 28 340
+           mask   1  1  1   1  1
+    """
+    masks = batch.get("attention_mask") if hasattr(batch, "get") else None
+    tables = []
+    for number, ids in enumerate([int(i) for i in row] for row in batch["input_ids"]):
+        table = [token_labels(tokenizer, ids, max_chars), [str(i) for i in ids]]
+        if masks is not None:
+            table.append([str(int(m)) for m in masks[number]])
+        tables.append(table)
+    widths = [max(_width(line[k]) for table in tables for line in table) for k in range(len(tables[0][0]))]
+    names = [say(en="token", ja="トークン"), "id", say(en="mask", ja="マスク")]
+    heads = [say(en=f"row {number}", ja=f"行 {number}") for number in range(len(tables))]
+    name_width, head_width = max(map(_width, names)), max(map(_width, heads))
+    lines = []
+    for number, table in enumerate(tables):
+        for line, (name, cells) in enumerate(zip(names, table, strict=False)):  # no mask row: two lines
+            head = _pad(heads[number] if line == 0 else "", head_width)
+            body = " ".join(_pad(cell, width) for cell, width in zip(cells, widths, strict=True))
+            lines.append(f"{head}  {_pad(name, name_width)}  {body}".rstrip())
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    """Columns the text takes in a monospaced font: 2 for a wide (CJK) character."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    """The text followed by spaces up to ``width`` columns."""
+    return text + " " * (width - _width(text))
 
 
 def pad_token_id(tokenizer: Any) -> int | None:

@@ -92,7 +92,8 @@ def update_notebook(path: Path) -> str:
 
 def lessons_table(folder: str) -> str:
     """Markdown table of the lessons in ``folder``: number, title, Colab badge."""
-    rows = ["| # | Lesson | Open |", "|---|---|---|"]
+    header = "| # | レッスン | 開く |" if folder.endswith("/ja") else "| # | Lesson | Open |"
+    rows = [header, "|---|---|---|"]
     for path in sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb")):
         title = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"]).splitlines()[0]
         number, _, name = title.lstrip("# ").partition("·")

@@ -91,4 +91,4 @@ class Lesson:
 
     def save(self) -> None:
         self.path.write_text(json.dumps(self.nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-        self.table_path.write_text(json.dumps(self.table, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        self.table_path.write_text(json.dumps(self.table, indent=1, ensure_ascii=False), encoding="utf-8")

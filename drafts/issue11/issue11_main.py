@@ -1,6 +1,6 @@
 """Run: python3 /work/edits/issue11_main.py [00 01 ...]"""
 import sys
-sys.path.insert(0, "/work/edits")
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 import issue11  # noqa: E402
 
 for step in sys.argv[1:] or ["00", "01", "02", "03", "04", "05", "06"]:
