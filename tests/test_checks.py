@@ -11,6 +11,7 @@ from threading import Thread
 
 import pytest
 import torch
+from check_cases import right, wrong
 from transformers import BitsAndBytesConfig
 
 from llmcourse import checks
@@ -331,9 +332,17 @@ def test_new_text_only_wrong_answers(offline_model):
 # ---------------------------------------------------------------- 04 pitfalls
 
 
-def test_max_new_tokens():
-    my_kwargs = {"max_new_tokens": 40, "min_new_tokens": 40}
+@pytest.mark.parametrize("my_kwargs", [
+    right("check_max_new_tokens", "the lesson's dict()", dict(max_new_tokens=40, min_new_tokens=40)),
+    right("check_max_new_tokens", "a literal, floor first, greedy said", {"min_new_tokens": 40, "max_new_tokens": 40,
+                                                                           "do_sample": False}),
+    right("check_max_new_tokens", "from a variable", {name: 40 for name in ("max_new_tokens", "min_new_tokens")}),
+])
+def test_max_new_tokens(my_kwargs):
     assert_passes(check_max_new_tokens(my_kwargs))
+
+
+def test_max_new_tokens_for_another_n():
     assert_passes(check_max_new_tokens(dict(min_new_tokens=10, max_new_tokens=10), n=10))
 
 
@@ -351,15 +360,24 @@ def test_exactly_n_tokens_really_comes_out_of_generate(tiny_model, tiny_tokenize
     assert exact.shape[1] - prompt == 12
 
 
+def max_tokens_mistake(name: str, my_kwargs: dict, hint: str):
+    return wrong("check_max_new_tokens", name, my_kwargs, hint)
+
+
 @pytest.mark.parametrize("my_kwargs, hint", [
-    ({}, "stops after 20 new tokens"),
-    ({"max_length": 40}, "counts the prompt too"),
-    ({"max_new_tokens": 20, "min_new_tokens": 40}, "max_new_tokens=40"),
-    ({"max_new_tokens": 40, "min_new_tokens": 40, "max_length": 60}, "remove it"),
-    ({"max_new_tokens": 40}, "only a ceiling"),
-    ({"max_new_tokens": 40, "min_length": 40}, "use min_new_tokens=40"),
-    ({"max_new_tokens": 40, "min_new_tokens": 30}, "min_new_tokens=40"),
-], ids=repr)
+    max_tokens_mistake("no length at all", {}, "stops after 20 new tokens"),
+    max_tokens_mistake("max_length", {"max_length": 40}, "counts the prompt too"),
+    max_tokens_mistake("ceiling and floor swapped", {"max_new_tokens": 20, "min_new_tokens": 40},
+                       "up to 20 new tokens.*max_new_tokens=40"),
+    max_tokens_mistake("max_length kept too", {"max_new_tokens": 40, "min_new_tokens": 40, "max_length": 60},
+                       "remove it"),
+    max_tokens_mistake("a ceiling only", {"max_new_tokens": 40}, "only a ceiling"),
+    max_tokens_mistake("min_length for the floor", {"max_new_tokens": 40, "min_length": 40}, "use min_new_tokens=40"),
+    max_tokens_mistake("a lower floor", {"max_new_tokens": 40, "min_new_tokens": 30}, "min_new_tokens=30 is the floor"),
+    max_tokens_mistake("one more", {"max_new_tokens": 41, "min_new_tokens": 40}, "up to 41 new tokens"),
+    max_tokens_mistake("the number as text", {"max_new_tokens": "40", "min_new_tokens": "40"},
+                       "'40' is str: generate wants a whole number"),
+])
 def test_max_new_tokens_wrong_answers(my_kwargs, hint):
     assert_fails_with(check_max_new_tokens(my_kwargs), hint)
 
@@ -370,7 +388,7 @@ def test_reproducible_sampling(offline_model):
 
     def my_sample(seed):
         torch.manual_seed(seed)  # the same seed replays the same random draws
-        output_ids = model.generate(**inputs, do_sample=True, max_new_tokens=5)
+        output_ids = model.generate(**inputs, do_sample=True, max_new_tokens=8)
         return tokenizer.decode(output_ids[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
     torch.manual_seed(123)
@@ -403,7 +421,7 @@ def test_padded_batch(offline_model):
     side = tokenizer.padding_side
 
     tokenizer.padding_side = "left"  # pad before the prompt, so that every row ends with its own last token
-    batch = tokenizer(["1, 2, 3", "A, B, C, D, E"], padding=True, return_tensors="pt")
+    batch = tokenizer(["Monday, Tuesday,", "A, B, C, D, E, F, G"], padding=True, return_tensors="pt")
     output_ids = model.generate(**batch, max_new_tokens=4, do_sample=False)
     my_texts = tokenizer.batch_decode(output_ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
 
@@ -414,9 +432,9 @@ def test_padded_batch(offline_model):
 
 
 @pytest.mark.parametrize("my_texts, hint", [
-    (["\n\nThe answer is: 1", ", F, G, H, I"], "padded on the right"),  # what the right-padded batch gives
-    ([", 1, 4, 5,", ", F, G"], "padded on the right"),
-    ([", 4, 5, A, B, C, D, E", ", F"], "its own row of output_ids"),
+    (["\n\nThe day before the", ", H, I, J"], "padded on the right"),  # what the right-padded batch gives
+    ([" 2023-", ", H, I, J"], "without the attention mask"),  # left-padded, the mask left out
+    ([" Wednesday, A, B, C, D, E, F, G", ", H"], "its own row of output_ids"),
 ], ids=repr)
 def test_padded_batch_wrong_answers(my_texts, hint):
     assert_fails_with(check_padded_batch(my_texts), hint)

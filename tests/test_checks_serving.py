@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from check_cases import right, wrong
 
 from llmcourse.checks import Report, check_request_fields, check_sse_reader
 from llmcourse.checks.lesson09_serving import DONE_STREAM, PING_STREAM, PLAIN_STREAM
@@ -54,7 +55,8 @@ def test_the_streams_are_what_servers_send():
     assert DONE_STREAM[-2:] == ["data: [DONE]\n", "\n"] and PING_STREAM[0] == ": ping\n"
 
 
-@pytest.mark.parametrize("answer", [read_stream, read_stream_with_the_package])
+@pytest.mark.parametrize("answer", [right("check_sse_reader", "line by line", read_stream),
+                                    right("check_sse_reader", "the package's reader", read_stream_with_the_package)])
 def test_sse_reader_correct_answers_pass(answer):
     report = check_sse_reader(answer)
     assert report.passed, report
@@ -119,17 +121,21 @@ def skip_only_blank_lines(lines):
     return pieces
 
 
+def reader_mistake(answer, hint):
+    return wrong("check_sse_reader", answer.__name__, answer, hint)
+
+
 @pytest.mark.parametrize("answer, hint", [
-    (parse_every_data_line, r'"data: \[DONE\]", which is not JSON: stop there'),
-    (parse_every_line, "a blank line ends each event"),
-    (keep_the_prefix, r'remove the "data: " in front'),
-    (index_content, r'delta.get\("content"\) gives None there'),
-    (keep_none, "leave out chunks without text"),
-    (join_them, "return the list of pieces, not the joined text"),
-    (keep_role_and_finish, "not the role or the finish_reason"),
-    (keep_chunks, "take the text out of each chunk"),
-    (skip_only_blank_lines, 'lines that start with ":" are comments'),
-], ids=lambda value: getattr(value, "__name__", None))
+    reader_mistake(parse_every_data_line, r'"data: \[DONE\]", which is not JSON: stop there'),
+    reader_mistake(parse_every_line, "a blank line ends each event"),
+    reader_mistake(keep_the_prefix, r'remove the "data: " in front'),
+    reader_mistake(index_content, r'delta.get\("content"\) gives None there'),
+    reader_mistake(keep_none, "leave out chunks without text"),
+    reader_mistake(join_them, "return the list of pieces, not the joined text"),
+    reader_mistake(keep_role_and_finish, "not the role or the finish_reason"),
+    reader_mistake(keep_chunks, "take the text out of each chunk"),
+    reader_mistake(skip_only_blank_lines, 'lines that start with ":" are comments'),
+])
 def test_sse_reader_wrong_answers_get_their_hint(answer, hint):
     assert_fails_with(check_sse_reader(answer), hint)
 
@@ -176,7 +182,8 @@ def request_fields_by_table(settings):
     return fields
 
 
-@pytest.mark.parametrize("answer", [request_fields, request_fields_by_table])
+@pytest.mark.parametrize("answer", [right("check_request_fields", "if and else", request_fields),
+                                    right("check_request_fields", "a renaming table", request_fields_by_table)])
 def test_request_fields_correct_answers_pass(answer):
     report = check_request_fields(answer)
     assert report.passed, report
@@ -222,16 +229,21 @@ def kept_max_new_tokens(settings):
     return fields
 
 
+def fields_mistake(answer, hint, name=""):
+    return wrong("check_request_fields", name or answer.__name__, answer, hint)
+
+
 @pytest.mark.parametrize("answer, hint", [
-    (renamed_only, "servers have no do_sample"),
-    (kept_max_new_tokens, "servers have no max_new_tokens"),
-    (no_default_length, "generate makes 20 new tokens when max_new_tokens is not given"),
-    (no_greedy_temperature, "a server samples unless temperature=0"),
-    (no_hidden_top_k, "its hidden top_k=50"),
-    (top_k_zero_kept, "top_k=0 turns top-k off in generate"),
-    (stop_strings_dropped, r'"stop": \["\."\]'),
-    (lambda settings: json.dumps(request_fields(settings)), "return a dict of request fields"),
-], ids=lambda value: getattr(value, "__name__", None))
+    fields_mistake(renamed_only, "servers have no do_sample"),
+    fields_mistake(kept_max_new_tokens, "servers have no max_new_tokens"),
+    fields_mistake(no_default_length, "generate makes 20 new tokens when max_new_tokens is not given"),
+    fields_mistake(no_greedy_temperature, "a server samples unless temperature=0"),
+    fields_mistake(no_hidden_top_k, "its hidden top_k=50"),
+    fields_mistake(top_k_zero_kept, "top_k=0 turns top-k off in generate"),
+    fields_mistake(stop_strings_dropped, r'"stop": \["\."\]'),
+    fields_mistake(lambda settings: json.dumps(request_fields(settings)), "return a dict of request fields",
+                   "the request body as JSON text"),
+])
 def test_request_fields_wrong_answers_get_their_hint(answer, hint):
     assert_fails_with(check_request_fields(answer), hint)
 

@@ -6,8 +6,10 @@ Each correct answer is accepted in two ways; each typical wrong answer fails wit
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from check_cases import right, wrong
 
 from llmcourse import checks
 from llmcourse.checks import Report, check_classroom_env, check_model_folder
@@ -31,18 +33,27 @@ def test_both_checks_are_exported():
     assert {"check_model_folder", "check_classroom_env"} <= set(checks.__all__)
 
 
-def test_model_folder_passes_as_a_path_or_a_string(ready_cache):
-    assert check_model_folder(checkpoint_dir()).passed
-    assert check_model_folder(str(checkpoint_dir())).passed
+@pytest.mark.parametrize("answer", [
+    right("check_model_folder", "a Path", lambda: checkpoint_dir()),
+    right("check_model_folder", "a string", lambda: str(checkpoint_dir())),
+])
+def test_model_folder_passes_as_a_path_or_a_string(ready_cache, answer):
+    assert check_model_folder(answer()).passed
+
+
+def folder_mistake(name, answer, hint):
+    return wrong("check_model_folder", name, answer, hint)
 
 
 @pytest.mark.parametrize(("answer", "hint"), [
-    (lambda: checkpoint_dir() / "model.safetensors", "a file in the folder"),
-    (lambda: cache_root(), "cache root"),
-    (lambda: "/nonexistent/folder", "checkpoint_dir()"),
-    (lambda: None, "pathlib.Path"),
-    (lambda: 42, "pathlib.Path"),
-], ids=["a file inside", "the cache root", "elsewhere", "None", "a number"])
+    folder_mistake("a file inside", lambda: checkpoint_dir() / "model.safetensors", "a file in the folder"),
+    folder_mistake("the cache root", lambda: cache_root(), "cache root"),
+    folder_mistake("elsewhere", lambda: "/nonexistent/folder", "checkpoint_dir()"),
+    folder_mistake("None", lambda: None, "pathlib.Path"),
+    folder_mistake("a number", lambda: 42, "pathlib.Path"),
+    folder_mistake("the function, not called", lambda: checkpoint_dir, "call it"),
+    folder_mistake("the model's hub name", lambda: "HuggingFaceTB/SmolLM2-135M-Instruct", "the model's name"),
+])
 def test_model_folder_wrong_answers(ready_cache, answer, hint):
     assert_fails_with(check_model_folder(answer()), hint)
 
@@ -53,18 +64,29 @@ def test_an_unfinished_folder_is_not_ready(tmp_path):
     assert not report.passed and "not a ready checkpoint" in report.failures[0].message
 
 
-def test_classroom_env_passes_with_or_without_a_trailing_slash():
-    assert check_classroom_env({"LLMCOURSE_CACHE": "/srv/llmcourse"}).passed
-    assert check_classroom_env(dict(LLMCOURSE_CACHE="/srv/llmcourse/", HF_HUB_OFFLINE="1")).passed
+@pytest.mark.parametrize("answer", [
+    right("check_classroom_env", "a literal", {"LLMCOURSE_CACHE": "/srv/llmcourse"}),
+    right("check_classroom_env", "dict(), a trailing slash, offline too",
+          dict(LLMCOURSE_CACHE="/srv/llmcourse/", HF_HUB_OFFLINE="1")),
+    right("check_classroom_env", "a Path", {"LLMCOURSE_CACHE": Path("/srv/llmcourse")}),
+])
+def test_classroom_env_passes_with_or_without_a_trailing_slash(answer):
+    assert check_classroom_env(answer).passed
+
+
+def env_mistake(name, answer, hint):
+    return wrong("check_classroom_env", name, answer, hint)
 
 
 @pytest.mark.parametrize(("answer", "hint"), [
-    ({"HF_HOME": "/srv/llmcourse"}, "not in Hugging Face's cache"),
-    ({"LLMCOURSE_CACHE": "/srv/llmcourse/SmolLM2-135M-Instruct"}, "the shared folder itself"),
-    ({"LLMCOURSE_CACHE": "/home/me"}, "LLMCOURSE_CACHE"),
-    ({"LLMCOURSE_CACHE": "/srv/llmcourse", "LLMCOURSE_MODEL": "HuggingFaceTB/SmolLM2-360M-Instruct"}, "network"),
-    ("LLMCOURSE_CACHE=/srv/llmcourse", "a dict of environment variables"),
-], ids=["HF_HOME", "the model's subfolder", "another folder", "a hub model", "a string"])
+    env_mistake("HF_HOME", {"HF_HOME": "/srv/llmcourse"}, "not in Hugging Face's cache"),
+    env_mistake("the model's subfolder", {"LLMCOURSE_CACHE": "/srv/llmcourse/SmolLM2-135M-Instruct"},
+                "the shared folder itself"),
+    env_mistake("another folder", {"LLMCOURSE_CACHE": "/home/me"}, "LLMCOURSE_CACHE"),
+    env_mistake("a hub model", {"LLMCOURSE_CACHE": "/srv/llmcourse",
+                                "LLMCOURSE_MODEL": "HuggingFaceTB/SmolLM2-360M-Instruct"}, "network"),
+    env_mistake("a string", "LLMCOURSE_CACHE=/srv/llmcourse", "a dict of environment variables"),
+])
 def test_classroom_env_wrong_answers(answer, hint):
     assert_fails_with(check_classroom_env(answer), hint)
 

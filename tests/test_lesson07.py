@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from check_cases import right, wrong  # noqa: E402
 from transformers import LogitsProcessor, LogitsProcessorList, set_seed  # noqa: E402
 
 from llmcourse import CourseError, generate  # noqa: E402
@@ -228,19 +229,38 @@ def looped_token_logprobs(logits, input_ids, prompt_length):
     return torch.tensor(rows)
 
 
-@pytest.mark.parametrize("answer", [my_token_logprobs, looped_token_logprobs, token_logprobs])
+@pytest.mark.parametrize("answer", [right("check_token_logprobs", "the lesson's slices", my_token_logprobs),
+                                    right("check_token_logprobs", "a loop over rows and positions",
+                                          looped_token_logprobs),
+                                    right("check_token_logprobs", "the course's function", token_logprobs)])
 def test_token_logprobs_check_passes(model, tokenizer, answer):
     assert_passes(check_token_logprobs(answer, model, tokenizer))
 
 
+def logprobs_mistake(name, answer, hint):
+    return wrong("check_token_logprobs", name, answer, hint)
+
+
 @pytest.mark.parametrize(("answer", "hint"), [
-    (lambda logits, ids, p: my_token_logprobs(logits, ids, p).sum(-1), "one value per token"),
-    (lambda logits, ids, p: my_token_logprobs(logits, ids, p).exp(), r"not probabilities \(softmax\)"),
-    (lambda logits, ids, p: torch.log_softmax(logits[:, p:], -1).gather(-1, ids[:, p:, None]).squeeze(-1),
-     "one position late"),
-    (lambda logits, ids, p: logits[:, p - 1:-1].gather(-1, ids[:, p:, None]).squeeze(-1), "normalize first"),
-    (lambda logits, ids, p: my_token_logprobs(logits, ids, 1), "only the continuation"),
-    (lambda logits, ids, p: None, "log_softmax over the vocabulary"),
+    logprobs_mistake("summed", lambda logits, ids, p: my_token_logprobs(logits, ids, p).sum(-1), "one value per token"),
+    logprobs_mistake("averaged", lambda logits, ids, p: my_token_logprobs(logits, ids, p).mean(-1),
+                     "one value per token"),
+    logprobs_mistake("probabilities", lambda logits, ids, p: my_token_logprobs(logits, ids, p).exp(),
+                     r"not probabilities \(softmax\)"),
+    logprobs_mistake("the surprisal", lambda logits, ids, p: -my_token_logprobs(logits, ids, p), "not their negatives"),
+    logprobs_mistake("one position late", lambda logits, ids, p: torch.log_softmax(logits[:, p:], -1).gather(
+        -1, ids[:, p:, None]).squeeze(-1), "one position late"),
+    logprobs_mistake("the ids one position early", lambda logits, ids, p: torch.log_softmax(
+        logits[:, p - 1:-1], -1).gather(-1, ids[:, p - 1:-1, None]).squeeze(-1), "scores the NEXT token"),
+    logprobs_mistake("softmax over the positions", lambda logits, ids, p: torch.log_softmax(
+        logits[:, p - 1:-1], dim=1).gather(-1, ids[:, p:, None]).squeeze(-1), "not over the positions"),
+    logprobs_mistake("not normalized", lambda logits, ids, p: logits[:, p - 1:-1].gather(-1, ids[:, p:, None]).squeeze(
+        -1), "normalize first"),
+    logprobs_mistake("the prompt scored too", lambda logits, ids, p: my_token_logprobs(logits, ids, 1),
+                     "only the continuation"),
+    logprobs_mistake("the first row only", lambda logits, ids, p: my_token_logprobs(logits, ids, p)[0],
+                     "every row of the batch"),
+    logprobs_mistake("nothing returned", lambda logits, ids, p: None, "log_softmax over the vocabulary"),
 ])
 def test_token_logprobs_check_hints(model, tokenizer, answer, hint):
     assert_fails_with(check_token_logprobs(answer, model, tokenizer), hint)
@@ -300,18 +320,34 @@ def test_the_lessons_digits_processor_output_always_parses_with_random_scores(to
         assert re.fullmatch(r"[0-9, ]*", random_walk(processor, tokenizer, seed, steps=1000)), seed
 
 
-@pytest.mark.parametrize("make", [DigitsAndCommas, WithIds])
+class FromTheVocabulary(WithIds):
+    """Wrong: tests the vocabulary's own strings, where a space is written "Ġ"."""
+
+    def __init__(self, tokenizer):
+        ids = [i for text, i in tokenizer.get_vocab().items() if set(text) <= set("0123456789, ")]
+        self.ids = sorted(set(ids + [tokenizer.eos_token_id]))
+
+
+@pytest.mark.parametrize("make", [right("check_digits_processor", "a boolean mask", DigitsAndCommas),
+                                  right("check_digits_processor", "a list of ids, added as a mask", WithIds)])
 def test_digits_check_passes(model, tokenizer, make):
     assert_passes(check_digits_processor(make(tokenizer), model, tokenizer))
 
 
+def digits_mistake(name, make, hint):
+    return wrong("check_digits_processor", name, make, hint)
+
+
 @pytest.mark.parametrize(("make", "hint"), [
-    (Inverted, "inverted"),
-    (InPlace, "return the new scores"),
-    (Probabilities, r'float\("-inf"\)'),
-    (lambda tokenizer: WithIds(tokenizer, drop_eos=True), "keep the EOS token"),
-    (lambda tokenizer: WithIds(tokenizer, single_characters=True), r"is missing: .*longer ones"),
-    (lambda tokenizer: WithIds(tokenizer, extra=[tokenizer.convert_tokens_to_ids("a")]), "'a' .* is not made only"),
+    digits_mistake("inverted", Inverted, "inverted"),
+    digits_mistake("changed in place, not returned", InPlace, "return the new scores"),
+    digits_mistake("probabilities", Probabilities, r'float\("-inf"\)'),
+    digits_mistake("no EOS", lambda tokenizer: WithIds(tokenizer, drop_eos=True), "keep the EOS token"),
+    digits_mistake("one-character tokens only", lambda tokenizer: WithIds(tokenizer, single_characters=True),
+                   r"is missing: .*longer ones"),
+    digits_mistake("a letter kept", lambda tokenizer: WithIds(tokenizer, extra=[tokenizer.convert_tokens_to_ids("a")]),
+                   "'a' .* is not made only"),
+    digits_mistake("the vocabulary's strings", FromTheVocabulary, "a space as 'Ġ'"),
 ])
 def test_digits_check_hints(model, tokenizer, make, hint):
     assert_fails_with(check_digits_processor(make(tokenizer), model, tokenizer), hint)
@@ -345,22 +381,35 @@ def indexed_penalize(scores, generated_ids, presence, frequency):  # repeated id
     return out
 
 
-@pytest.mark.parametrize("answer", [my_penalize, bincount_penalize,
-                                    lambda s, ids, p, f: PresenceFrequencyPenalty(p, f, prompt_length=0)(ids, s)])
+@pytest.mark.parametrize("answer", [
+    right("check_presence_frequency", "scatter_add_", my_penalize),
+    right("check_presence_frequency", "bincount per row", bincount_penalize),
+    right("check_presence_frequency", "the course's processor",
+          lambda s, ids, p, f: PresenceFrequencyPenalty(p, f, prompt_length=0)(ids, s)),
+])
 def test_penalty_check_passes(answer):
     assert_passes(check_presence_frequency(answer))
 
 
+def counts(s, ids):
+    return torch.zeros_like(s).scatter_add_(1, ids, torch.ones_like(ids, dtype=s.dtype))
+
+
+def penalty_mistake(name, answer, hint):
+    return wrong("check_presence_frequency", name, answer, hint)
+
+
 @pytest.mark.parametrize(("answer", "hint"), [
-    (indexed_penalize, "frequency counts every occurrence"),
-    (lambda s, ids, p, f: my_penalize(s, ids, p, f) - p * (torch.zeros_like(s).scatter_add_(
-        1, ids, torch.ones_like(ids, dtype=s.dtype)) - (torch.zeros_like(s).scatter_add_(
-            1, ids, torch.ones_like(ids, dtype=s.dtype)) > 0).float()), "presence counts once per token"),
-    (lambda s, ids, p, f: my_penalize(s, ids.flatten()[None].expand(len(ids), -1), p, f), "count per row"),
-    (lambda s, ids, p, f: 2 * s - my_penalize(s, ids, p, f), "subtract the penalties"),
-    (lambda s, ids, p, f: torch.where(torch.zeros_like(s, dtype=torch.bool).scatter_(1, ids, True),
-                                      torch.where(s > 0, s / (1 + p + f), s * (1 + p + f)), s), "do not divide"),
-    (lambda s, ids, p, f: None, r"scores - counts \* frequency"),
+    penalty_mistake("indexed: repeats subtract once", indexed_penalize, "frequency counts every occurrence"),
+    penalty_mistake("presence per occurrence", lambda s, ids, p, f: my_penalize(s, ids, p, f) - p * (
+        counts(s, ids) - (counts(s, ids) > 0).float()), "presence counts once per token"),
+    penalty_mistake("counted over the batch", lambda s, ids, p, f: my_penalize(
+        s, ids.flatten()[None].expand(len(ids), -1), p, f), "count per row"),
+    penalty_mistake("added", lambda s, ids, p, f: 2 * s - my_penalize(s, ids, p, f), "subtract the penalties"),
+    penalty_mistake("divided like repetition_penalty", lambda s, ids, p, f: torch.where(
+        torch.zeros_like(s, dtype=torch.bool).scatter_(1, ids, True),
+        torch.where(s > 0, s / (1 + p + f), s * (1 + p + f)), s), "do not divide"),
+    penalty_mistake("nothing returned", lambda s, ids, p, f: None, r"scores - counts \* frequency"),
 ])
 def test_penalty_check_hints(answer, hint):
     assert_fails_with(check_presence_frequency(answer), hint)
@@ -406,24 +455,30 @@ def make_loop(*, cache_kw="cache", whole=False, mask=True, grow=True, cache=True
     return my_greedy_loop
 
 
-@pytest.mark.parametrize("answer", [make_loop(), make_loop(cache_kw="past_key_values")], ids=["cache", "pkv"])
+@pytest.mark.parametrize("answer", [right("check_greedy_loop", "cache=", make_loop()),
+                                    right("check_greedy_loop", "past_key_values=", make_loop(cache_kw="past_key_values"))])
 def test_loop_check_passes(model, tokenizer, cached_cases, answer):
     report = check_greedy_loop(answer, model, tokenizer)
     assert_passes(report)
     assert "greedy: the same 6 new tokens as model.generate" in repr(report)
 
 
+def loop_mistake(name, answer, hint):
+    return wrong("check_greedy_loop", name, answer, hint)
+
+
 @pytest.mark.parametrize(("answer", "hint"), [
-    (make_loop(whole=True), "feed only the new token"),
-    (make_loop(mask=False), "pass attention_mask"),
-    (make_loop(grow=False), "the mask must cover"),
-    (make_loop(cache=False), "use the cache"),
-    (make_loop(extra=-1), "one token short"),
-    (make_loop(extra=1), "one token too many"),
-    (make_loop(eos=False), "stop after the EOS token"),
-    (make_loop(eos_before=True), "append the EOS token before you stop"),
-    (make_loop(new_only=True), "return the prompt too"),
-    (lambda model, input_ids, attention_mask, max_new_tokens, eos_token_id: None, r"call model\(\.\.\.\) once"),
+    loop_mistake("the whole sequence with the cache", make_loop(whole=True), "feed only the new token"),
+    loop_mistake("no attention mask", make_loop(mask=False), "pass attention_mask"),
+    loop_mistake("a mask that does not grow", make_loop(grow=False), "the mask must cover"),
+    loop_mistake("no cache", make_loop(cache=False), "use the cache"),
+    loop_mistake("one step short", make_loop(extra=-1), "one token short"),
+    loop_mistake("one step too many", make_loop(extra=1), "one token too many"),
+    loop_mistake("no stop at EOS", make_loop(eos=False), "stop after the EOS token"),
+    loop_mistake("EOS not appended", make_loop(eos_before=True), "append the EOS token before you stop"),
+    loop_mistake("the new ids only", make_loop(new_only=True), "return the prompt too"),
+    loop_mistake("no forward pass", lambda model, input_ids, attention_mask, max_new_tokens, eos_token_id: None,
+                 r"call model\(\.\.\.\) once"),
 ])
 def test_loop_check_hints(model, tokenizer, cached_cases, answer, hint):
     assert_fails_with(check_greedy_loop(answer, model, tokenizer), hint)

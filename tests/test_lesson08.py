@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from check_cases import right, wrong
 
 from llmcourse.checks import Report, check_prompt_lookup, check_speculative_sampling
 from llmcourse.checks.lesson08_faster import LOOKUP_CASES, reference_lookup
@@ -313,12 +314,22 @@ def lookup_uncapped(ids, max_ngram, num_tokens):
     return []
 
 
+def lookup_stops_one_early(ids, max_ngram, num_tokens):
+    for n in range(min(max_ngram, len(ids) - 1), 0, -1):
+        for start in range(len(ids) - n - 1):  # misses a match that ends where the last n tokens begin
+            if ids[start:start + n] == ids[-n:]:
+                return ids[start + n:start + n + num_tokens]
+    return []
+
+
 def test_reference_lookup_is_transformers_on_the_cases():
     assert [reference_lookup(ids, n, k) for _, ids, n, k in LOOKUP_CASES] == [
         [7, 8, 9], [3, 4, 1], [3, 8, 2], [3, 4], [3, 7], []]
 
 
-@pytest.mark.parametrize("answer", [lookup_loops, lookup_tensors, reference_lookup])
+@pytest.mark.parametrize("answer", [right("check_prompt_lookup", "loops over lists", lookup_loops),
+                                    right("check_prompt_lookup", "windows of a tensor", lookup_tensors),
+                                    right("check_prompt_lookup", "transformers' own", reference_lookup)])
 def test_check_prompt_lookup_passes_right_answers(answer):
     example = [17, 3, 4, 5, 9, 3, 4, 5, 6, 30, 3, 4]
     report = check_prompt_lookup(answer, example)
@@ -326,14 +337,19 @@ def test_check_prompt_lookup_passes_right_answers(answer):
     assert len(report.lines) == len(LOOKUP_CASES) + 1 and "the lesson's text" in report.lines[-1].message
 
 
+def lookup_mistake(name, answer, hint):
+    return wrong("check_prompt_lookup", name, answer, hint)
+
+
 @pytest.mark.parametrize(("answer", "hint"), [
-    (lookup_last_match, "FIRST"),
-    (lookup_no_fallback, "try shorter ones"),
-    (lookup_the_ngram, "FOLLOWED"),
-    (lookup_uncapped, "at most num_tokens"),
-    (lambda ids, n, k: None, "empty list"),
-    (lambda ids, n, k: ids[99], "my_lookup\\(ids, max_ngram, num_tokens\\)"),
-    (lambda ids, n, k: [], "look for the last n tokens|try shorter ones"),
+    lookup_mistake("the last match", lookup_last_match, "FIRST"),
+    lookup_mistake("no shorter n-grams", lookup_no_fallback, "try shorter ones"),
+    lookup_mistake("the n-gram itself", lookup_the_ngram, "FOLLOWED"),
+    lookup_mistake("no cap", lookup_uncapped, "at most num_tokens"),
+    lookup_mistake("one start short", lookup_stops_one_early, "range\\(len\\(ids\\) - n\\)"),
+    lookup_mistake("None", lambda ids, n, k: None, "empty list"),
+    lookup_mistake("an index out of range", lambda ids, n, k: ids[99], "my_lookup\\(ids, max_ngram, num_tokens\\)"),
+    lookup_mistake("always empty", lambda ids, n, k: [], "look for the last n tokens|try shorter ones"),
 ])
 def test_check_prompt_lookup_hints_at_the_usual_slips(answer, hint):
     report = check_prompt_lookup(answer)
@@ -374,7 +390,8 @@ def model_and_draft_distributions(offline_model):
     return p, q
 
 
-@pytest.mark.parametrize("answer", [step_clamp, step_minimum])
+@pytest.mark.parametrize("answer", [right("check_speculative_sampling", "clamp", step_clamp),
+                                    right("check_speculative_sampling", "minimum", step_minimum)])
 def test_check_speculative_sampling_passes_right_answers(answer, model_and_draft_distributions):
     assert check_speculative_sampling(answer).passed
     report = check_speculative_sampling(answer, *model_and_draft_distributions)
@@ -383,16 +400,25 @@ def test_check_speculative_sampling_passes_right_answers(answer, model_and_draft
                                               "with probability 0.700)")
 
 
+def step_mistake(name, answer, hint):
+    return wrong("check_speculative_sampling", name, answer, hint)
+
+
+def leftover(p, q):
+    return (p - q).clamp(min=0) / (p - q).clamp(min=0).sum()
+
+
 @pytest.mark.parametrize(("answer", "hint"), [
-    (lambda p, q: (p / q, (p - q).clamp(min=0) / (p - q).clamp(min=0).sum()), "cap it"),
-    (lambda p, q: (torch.clamp(q / p, max=1), (p - q).clamp(min=0) / (p - q).clamp(min=0).sum()), "upside down"),
-    (lambda p, q: (torch.clamp(p / q, max=1), (p - q).clamp(min=0)), "divide max\\(0, p - q\\) by its sum"),
-    (lambda p, q: (torch.clamp(p / q, max=1), (q - p).clamp(min=0) / (q - p).clamp(min=0).sum()), "reversed"),
-    (lambda p, q: (torch.clamp(p / q, max=1), p), "second chance"),
-    (lambda p, q: (torch.ones_like(p), p), "min\\(1, p\\(x\\) / q\\(x\\)\\)"),
-    (lambda p, q: torch.clamp(p / q, max=1), "return accept, residual"),
-    (lambda p, q: (p[:2], p), "return accept, residual"),
-    (lambda p: p, "my_speculative_step\\(p, q\\)"),
+    step_mistake("no cap at 1", lambda p, q: (p / q, leftover(p, q)), "cap it"),
+    step_mistake("q / p", lambda p, q: (torch.clamp(q / p, max=1), leftover(p, q)), "upside down"),
+    step_mistake("residual not normalized", lambda p, q: (torch.clamp(p / q, max=1), (p - q).clamp(min=0)),
+                 "divide max\\(0, p - q\\) by its sum"),
+    step_mistake("residual reversed", lambda p, q: (torch.clamp(p / q, max=1), leftover(q, p)), "reversed"),
+    step_mistake("resample from p", lambda p, q: (torch.clamp(p / q, max=1), p), "second chance"),
+    step_mistake("always accept", lambda p, q: (torch.ones_like(p), p), "min\\(1, p\\(x\\) / q\\(x\\)\\)"),
+    step_mistake("accept only", lambda p, q: torch.clamp(p / q, max=1), "return accept, residual"),
+    step_mistake("wrong shapes", lambda p, q: (p[:2], p), "return accept, residual"),
+    step_mistake("one argument", lambda p: p, "my_speculative_step\\(p, q\\)"),
 ])
 def test_check_speculative_sampling_hints_at_the_usual_slips(answer, hint):
     report = check_speculative_sampling(answer)

@@ -24,6 +24,9 @@ def check_model_folder(report: Report, my_folder: Any) -> None:
     is_path = isinstance(my_folder, (str, os.PathLike))
     if not report.add(is_path, say(en="my_folder is a path", ja="my_folder はパスです") if is_path
                       else not_a("my_folder", my_folder, en="a path", ja="パス"),
+                      say(en="this is the function checkpoint_dir itself: call it, and keep the folder it returns",
+                          ja="これは関数 checkpoint_dir そのものです。呼び出して、返るフォルダを使います")
+                      if callable(my_folder) else
                       say(en="a pathlib.Path (or a string): the folder that checkpoint_dir() returns",
                           ja="pathlib.Path（または文字列）にします: checkpoint_dir() が返すフォルダです")):
         return
@@ -43,10 +46,15 @@ def check_model_folder(report: Report, my_folder: Any) -> None:
 
 
 def _folder_hint(folder: Path) -> str:
-    """A file inside the checkpoint, the cache root above it, or somewhere else."""
+    """A file inside the checkpoint, the model's name, the cache root above it, or somewhere else."""
     if folder.parent == checkpoint_dir():
         return say(en=f"{folder.name} is a file in the folder: give the folder itself, checkpoint_dir()",
                    ja=f"{folder.name} はフォルダの中のファイルです: フォルダそのもの（checkpoint_dir()）を渡します")
+    if str(folder).endswith(checkpoint_dir().name) and not folder.is_absolute():
+        return say(en=f"{str(folder)!r} is the model's name, not a folder on this machine: the converted copy lives "
+                      "in the course's cache, at checkpoint_dir()",
+                   ja=f"{str(folder)!r} はモデルの名前で、このマシン上のフォルダではありません。変換済みのコピーは"
+                      "コースのキャッシュの checkpoint_dir() にあります")
     if folder == cache_root():
         return say(en="that is the cache root: the model has its own folder inside it, checkpoint_dir()",
                    ja="それはキャッシュのルートです: モデルはその中の専用フォルダにあります。"

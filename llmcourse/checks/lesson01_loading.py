@@ -172,9 +172,14 @@ def check_8bit_config(report: Report, my_config: Any) -> None:
 
 
 def _config_type_hint(value: Any) -> str:
-    """The removed keyword style as a dict, load_model's shortcut, the class itself, a model, or something else."""
+    """A dict of keywords (the config inside, or the removed style), load_model's shortcut, the class, a model, ..."""
     from transformers import BitsAndBytesConfig
 
+    if isinstance(value, dict) and isinstance(value.get("quantization_config"), BitsAndBytesConfig):
+        return say(en="this is the keyword dict for from_pretrained; my_config is the config object inside it, "
+                      "the value of quantization_config",
+                   ja="これは from_pretrained に渡すキーワード引数の dict です。my_config はその中の設定オブジェクト、"
+                      "つまり quantization_config の値です")
     if isinstance(value, dict) and {"load_in_8bit", "load_in_4bit"} & set(value):
         return say(en="transformers 5 removed from_pretrained(..., load_in_8bit=True) and its dict of keywords; it "
                       "wants a config object, passed as quantization_config",

@@ -9,7 +9,7 @@ from typing import Any
 from ..i18n import say
 from ..tokens import pad_token_id
 from .base import Report, call, exercise_check, is_function, is_text_list, quiet
-from .values import as_int, show
+from .values import as_float, as_int, show
 
 NEXT_TOKEN_PROMPTS = ["The capital of France is", "1, 2, 3, 4,", "A list of colors: red, blue"]
 UNSURE_PROMPTS = ["My favourite food is", "Once upon a time, there was a"]  # no token above 0.15: sampling shows
@@ -56,12 +56,12 @@ def check_next_token_fn(report: Report, my_next_token: Callable[[Any, Any], Any]
                    say(en=f'after "{prompt}" it returned {shown}; greedy decoding picks {expected} ({token!r})',
                        ja=f'"{prompt}" の次に {shown} を返しました。貪欲デコーディングでは {expected}'
                           f'（{token!r}）です'),
-                   _next_token_hint(answer, varies, logits), GREEDY_CODE)
+                   _next_token_hint(answer, varies, logits, input_ids), GREEDY_CODE)
 
 
-def _next_token_hint(answer: Any, varies: bool, logits: Any) -> str:
-    """Sampled, text, a logit's value, not one id, the first position, a flat argmax, the least likely, or else."""
-    got, last = as_int(answer), logits[-1]  # last: (vocab,)
+def _next_token_hint(answer: Any, varies: bool, logits: Any, input_ids: Any) -> str:
+    """Sampled, text, a logit's or probability's value, not one id; else what the id is (`_wrong_id_hint`)."""
+    got, value, last = as_int(answer), as_float(answer), logits[-1]  # last: (vocab,)
     if varies:
         return say(en="it returned different tokens for the same input, so it samples: greedy decoding takes the "
                       "most likely token (argmax), the same every time",
@@ -70,12 +70,29 @@ def _next_token_hint(answer: Any, varies: bool, logits: Any) -> str:
     if isinstance(answer, str):
         return say(en="this is the token's text: return its id, the position of the largest logit",
                    ja="これはトークンのテキストです。ID（最大のロジットの位置）を返します")
-    if got is None and isinstance(answer, float) and abs(answer - float(last.max())) < 1e-3:
-        return say(en="this is the largest logit's value (max); the token id is its position (argmax)",
-                   ja="これは最大のロジットの値（max）です。トークン ID はその位置（argmax）です")
+    if got is None and value is not None and min(abs(value - float(last.max())),
+                                                 abs(value - float(last.softmax(-1).max()))) < 1e-3:
+        return say(en="this is the value (max) of the largest logit or probability; the token id is its position "
+                      "(argmax)",
+                   ja="これは最大のロジットまたは確率の値（max）です。トークン ID はその位置（argmax）です")
     if got is None:
         return say(en="return one token id (an int), the position of the largest logit at the last position",
                    ja="トークン ID（int）を 1 つ返します。最後の位置で最大のロジットの位置です")
+    return _wrong_id_hint(got, logits, input_ids[0].tolist())
+
+
+def _wrong_id_hint(got: int, logits: Any, prompt: list[int]) -> str:
+    """An id, but another: the prompt's last token (one position early), a prompt token, the first position, ..."""
+    if got in (prompt[-1], int(logits[-2].argmax()) if len(logits) > 1 else None):
+        return say(en="that is the prompt's own last token, which the second-to-last position predicts: the next "
+                      "token is predicted at the last position, logits[0, -1] (off by one)",
+                   ja="それはプロンプト自身の最後のトークンで、最後から 2 番目の位置が予測するものです。次のトークンは"
+                      "最後の位置 logits[0, -1] が予測します（1 つずれています）")
+    if got in prompt:
+        return say(en="that token is in the prompt: generate returns the prompt followed by the new token, which is "
+                      "the last one",
+                   ja="そのトークンはプロンプトの中にあります。generate はプロンプトの後に新しいトークンを続けて返すので、"
+                      "新しいトークンは最後のものです")
     if got == int(logits[0].argmax()):
         return say(en="that is the most likely token after the first position; the next token comes from the last "
                       "position of the logits",
@@ -85,7 +102,7 @@ def _next_token_hint(answer: Any, varies: bool, logits: Any) -> str:
                       "positions at once; take it over the vocabulary of the last position only",
                    ja=f"{got} はトークン ID ではありません（語彙は {logits.shape[-1]} 個）。すべての位置をまとめて "
                       "argmax しています。最後の位置の語彙の中だけで argmax をとります")
-    if got == int(last.argmin()):
+    if got == int(logits[-1].argmin()):
         return say(en="that is the least likely token (argmin): greedy decoding takes the most likely one",
                    ja="それは最も確率の低いトークン（argmin）です。貪欲デコーディングは最も確率の高いものを選びます")
     return say(en="one forward pass, then the token with the largest logit at the last position",
@@ -126,11 +143,13 @@ def check_new_text_only(report: Report, my_decode: Callable[[Any, Any], Any], mo
                    ja="テキストにモデルの特殊トークン（終了やパディング）が残っています。デコード時に除きます"),
                "tokenizer.batch_decode(..., skip_special_tokens=True)")
     same = texts == expected
+    # len(inputs["input_ids"]) and .shape[0] count the rows: the slice of a learner who took either for the length
+    rows = texts == tokenizer.batch_decode(output_ids[:, len(NEW_TEXT_PROMPTS):], skip_special_tokens=True)
     report.add(same, say(en=f"matches the new text {expected!r}",
                          ja=f"新しいテキスト {expected!r} と一致します") if same
                else say(en=f"returned {texts!r}; the new text is {expected!r}",
                         ja=f"{texts!r} を返しました。新しいテキストは {expected!r} です"),
-               _new_text_hint(texts, expected, prompts), f"tokenizer.batch_decode({NEW_IDS}, skip_special_tokens=True)")
+               _new_text_hint(texts, expected, prompts, rows), f"tokenizer.batch_decode({NEW_IDS}, skip_special_tokens=True)")
 
 
 def _left_padded_run(model: Any, tokenizer: Any, prompts: list[str]) -> tuple[Any, Any]:
@@ -146,8 +165,14 @@ def _left_padded_run(model: Any, tokenizer: Any, prompts: list[str]) -> tuple[An
     return inputs, output_ids
 
 
-def _new_text_hint(texts: list[str], expected: list[str], prompts: list[str]) -> str:
-    """A row cut at its own unpadded length, or the general recipe."""
+def _new_text_hint(texts: list[str], expected: list[str], prompts: list[str], rows: bool) -> str:
+    """Sliced at the number of rows (``rows``), a row cut at its own unpadded length, cut short, or the recipe."""
+    if rows:
+        return say(en=f'the slice starts at {len(texts)}, the number of rows (len(inputs["input_ids"]) or .shape[0] '
+                      'count the rows): the new tokens start after the padded prompt, at inputs["input_ids"].shape[1]',
+                   ja=f'スライスが {len(texts)}、つまり行数から始まっています（len(inputs["input_ids"]) や .shape[0] は'
+                      '行数です）。新しいトークンはパディング込みのプロンプトの後ろ、inputs["input_ids"].shape[1] から'
+                      '始まります')
     if not prompts and any(text != new and text.endswith(new) for text, new in zip(texts, expected, strict=True)):
         return say(en='with left padding the new tokens of every row start at the same index, the padded length '
                       'inputs["input_ids"].shape[1] (not each row\'s attention_mask sum)',

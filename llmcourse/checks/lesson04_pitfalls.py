@@ -9,8 +9,7 @@ from typing import Any
 
 from ..i18n import say
 from .base import Report, call, exercise_check, is_function, is_text, is_text_list, not_a
-from .lesson02_tokenizing import COUNTING_BATCH
-from .lesson03_generating import SPECIAL_TOKEN
+from .lesson03_generating import SPECIAL_TOKEN, _texts_type_hint
 
 
 @exercise_check(en="Exactly {n} new tokens", ja="ちょうど {n} 個の新しいトークン")
@@ -59,15 +58,33 @@ def check_max_new_tokens(report: Report, my_kwargs: Any, n: int = 40) -> None:
 
 
 def _is_count(value: Any, n: int) -> bool:
-    """A whole number (not a bool) equal to n."""
-    return isinstance(value, int) and not isinstance(value, bool) and value == n
+    """A whole number equal to n.
+
+    >>> _is_count(40, 40), _is_count(40.0, 40), _is_whole(True)
+    (True, False, False)
+    """
+    return _is_whole(value) and value == n
+
+
+def _is_whole(value: Any) -> bool:
+    """An int, not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _floor_hint(kwargs: dict, n: int) -> str:
-    """max_new_tokens alone is a ceiling; min_length counts the prompt."""
+    """max_new_tokens alone is a ceiling; min_length counts the prompt; a floor other than n."""
     if "min_length" in kwargs and "min_new_tokens" not in kwargs:
         return say(en=f"min_length counts the prompt tokens too: use min_new_tokens={n}",
                    ja=f"min_length はプロンプトのトークンも数えます: min_new_tokens={n} を使います")
+    least = kwargs.get("min_new_tokens")
+    if _is_whole(least):  # but not n
+        return say(en=f"min_new_tokens={least} is the floor: for exactly {n} tokens floor and ceiling are both {n}, "
+                      f"min_new_tokens={n}",
+                   ja=f"min_new_tokens={least} は下限です。ちょうど {n} 個にするには下限も上限も {n}、つまり "
+                      f"min_new_tokens={n} とします")
+    if "min_new_tokens" in kwargs:
+        return say(en=f"{least!r} is {type(least).__name__}: generate wants a whole number, min_new_tokens={n}",
+                   ja=f"{least!r} は {type(least).__name__} 型です。generate には整数を渡します: min_new_tokens={n}")
     return say(en=f"max_new_tokens is only a ceiling: generate stops earlier when the model writes its end-of-text "
                   f"token (lesson 03 stopped after 8 of 30). Add min_new_tokens={n}, which blocks that token until "
                   f"{n} tokens are out",
@@ -87,7 +104,14 @@ def _length_hint(kwargs: dict, n: int) -> str:
         return say(en=f"with no length, generate stops after 20 new tokens (and warns): add max_new_tokens={n}",
                    ja="長さを指定しないと generate は 20 トークンで止まり、警告も出ます: "
                       f"max_new_tokens={n} を加えます")
-    return say(en=f"max_new_tokens={n}, a whole number", ja=f"max_new_tokens={n}（整数）とします")
+    value = kwargs["max_new_tokens"]
+    if _is_whole(value):  # but not n
+        return say(en=f"max_new_tokens={value} lets generate add up to {value} new tokens: the exercise asks for {n}, "
+                      f"so max_new_tokens={n}",
+                   ja=f"max_new_tokens={value} では新しいトークンが最大 {value} 個になります。演習は {n} 個なので "
+                      f"max_new_tokens={n} とします")
+    return say(en=f"{value!r} is {type(value).__name__}: generate wants a whole number, max_new_tokens={n}",
+               ja=f"{value!r} は {type(value).__name__} 型です。generate には整数を渡します: max_new_tokens={n}")
 
 
 @exercise_check(en="Reproducible sampling", ja="再現できるサンプリング", answer=is_function)
@@ -125,13 +149,9 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
                if distinct > 1 else
                say(en="seeds 0-3 all give the same text", ja="seed 0〜3 がすべて同じテキストになります"),
                _sampling_hint(calls), code)
-    prompt = _prompt_of(my_sample, calls[0])
-    if prompt and texts[0].startswith(prompt):  # a line only when wrong: the passing output stays as it was
-        report.add(False, say(en=f"my_sample(0) starts with the prompt {prompt!r}",
-                              ja=f"my_sample(0) がプロンプト {prompt!r} から始まっています"),
-                   say(en="generate returns the prompt followed by the new tokens: decode only the new tokens",
-                       ja="generate はプロンプトの後に新しいトークンを続けて返します。新しいトークンだけをデコードします"),
-                   "tokenizer.decode(output_ids[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)")
+    # lines only when wrong, so that the passing output stays as it was
+    _check_new_text(report, my_sample, texts[0], calls[0])
+    _check_length(report, calls[0])
 
 
 def _seed_hint(calls: list[list]) -> str:
@@ -165,16 +185,70 @@ def _sampling_hint(calls: list[list]) -> str:
                   "シードを設定します")
 
 
-def _prompt_of(function: Any, events: list) -> str:
-    """The prompt generate was given, decoded with a tokenizer the function uses ('' when either is unknown)."""
-    ids = next((event[2] for event in events if event[0] == "generate" and event[2] is not None), None)
+SAMPLED_TOKENS = 8  # exercise 2: 8 new tokens after "I am a cat."
+DECODE_NEW = "tokenizer.decode(output_ids[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)"
+
+
+def _check_new_text(report: Report, my_sample: Callable, text: str, events: list) -> None:
+    """Add a failed line for each mistake my_sample(0) shows against its own generate call; nothing when right."""
+    run = _decoded_run(my_sample, events)
+    if run is None:  # no generate call seen, or no tokenizer found: nothing to compare with
+        return
+    prompt, new, raw = run
+    extra = text[:len(text) - len(new)] if new and text.endswith(new) else ""
+    if prompt and text.startswith(prompt):
+        report.add(False, say(en=f"my_sample(0) starts with the prompt {prompt!r}",
+                              ja=f"my_sample(0) がプロンプト {prompt!r} から始まっています"),
+                   say(en="generate returns the prompt followed by the new tokens: decode only the new tokens",
+                       ja="generate はプロンプトの後に新しいトークンを続けて返します。新しいトークンだけをデコードします"),
+                   DECODE_NEW)
+    elif extra.strip() and prompt.endswith(extra.strip()):
+        report.add(False, say(en=f"my_sample(0) starts with the end of the prompt, {extra!r}",
+                              ja=f"my_sample(0) がプロンプトの末尾 {extra!r} から始まっています"),
+                   say(en="the new tokens start at the prompt's length in tokens, inputs.input_ids.shape[1]: len(inputs) "
+                          "counts the keys (input_ids, attention_mask), len(inputs.input_ids) the rows",
+                       ja="新しいトークンはプロンプトのトークン数 inputs.input_ids.shape[1] の位置から始まります。"
+                          "len(inputs) はキー（input_ids と attention_mask）の数、len(inputs.input_ids) は行数です"),
+                   DECODE_NEW)
+    elif text != new and text == raw:
+        report.add(False, say(en=f"my_sample(0) keeps special tokens: {text!r}",
+                              ja=f"my_sample(0) に特殊トークンが残っています: {text!r}"),
+                   say(en="the new text leaves out the model's special tokens (end of text, padding): have the "
+                          "decoder skip them",
+                       ja="新しいテキストにはモデルの特殊トークン（終了やパディング）を入れません。デコード時に除きます"),
+                   DECODE_NEW)
+
+
+def _check_length(report: Report, events: list) -> None:
+    """Add a failed line when generate was not asked for `SAMPLED_TOKENS` new tokens; nothing when it was."""
+    asked = next((event[4] for event in reversed(events) if event[0] == "generate"), SAMPLED_TOKENS)
+    if asked != SAMPLED_TOKENS:
+        report.add(False, say(en=f"generate was asked for max_new_tokens={asked}, not {SAMPLED_TOKENS}",
+                              ja=f"generate に max_new_tokens={asked} を渡しています（{SAMPLED_TOKENS} ではありません）")
+                   if asked is not None else say(en="generate was not given max_new_tokens",
+                                                 ja="generate に max_new_tokens を渡していません"),
+                   say(en=f"the exercise samples {SAMPLED_TOKENS} new tokens; without max_new_tokens generate stops "
+                          "after 20 tokens (pitfall 1)",
+                       ja=f"演習では新しいトークンを {SAMPLED_TOKENS} 個サンプリングします。max_new_tokens がないと "
+                          "generate は 20 トークンで止まります（落とし穴 1）"),
+                   f"model.generate(**inputs, do_sample=True, max_new_tokens={SAMPLED_TOKENS})")
+
+
+def _decoded_run(function: Any, events: list) -> tuple[str, str, str] | None:
+    """(prompt, new text, new text with special tokens) of the last generate call, by the function's tokenizer."""
+    run = next((event for event in reversed(events) if event[0] == "generate" and event[2] is not None), None)
     code = getattr(function, "__code__", None)
-    if ids is None or code is None:
-        return ""
+    if run is None or code is None:
+        return None
     closure = dict(zip(code.co_freevars, (cell.cell_contents for cell in function.__closure__ or ()), strict=False))
     used = [closure.get(name, function.__globals__.get(name)) for name in (*code.co_freevars, *code.co_names)]
     tokenizer = next((value for value in used if hasattr(value, "decode") and hasattr(value, "padding_side")), None)
-    return tokenizer.decode(ids[0], skip_special_tokens=True).strip() if tokenizer is not None else ""
+    if tokenizer is None:
+        return None
+    input_ids, output_ids = run[2], run[3]
+    new_ids = output_ids[0, input_ids.shape[-1]:]
+    return (tokenizer.decode(input_ids[0], skip_special_tokens=True).strip(),
+            tokenizer.decode(new_ids, skip_special_tokens=True), tokenizer.decode(new_ids))
 
 
 @contextlib.contextmanager
@@ -182,7 +256,8 @@ def _spy(events: list) -> Iterator[None]:
     """Record, in order, the seeds set and the generate calls made while the block runs.
 
     Events: ("seed", value) for torch.manual_seed (transformers.set_seed calls it too),
-    ("other seed", value) for random.seed and numpy's, ("generate", samples, input_ids).
+    ("other seed", value) for random.seed and numpy's, ("generate", samples, input_ids, output_ids,
+    max_new_tokens).
 
     >>> import torch; events = []
     >>> with _kept_random_state(), _spy(events):
@@ -205,8 +280,11 @@ def _spy(events: list) -> Iterator[None]:
     def generate(self: Any, *args: Any, **kwargs: Any) -> Any:
         config = kwargs.get("generation_config") or getattr(self, "generation_config", None)
         samples = kwargs.get("do_sample", getattr(config, "do_sample", False))
-        events.append(("generate", bool(samples), kwargs.get("input_ids", args[0] if args else None)))
-        return originals[3](self, *args, **kwargs)
+        asked = kwargs.get("max_new_tokens", getattr(config, "max_new_tokens", None))
+        output = originals[3](self, *args, **kwargs)
+        ids = getattr(output, "sequences", output)  # (batch, prompt + new), also with return_dict_in_generate
+        events.append(("generate", bool(samples), kwargs.get("input_ids", args[0] if args else None), ids, asked))
+        return output
 
     torch.manual_seed, random.seed = recorder("seed", originals[0]), recorder("other seed", originals[1])
     numpy.random.seed, GenerationMixin.generate = recorder("other seed", originals[2]), generate
@@ -231,29 +309,39 @@ def _kept_random_state() -> Iterator[None]:
             numpy.random.set_state(numpy_state)
 
 
+# Lesson 04, exercise 3: a batch whose short row goes wrong both ways, padded on the right (it continues after
+# 9 pad tokens) and padded on the left without the attention mask (the model reads the pads as text): only the
+# left-padded batch with its mask goes on with "Wednesday"
+PADDED_BATCH = ["Monday, Tuesday,", "A, B, C, D, E, F, G"]
+
+
 @exercise_check(en="Padded batch", ja="パディングしたバッチ")
 def check_padded_batch(report: Report, my_texts: Any) -> None:
-    """Lesson 04: ``my_texts``, the new texts for ["1, 2, 3", "A, B, C, D, E"], come from a left-padded batch.
+    """Lesson 04: ``my_texts``, the new texts for `PADDED_BATCH`, come from a left-padded batch with its mask.
 
-    >>> check_padded_batch([", 4, 5, ", ", F, G, H, I"]).passed
+    >>> check_padded_batch([" Wednesday, and Thursday) to", ", H, I, J"]).passed
     True
     """
-    if not is_text_list(report, my_texts, "my_texts", len(COUNTING_BATCH),
+    if not is_text_list(report, my_texts, "my_texts", len(PADDED_BATCH),
                         _texts_type_hint(my_texts)):
         return
     # judge the new text even where the prompt was left in (that is a mistake of its own, below)
     texts = [text.split(prompt, 1)[1] if prompt in text else text
-             for prompt, text in zip(COUNTING_BATCH, my_texts, strict=True)]
-    counting = texts[0].lstrip(" ,\n").startswith("4")
-    mixed = [row for row in range(len(COUNTING_BATCH)) if COUNTING_BATCH[1 - row] in texts[row]]
+             for prompt, text in zip(PADDED_BATCH, my_texts, strict=True)]
+    early = _prompt_end(texts[0], PADDED_BATCH[0], "Wednesday")  # sliced a token early: ", Wednesday"
+    counting = texts[0].lstrip().startswith("Wednesday") or bool(early)
+    mixed = [row for row in range(len(PADDED_BATCH)) if PADDED_BATCH[1 - row] in texts[row]]
     decode = 'left_tokenizer.batch_decode(output_ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)'
-    report.add(counting, say(en=f'"1, 2, 3" continues with {texts[0]!r}' + ("" if counting else ", not with 4"),
-                             ja=f'"1, 2, 3" の続きは {texts[0]!r} です'
-                                + ("" if counting else "（4 で始まっていません）")),
-               say(en='the short row does not continue after "3": it was padded on the right (or without its '
-                      'attention mask), so generation went on after its pad tokens; pad on the left and pass the mask',
-                   ja='短い行が "3" の後から続いていません。右にパディングした（または attention_mask を渡さなかった）'
-                      'ので、パディングの後ろから生成が続きました。左にパディングし、マスクも渡します'),
+    short = PADDED_BATCH[0]
+    report.add(counting, say(en=f"{short!r} continues with {texts[0]!r}" + ("" if counting else ", not with Wednesday"),
+                             ja=f"{short!r} の続きは {texts[0]!r} です"
+                                + ("" if counting else "（Wednesday で始まっていません）")),
+               say(en="the short row did not continue its own text: padded on the right, generation went on after its "
+                      "pad tokens; padded on the left without the attention mask, the model read the pad tokens as "
+                      "text. Pad on the left and pass the mask (**batch)",
+                   ja="短い行が自分のテキストの続きになっていません。右にパディングするとパディングの後ろから生成が続き、"
+                      "左にパディングしても attention_mask を渡さないと、モデルはパディングをテキストとして読みます。"
+                      "左にパディングし、マスクも渡します（**batch）"),
                'batch = left_tokenizer(prompts, padding=True, return_tensors="pt"); model.generate(**batch, ...)')
     report.add(not mixed, say(en=f"text {mixed[0]} contains the other row's prompt",
                               ja=f"テキスト {mixed[0]} にもう一方の行のプロンプトが含まれています") if mixed else
@@ -262,13 +350,35 @@ def check_padded_batch(report: Report, my_texts: Any) -> None:
                say(en="each text must come from its own row of output_ids, after the padded prompt",
                    ja="それぞれのテキストは output_ids の自分の行の、パディング込みのプロンプトより後ろから取ります"),
                decode)
-    # lines added only when wrong, so that the passing output stays as it was
-    prompts = [row for row, (prompt, text) in enumerate(zip(COUNTING_BATCH, my_texts, strict=True)) if prompt in text]
+    _check_only_new_texts(report, my_texts, early, decode)  # lines only when wrong: the passing output stays
+
+
+def _prompt_end(text: str, prompt: str, word: str) -> str:
+    """What ``text`` has before ``word`` when that is the end of ``prompt`` (a slice started too early), else "".
+
+    >>> _prompt_end(", Wednesday, and", "Monday, Tuesday,", "Wednesday"), _prompt_end(" Wednesday", "Monday,", "Wednesday")
+    (',', '')
+    """
+    before = text[:text.find(word)].strip() if word in text else ""
+    return before if before and prompt.endswith(before) else ""
+
+
+def _check_only_new_texts(report: Report, my_texts: list[str], early: str, decode: str) -> None:
+    """Add a failed line for a prompt (whole, or its end) or special tokens in the texts; nothing when right."""
+    prompts = [row for row, (prompt, text) in enumerate(zip(PADDED_BATCH, my_texts, strict=True)) if prompt in text]
     if prompts:
-        report.add(False, say(en=f"text {prompts[0]} includes its prompt {COUNTING_BATCH[prompts[0]]!r}",
-                              ja=f"テキスト {prompts[0]} にプロンプト {COUNTING_BATCH[prompts[0]]!r} が入っています"),
+        report.add(False, say(en=f"text {prompts[0]} includes its prompt {PADDED_BATCH[prompts[0]]!r}",
+                              ja=f"テキスト {prompts[0]} にプロンプト {PADDED_BATCH[prompts[0]]!r} が入っています"),
                    say(en="the exercise asks for the new text only: decode what comes after the padded prompt",
                        ja="演習が求めるのは新しいテキストだけです。パディング込みのプロンプトより後ろをデコードします"),
+                   decode)
+    elif early:
+        report.add(False, say(en=f"text 0 starts with the end of its prompt, {early!r}",
+                              ja=f"テキスト 0 がプロンプトの末尾 {early!r} から始まっています"),
+                   say(en='the slice starts inside the prompt: the new tokens start right after the padded prompt, at '
+                          'batch["input_ids"].shape[1], not before it',
+                       ja='スライスがプロンプトの途中から始まっています。新しいトークンはパディング込みのプロンプトの'
+                          '直後、batch["input_ids"].shape[1] から始まります'),
                    decode)
     specials = sorted({token for text in my_texts for token in SPECIAL_TOKEN.findall(text)})
     if specials:
@@ -276,14 +386,3 @@ def check_padded_batch(report: Report, my_texts: Any) -> None:
                    say(en="the texts keep pad or end-of-text tokens: have the decoder skip special tokens",
                        ja="テキストにパディングや終了のトークンが残っています。デコード時に特殊トークンを除きます"),
                    decode)
-
-
-def _texts_type_hint(value: Any) -> str:
-    """One string, token ids, or another type."""
-    if isinstance(value, str):
-        return say(en="this is one string: decode every row of the batch, one string per row (batch_decode)",
-                   ja="これは 1 つの文字列です。バッチのすべての行を、行ごとに 1 つの文字列としてデコードします"
-                      "（batch_decode）")
-    if hasattr(value, "shape"):
-        return say(en="these are token ids: decode them to text", ja="これはトークン ID です。テキストにデコードします")
-    return say(en="a list with one string per row of the batch", ja="バッチの行ごとに 1 つの文字列のリストにします")

@@ -32,9 +32,11 @@ def check_top_p_filter(report: Report, my_top_p: Callable[[Any, float], Any]) ->
         expected = TopPLogitsWarper(p)(torch.zeros(2, 1, dtype=torch.long), logits.clone())
         kept, kept_expected = out > float("-inf"), expected > float("-inf")
         if wrong_set is None and not torch.equal(kept, kept_expected):
-            wrong_set = _unsorted_hint(logits, out, expected) or _top_p_hint(logits, kept, kept_expected)
+            wrong_set = (_unsorted_hint(logits, out, expected) or _no_inf_hint(out, expected)
+                         or _top_p_hint(logits, kept, kept_expected))
         if wrong_values is None and not _only_kept_or_inf(out, logits):
-            wrong_values = _unsorted_hint(logits, out, expected) or _filtered_value_hint(out)
+            wrong_values = (_unsorted_hint(logits, out, expected) or _no_inf_hint(out, expected)
+                            or _filtered_value_hint(out))
     same_set, right_values = wrong_set is None, wrong_values is None
     report.add(same_set, say(en=f"keeps {'the same tokens as' if same_set else 'other tokens than'} "
                                 "TopPLogitsWarper(p) for p = 0.5, 0.8, 0.95 (3 random batches)",
@@ -51,10 +53,17 @@ def _unsorted_hint(logits: Any, out: Any, expected: Any) -> tuple[str, str] | No
     import torch
 
     kept, kept_expected = out > float("-inf"), expected > float("-inf")
-    in_sorted_order = False
+    in_sorted_order = gathered = False
     for order in (logits.argsort(-1, descending=True), logits.argsort(-1)):  # (batch, vocab) token ids
         in_sorted_order |= torch.equal(out, expected.gather(-1, order))  # the sorted logits returned
         in_sorted_order |= torch.equal(kept, kept_expected.gather(-1, order))  # the sorted mask on unsorted logits
+        gathered |= torch.equal(kept, kept_expected.gather(-1, order).gather(-1, order))  # "put back" with gather
+    if gathered and not in_sorted_order:
+        return (say(en="gather with the sorted ids reorders the sorted decision once more instead of putting it back: "
+                       "scatter puts each decision at its token's position",
+                    ja="並べ替えた ID で gather すると、並べ替えた判定をもう一度並べ替えてしまい、元に戻りません。"
+                       "scatter なら各判定をそのトークンの位置に戻せます"),
+                "remove = remove_sorted.scatter(1, sorted_ids, remove_sorted)")
     if not in_sorted_order:
         return None
     return (say(en="the decision to keep or remove was made on the sorted logits, but it is still in sorted order: "
@@ -62,6 +71,20 @@ def _unsorted_hint(logits: Any, out: Any, expected: Any) -> tuple[str, str] | No
                 ja="残すか除くかを並べ替えたロジットの上で決めましたが、並べ替えた順のままです。ロジットをマスクする前に、"
                    "語彙での各トークンの位置に戻します"),
             "remove = remove_sorted.scatter(1, sorted_ids, remove_sorted); "
+            'logits.masked_fill(remove, float("-inf"))')
+
+
+def _no_inf_hint(out: Any, expected: Any) -> tuple[str, str] | None:
+    """(idea, code) when the removed tokens all got one ordinary value, such as 0, instead of -inf; else None."""
+    removed = out[expected == float("-inf")]
+    probabilities = bool(((out >= 0) & (out <= 1)).all())  # softmax afterwards: the removed ones are 0 too
+    if probabilities or not len(removed) or not bool((removed == removed[0]).all()) or not -1e4 < removed[0] < 1e4:
+        return None
+    value = f"{float(removed[0]):g}"
+    return (say(en=f"the removed tokens were set to {value}, an ordinary logit that softmax still turns into a "
+                   "probability: set them to -inf, which it turns into exactly 0",
+                ja=f"除いたトークンを {value} にしていますが、これはふつうのロジットで、softmax で確率が残ります。"
+                   "-inf にすると確率はちょうど 0 になります"),
             'logits.masked_fill(remove, float("-inf"))')
 
 
@@ -174,6 +197,11 @@ def _temperature_hint(outputs: dict, logits: Any) -> str:
         return say(en="it returns probabilities (softmax): return the scaled logits; softmax comes later, when sampling",
                    ja="確率（softmax）を返しています。スケールしたロジットを返します。softmax はサンプリングのときに"
                       "かかります")
+    if like(2.0, (logits / 2.0).log_softmax(-1)) and like(0.5, (logits / 0.5).log_softmax(-1)):
+        return say(en="it returns log-probabilities (log_softmax): return the scaled logits themselves; the sampler "
+                      "normalizes them later",
+                   ja="対数確率（log_softmax）を返しています。スケールしたロジットそのものを返します。正規化は"
+                      "サンプリングのときに行われます")
     if like(2.0, 2.0 / logits):
         return say(en="it divides t by the logits: the logits go on top, t below",
                    ja="t をロジットで割っています。ロジットを t で割ります（ロジットが分子）")

@@ -167,6 +167,29 @@ def _rate_idea(value: float | None, result: Any, seconds: float) -> str:
                       "result.token_mask is True",
                    ja="プロンプトのトークンは読んだだけで生成していません。新しいトークン"
                       "（result.token_mask が True の位置）だけを数えます")
+    if any(math.isclose(value, count * factor, rel_tol=1e-6)  # the count itself, or multiplied by the seconds
+           for count in (generated, with_padding) for factor in (1, seconds)):
+        return say(en="that is not per second: divide the number of tokens by the seconds",
+                   ja="それは 1 秒あたりではありません。トークン数を秒数で割ります")
+    return _miscount_idea(value, result, seconds)
+
+
+def _miscount_idea(value: float, result: Any, seconds: float) -> str:
+    """A rate of the wrong count: EOS left out, seconds per token, one row, characters or words.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> _miscount_idea(8 / 4, _finished_early_result(), 4.0)[:26]  # 9 tokens, one of them EOS
+    'the EOS token was left out'
+    """
+    def rate_of(count: float) -> bool:
+        return math.isclose(value, count / seconds, rel_tol=1e-6)
+
+    generated = int(result.token_mask.sum())
+    if rate_of(int((result.token_mask & (result.token_ids != result.tokenizer.eos_token_id)).sum())):
+        return say(en="the EOS token was left out, but the model generated it too (result.token_mask is True there): "
+                      "count every position where result.token_mask is True",
+                   ja="EOS トークンを除いていますが、それもモデルが生成したトークンです（result.token_mask は True）。"
+                      "result.token_mask が True の位置をすべて数えます")
     if math.isclose(value, seconds / generated, rel_tol=1e-6):
         return say(en="that is seconds per token: divide the tokens by the seconds",
                    ja="それは 1 トークンあたりの秒数です。トークン数を秒数で割ります")

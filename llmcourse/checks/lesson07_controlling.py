@@ -83,7 +83,7 @@ def _close(out: Any, expected: Any) -> bool:
 
 
 def _logprobs_hint(out: Any, logits: Any, input_ids: Any, prompt_length: int, expected: Any) -> str:
-    """Summed, probabilities, read one position late, not normalized, the prompt included, or else the recipe."""
+    """The known mistake the output equals (`_logprobs_mistakes`), the prompt included, or else the recipe."""
     import torch
 
     recipe = say(en="log_softmax over the vocabulary, then gather the token ids: the logits at position t score the "
@@ -92,28 +92,47 @@ def _logprobs_hint(out: Any, logits: Any, input_ids: Any, prompt_length: int, ex
                     "トークンを評価するので、logits[:, prompt_length - 1:-1] と input_ids[:, prompt_length:] を使います")
     if not isinstance(out, torch.Tensor):
         return recipe
-    new_ids = input_ids[:, prompt_length:, None]
-    same_position = torch.log_softmax(logits[:, prompt_length:], -1).gather(-1, new_ids).squeeze(-1)
-    unnormalized = logits[:, prompt_length - 1:-1].gather(-1, new_ids).squeeze(-1)
-    variants = [
-        (expected.sum(-1), say(en="return one value per token (sum them afterwards for the whole continuation)",
-                               ja="トークンごとに 1 つの値を返します（続き全体の値は後で合計します）")),
-        (expected.exp(), say(en="return log-probabilities (log_softmax), not probabilities (softmax)",
-                             ja="確率（softmax）ではなく対数確率（log_softmax）を返します")),
-        (same_position, say(en="one position late: the logits at position t score the token at t + 1, so read "
-                               "logits[:, prompt_length - 1:-1]",
-                            ja="位置が 1 つずれています。位置 t のロジットは t + 1 のトークンを評価するので、"
-                               "logits[:, prompt_length - 1:-1] を読みます")),
-        (unnormalized, say(en="normalize first: torch.log_softmax(logits, dim=-1), then gather",
-                           ja="先に正規化します: torch.log_softmax(logits, dim=-1) の後で gather します")),
-    ]
-    for value, hint in variants:
+    for value, hint in _logprobs_mistakes(logits, input_ids, prompt_length, expected):
         if _close(out, value):
             return hint
     if out.ndim == 2 and out.shape[0] == expected.shape[0] and out.shape[1] > expected.shape[1]:
         return say(en="only the continuation's tokens: from prompt_length on, not the prompt's",
                    ja="続きのトークンだけを返します。プロンプトのトークンではなく prompt_length 以降です")
     return recipe
+
+
+def _logprobs_mistakes(logits: Any, input_ids: Any, prompt_length: int, expected: Any) -> list[tuple[Any, str]]:
+    """(what the answer returns, the hint) for each usual mistake of exercise 1."""
+    import torch
+
+    scoring, new_ids = logits[:, prompt_length - 1:-1], input_ids[:, prompt_length:, None]  # (batch, new, vocab)
+    one_per_token = say(en="return one value per token (sum them afterwards for the whole continuation)",
+                        ja="トークンごとに 1 つの値を返します（続き全体の値は後で合計します）")
+    normalize_first = say(en="normalize first: torch.log_softmax(logits, dim=-1), then gather",
+                          ja="先に正規化します: torch.log_softmax(logits, dim=-1) の後で gather します")
+    return [
+        (expected.sum(-1), one_per_token), (expected.mean(-1), one_per_token),
+        (expected[0], say(en="return every row of the batch: shape (batch, length - prompt_length)",
+                          ja="バッチのすべての行を返します: 形は (batch, length - prompt_length) です")),
+        (expected.exp(), say(en="return log-probabilities (log_softmax), not probabilities (softmax)",
+                             ja="確率（softmax）ではなく対数確率（log_softmax）を返します")),
+        (-expected, say(en="return the log-probabilities themselves (at most 0), not their negatives (the surprisal)",
+                        ja="対数確率そのもの（0 以下）を返します。符号を反転した値（サプライザル）ではありません")),
+        (torch.log_softmax(logits[:, prompt_length:], -1).gather(-1, new_ids).squeeze(-1),
+         say(en="one position late: the logits at position t score the token at t + 1, so read "
+                "logits[:, prompt_length - 1:-1]",
+             ja="位置が 1 つずれています。位置 t のロジットは t + 1 のトークンを評価するので、"
+                "logits[:, prompt_length - 1:-1] を読みます")),
+        (torch.log_softmax(scoring, -1).gather(-1, input_ids[:, prompt_length - 1:-1, None]).squeeze(-1),
+         say(en="each position scores the NEXT token: gather input_ids[:, prompt_length:], one ahead of the logits",
+             ja="各位置が評価するのは次のトークンです。ロジットより 1 つ先の input_ids[:, prompt_length:] で gather "
+                "します")),
+        (torch.log_softmax(scoring, 1).gather(-1, new_ids).squeeze(-1),
+         say(en="normalize over the vocabulary, the last dimension (dim=-1), not over the positions",
+             ja="位置の方向ではなく、語彙の方向（最後の次元、dim=-1）に正規化します")),
+        (scoring.gather(-1, new_ids).squeeze(-1), normalize_first),
+        (scoring.gather(-1, new_ids).squeeze(-1).log_softmax(-1), normalize_first),
+    ]
 
 
 # ---------------------------------------------------------------- exercise 2: a format-forcing logits processor
@@ -189,7 +208,7 @@ def _allowed_ids(tokenizer: Any) -> list[int]:
 
 
 def _kept_hint(kept: Any, expected: Any, tokenizer: Any) -> str:
-    """Inverted, EOS missing, only one-character tokens, or a token that does not belong."""
+    """Inverted, EOS missing, spaces missing (the raw vocabulary's 'Ġ'), a token that does not belong, or one missing."""
     import torch
 
     eos = tokenizer.eos_token_id
@@ -199,6 +218,13 @@ def _kept_hint(kept: Any, expected: Any, tokenizer: Any) -> str:
     if not kept[eos] and torch.equal(kept | (torch.arange(len(kept)) == eos), expected):
         return say(en="keep the EOS token too (tokenizer.eos_token_id): without it the model can never stop",
                    ja="EOS トークン（tokenizer.eos_token_id）も残します。残さないとモデルは止まれません")
+    missing = [tokenizer.decode([i]) for i in (expected & ~kept).nonzero().flatten().tolist()]
+    spaced = [" " in tokenizer.decode([i]) for i in kept.nonzero().flatten().tolist()]
+    if missing and not (kept & ~expected).any() and all(" " in text for text in missing) and not any(spaced):
+        return say(en=f"the tokens with a space, such as {missing[0]!r}, are missing: the vocabulary's own strings "
+                      "(get_vocab, convert_ids_to_tokens) write a space as 'Ġ'; test the text tokenizer.decode([i])",
+                   ja=f"{missing[0]!r} のような空白を含むトークンが抜けています。語彙そのものの文字列（get_vocab や "
+                      "convert_ids_to_tokens）では空白が 'Ġ' と書かれます。tokenizer.decode([i]) のテキストで調べます")
     extra = (kept & ~expected).nonzero().flatten().tolist()
     if extra:
         text = tokenizer.decode([extra[0]])

@@ -19,6 +19,9 @@ LOOKUP_CASES = [
     (("a continuation cut short by the end", "末尾で途切れる続き"), [7, 3, 7], 2, 10),
     (("nothing matches: no guess", "一致なし: 推測なし"), [1, 2, 3, 4], 2, 10),
 ]
+# checked after those, a line only when wrong (the passing output stays as it was): the only earlier match ends
+# where the last token begins, which a search over range(len(ids) - n - 1) misses
+EDGE_CASES = [(("a match right before the end", "末尾の直前の一致"), [4, 1, 2, 2], 2, 3)]
 
 
 def reference_lookup(ids: Sequence[int], max_ngram: int, num_tokens: int) -> list[int]:
@@ -51,11 +54,15 @@ def check_prompt_lookup(report: Report, my_lookup: Callable[..., Any], example_i
     cases = list(LOOKUP_CASES)
     if len(example_ids):
         cases.append((("the lesson's text", "レッスンのテキスト"), [int(i) for i in example_ids], 2, 10))
-    for (en, ja), ids, max_ngram, num_tokens in cases:
+    for number, ((en, ja), ids, max_ngram, num_tokens) in enumerate(cases + EDGE_CASES):
+        if number >= len(cases) and not report.passed:
+            return  # the edge cases only once every shown case is right
         ok, out = call(report, "my_lookup", my_lookup, (list(ids), max_ngram, num_tokens), usage)
         if not ok:
             return
         got, expected = _as_ids(out), reference_lookup(ids, max_ngram, num_tokens)
+        if number >= len(cases) and got == expected:
+            continue  # an edge case adds a line only when wrong
         where = _short(ids)
         if got is None:
             report.add(False, say(en=f"{en}: returned {kind(out)}, not a list of token ids",
@@ -96,6 +103,12 @@ def _lookup_hint(got: list[int], ids: Sequence[int], max_ngram: int, num_tokens:
                    for start in range(len(ids))):
         return say(en="propose the tokens that FOLLOWED the earlier match, not the matched n-gram itself",
                    ja="一致した n-gram そのものではなく、前の一致の後に続いたトークンを提案します"), code
+    if got != reference_lookup(ids, max_ngram, num_tokens) \
+            and got == _lookup_variant(ids, max_ngram, num_tokens, last=False, before_end=1):
+        return say(en="an earlier match may end right where the last n tokens begin: look at every start in "
+                      "range(len(ids) - n), the one just before the end too",
+                   ja="前の一致が最後の n トークンの直前で終わることもあります。range(len(ids) - n) のすべての開始"
+                      "位置を、末尾の直前も含めて調べます"), code
     later = _lookup_variant(ids, max_ngram, num_tokens, last=True)
     if got == later:
         return say(en="transformers takes the FIRST (leftmost) earlier match, not the most recent one",
@@ -110,10 +123,14 @@ def _lookup_hint(got: list[int], ids: Sequence[int], max_ngram: int, num_tokens:
                   "その後に続いたものを返します"), code
 
 
-def _lookup_variant(ids: list[int], max_ngram: int, num_tokens: int, *, last: bool) -> list[int]:
-    """Prompt lookup taking the most recent earlier match (``last``) instead of the first one."""
+def _lookup_variant(ids: list[int], max_ngram: int, num_tokens: int, *, last: bool, before_end: int = 0) -> list[int]:
+    """Prompt lookup taking the most recent earlier match (``last``), or missing the ``before_end`` last starts.
+
+    >>> _lookup_variant([4, 1, 2, 2], 2, 3, last=False), _lookup_variant([4, 1, 2, 2], 2, 3, last=False, before_end=1)
+    ([2], [])
+    """
     for n in range(min(max_ngram, len(ids) - 1), 0, -1):
-        starts = [s for s in range(len(ids) - n) if ids[s:s + n] == ids[-n:]]
+        starts = [s for s in range(len(ids) - n - before_end) if ids[s:s + n] == ids[-n:]]
         for start in (reversed(starts) if last else starts):
             if start + n < len(ids):
                 return ids[start + n:start + n + num_tokens]
