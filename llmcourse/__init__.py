@@ -28,8 +28,9 @@ from .errors import CourseError, ModelNotAvailableError, SetupError
 from .generation import GenerationResult, generate
 from .handloop import Step, format_steps, generate_by_hand, generation_steps
 from .i18n import get_language, set_language
-from .loading import load_model, pick_device, pick_dtypes, quantization_config, resolve_model
+from .loading import load_model, resolve_model
 from .offline import MODEL_NAME, cache_root, cache_status, checkpoint_dir, fetch
+from .precision import pick_device, pick_dtypes, quantization_config
 from .quiet import captured_log, silence_bitsandbytes
 from .serving import Server, running_servers, start_server, stop_servers
 from .speed import (

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .i18n import say
+
 LOCK_FILE = ".fetch.lock"
 VERSIONS = "versions"
 
@@ -39,7 +41,8 @@ def fetch_lock(root: Path, progress: Progress = print) -> Iterator[bool]:
         lock.acquire(timeout=0)
         waited = False
     except Timeout:
-        progress(f"Another process is preparing the model in {root}; waiting for it to finish ...")
+        progress(say(en=f"Another process is preparing the model in {root}; waiting for it to finish ...",
+                     ja=f"別のプロセスが {root} でモデルを準備しています。終わるまで待ちます…"))
         lock.acquire()
         waited = True
     try:
@@ -74,19 +77,22 @@ def _move_aside(folder: Path, versions: Path) -> None:
 
 
 def how_to_fetch(root: Path, *, force: bool = False) -> str:
-    """Who must run ``fetch`` for the cache at ``root``, and the exact command.
+    """Who must run ``fetch`` for the cache at ``root``, and the exact command (a clause: callers end the sentence).
 
     >>> how_to_fetch(Path(tempfile.gettempdir()))
     'run `python -m llmcourse fetch`'
     """
     command = "python -m llmcourse fetch" + (" --force" if force else "")
     if can_write(root):
-        return f"run `{command}`"
+        return say(en=f"run `{command}`", ja=f"`{command}` を実行してください")
     existing = _nearest_existing(root)
     owner = _owner(existing)
-    return (f"{owner} (the instructor or administrator, who owns {existing}) must run "
-            f"`LLMCOURSE_CACHE={root} {command}` once; or use a cache of your own: "
-            f"`export LLMCOURSE_CACHE=~/.cache/llmcourse` and run `{command}`")
+    return say(en=f"{owner} (the instructor or administrator, who owns {existing}) must run "
+                  f"`LLMCOURSE_CACHE={root} {command}` once; or use a cache of your own: "
+                  f"`export LLMCOURSE_CACHE=~/.cache/llmcourse` and run `{command}`",
+               ja=f"{existing} の所有者である {owner}（講師か管理者）が `LLMCOURSE_CACHE={root} {command}` を"
+                  f"一度実行する必要があります。または自分用のキャッシュを使ってください："
+                  f"`export LLMCOURSE_CACHE=~/.cache/llmcourse` を設定して `{command}` を実行します")
 
 
 def can_write(root: Path) -> bool:
@@ -110,4 +116,4 @@ def _owner(path: Path) -> str:
 
         return pwd.getpwuid(path.stat().st_uid).pw_name
     except (ImportError, KeyError, OSError):
-        return "the owner"
+        return say(en="the owner", ja="所有者")

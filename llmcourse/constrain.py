@@ -27,6 +27,7 @@ import torch
 from transformers import LogitsProcessor
 
 from .errors import CourseError
+from .i18n import say
 
 __all__ = ["RegexLogitsProcessor", "PresenceFrequencyPenalty", "vocabulary_texts"]
 
@@ -68,14 +69,19 @@ class RegexLogitsProcessor(LogitsProcessor):
         import regex  # transformers' own tokenizers depend on it: partial matching, which `re` lacks
 
         if isinstance(prompt_length, bool) or not isinstance(prompt_length, int) or prompt_length < 0:
-            raise CourseError(f"prompt_length must be the number of prompt tokens, inputs.input_ids.shape[1]; "
-                              f"got {prompt_length!r}.")
+            raise CourseError(say(en=f"prompt_length must be the number of prompt tokens, inputs.input_ids.shape[1]; "
+                                     f"got {prompt_length!r}.",
+                                  ja=f"prompt_length にはプロンプトのトークン数（inputs.input_ids.shape[1]）を渡します。"
+                                     f"{prompt_length!r} が渡されました。"))
         try:
             self.pattern = regex.compile(pattern)
         except regex.error as error:
-            raise CourseError(f"pattern is not a valid regular expression: {error}", cause=error) from None
+            raise CourseError(say(en=f"pattern is not a valid regular expression: {error}",
+                                  ja=f"pattern が正しい正規表現ではありません：「{error}」"), cause=error) from None
         if tokenizer.eos_token_id is None:
-            raise CourseError("The tokenizer has no EOS token, so generation could never end on a full match.")
+            raise CourseError(say(en="The tokenizer has no EOS token, so generation could never end on a full match.",
+                                  ja="トークナイザーに EOS トークンがないので、パターン全体に一致したところで生成を"
+                                     "終えられません。"))
         self.tokenizer, self.prompt_length = tokenizer, prompt_length
         self.eos_token_id = tokenizer.eos_token_id
         self._allowed: dict[str, torch.Tensor] = {}  # new text -> allowed ids, shared by rows and steps
@@ -119,7 +125,8 @@ class PresenceFrequencyPenalty(LogitsProcessor):
     def __init__(self, presence_penalty: float = 0.0, frequency_penalty: float = 0.0, *, prompt_length: int) -> None:
         for name, value in (("presence_penalty", presence_penalty), ("frequency_penalty", frequency_penalty)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise CourseError(f"{name} must be a number (OpenAI allows -2.0 to 2.0), got {value!r}.")
+                raise CourseError(say(en=f"{name} must be a number (OpenAI allows -2.0 to 2.0), got {value!r}.",
+                                      ja=f"{name} は数にしてください（OpenAI では -2.0〜2.0）。{value!r} が渡されました。"))
         self.presence, self.frequency, self.prompt_length = float(presence_penalty), float(frequency_penalty), prompt_length
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:

@@ -4,8 +4,8 @@ Lesson 00 introduces it (``python -m llmcourse doctor``). Each check returns a
 `Check` with a status ("ok", "warn" or "fail"), one line of detail and, when
 something needs doing, the command that fixes it. Nothing here downloads or loads a
 model; the slowest check is the hub probe, bounded at 3 s. The report speaks the
-language of `llmcourse.i18n.get_language()` (English or Japanese); check names and
-commands stay as they are.
+language of `llmcourse.i18n.get_language()` (English or Japanese): details, fixes and
+the names of the checks (`label`); package names and commands stay as they are.
 """
 
 from __future__ import annotations
@@ -21,19 +21,14 @@ from . import offline
 from .cache import can_write, how_to_fetch
 from .hub import HUB_URL, hub_offline_by_setting, hub_reachable
 from .i18n import get_language, say, set_language
-from .loading import (
-    BF16_CAPABILITY,
-    BNB_4BIT_CAPABILITY,
-    BNB_8BIT_CAPABILITY,
-    MODEL_ENV,
-    gpu_capability,
-    pick_dtypes,
-    resolve_model,
-)
+from .loading import MODEL_ENV, resolve_model
+from .precision import BF16_CAPABILITY, BNB_4BIT_CAPABILITY, BNB_8BIT_CAPABILITY, gpu_capability, pick_dtypes
 from .quiet import silence_bitsandbytes
+from .tokens import pad_text, text_width
 
 HUB_TIMEOUT_S = 3.0
 MARKS = {"ok": "✔", "warn": "!", "fail": "✘"}
+JAPANESE_LABELS = {"dtypes": "データ型", "offline model": "オフラインモデル", "hub": "ハブ", "model": "モデル"}
 ASCII_MARKS = {"ok": "+", "warn": "!", "fail": "x"}
 
 
@@ -99,7 +94,7 @@ def check_torch() -> Check:
                                         ja=f"{torch.__version__}、Apple GPU（mps）。レッスンは既定では CPU で動きます"))
     return Check("torch", "ok", say(
         en=f"{torch.__version__}, no GPU: every lesson runs on CPU (more slowly)",
-        ja=f"{torch.__version__}、GPU なし: どのレッスンも CPU で動きます（速度は遅めです）"))
+        ja=f"{torch.__version__}、GPU なし。どのレッスンも CPU で動きます（速度は遅めです）"))
 
 
 def check_bitsandbytes() -> Check:
@@ -127,7 +122,7 @@ def check_bitsandbytes() -> Check:
                          ja='pip install "bitsandbytes>=0.49"（CPU で 4 ビット量子化するには 0.49 以降が必要です）'))
     if backend != "CPU" and not native:
         return Check("bitsandbytes", "fail", say(en=f"{version}: its {backend} library did not load",
-                                                 ja=f"{version}: {backend} 用のライブラリを読み込めませんでした"),
+                                                 ja=f"{version}：{backend} 用のライブラリを読み込めませんでした"),
                      'pip install --force-reinstall "bitsandbytes>=0.49"')
     return Check("bitsandbytes", "ok", say(en=f"{version}, {backend} backend (4-bit and 8-bit available)",
                                            ja=f"{version}、{backend} バックエンド（4 ビットも 8 ビットも使えます）"))
@@ -143,14 +138,14 @@ def check_dtypes() -> Check:
     if found is None:
         return Check("dtypes", "ok", say(
             en="CPU: float32 by default; quantized (4-bit, 8-bit): bfloat16 matmuls and other layers",
-            ja="CPU: 既定は float32。量子化（4 ビット、8 ビット）では行列積もほかの層も bfloat16"))
+            ja="CPU：既定は float32。量子化（4 ビット、8 ビット）では行列積もほかの層も bfloat16"))
     capability, name = found
     dotted = ".".join(str(part) for part in capability)
     if capability < BNB_4BIT_CAPABILITY:
         return Check("dtypes", "fail", say(
             en=f"GPU {name}, compute capability {dotted}: too old for bitsandbytes 4-bit "
                "(it needs 6.0, Pascal or newer)",
-            ja=f"GPU {name}、compute capability {dotted}: bitsandbytes の 4 ビットには古すぎます"
+            ja=f"GPU {name}、compute capability {dotted}：bitsandbytes の 4 ビットには古すぎます"
                "（6.0 以降、Pascal 以降が必要）"),
             say(en="load_model(quantization=None) (full precision), or a newer GPU (on Colab: a T4)",
                 ja="load_model(quantization=None)（全精度）を使うか、新しい GPU（Colab なら T4）を使ってください"))
@@ -162,7 +157,7 @@ def check_dtypes() -> Check:
         en="; 8-bit needs 7.5 (Turing)", ja="。8 ビットには 7.5（Turing）以降が必要です")
     return Check("dtypes", "ok", say(
         en=f"GPU {name}, compute capability {dotted}: 4-bit NF4 with {dtype} matmuls and other layers ({why}){no_8bit}",
-        ja=f"GPU {name}、compute capability {dotted}: 4 ビット NF4、行列積もほかの層も {dtype}（{why}）{no_8bit}"))
+        ja=f"GPU {name}、compute capability {dotted}：4 ビット NF4、行列積もほかの層も {dtype}（{why}）{no_8bit}"))
 
 
 def _torch_backend() -> str:
@@ -186,7 +181,7 @@ def check_transformers() -> Check:
     version = transformers.__version__
     if _major_minor(version)[0] != 5:
         return Check("transformers", "fail", say(en=f"{version}, the course needs 5.x",
-                                                 ja=f"{version}: このコースには 5.x が必要です"),
+                                                 ja=f"{version}：このコースには 5.x が必要です"),
                      'pip install "transformers>=5,<6"')
     return Check("transformers", "ok", version)
 
@@ -206,10 +201,9 @@ def check_offline_model(deep: bool = False) -> Check:
     if status.ready:
         return Check("offline model", "ok", say(en=f"{offline.MODEL_NAME} ready at {status.path}",
                                                 ja=f"{offline.MODEL_NAME} は準備できています（{status.path}）"))
-    # status.detail comes from offline.cache_status, in English
-    return Check("offline model", "fail", say(
+    return Check("offline model", "fail", say(  # status.detail is in the same language (offline.cache_status)
         en=f"{offline.MODEL_NAME} {status.detail} ({status.path})",
-        ja=f"{offline.MODEL_NAME} はまだ使えません: {status.detail}（{status.path}）"), _fetch_fix())
+        ja=f"{offline.MODEL_NAME} はまだ使えません：{status.detail}（{status.path}）"), _fetch_fix())
 
 
 def _fetch_fix() -> str:
@@ -227,14 +221,14 @@ def check_hub(reachable: bool) -> Check:
     url = os.environ.get("HF_ENDPOINT", HUB_URL)
     if reachable:
         return Check("hub", "ok", say(en=f"{url} reachable: hub models can be downloaded",
-                                      ja=f"{url} に接続できます: ハブのモデルをダウンロードできます"))
+                                      ja=f"{url} に接続できます。ハブのモデルをダウンロードできます"))
     if hub_offline_by_setting():
         why = say(en="switched off (HF_HUB_OFFLINE)", ja="HF_HUB_OFFLINE で無効にされています")
     else:
         why = say(en=f"{url} not reachable", ja=f"{url} に接続できません")
     return Check("hub", "warn", say(
         en=f"{why}: hub models need a network; the offline default does not",
-        ja=f"{why}: ハブのモデルにはネットワークが必要ですが、オフラインの既定モデルには不要です"))
+        ja=f"{why}。ハブのモデルにはネットワークが必要ですが、オフラインの既定モデルには不要です"))
 
 
 def check_model_choice(reachable: bool) -> Check:
@@ -255,7 +249,7 @@ def check_model_choice(reachable: bool) -> Check:
         return Check("model", "ok", say(en=f"{env} = folder {chosen}", ja=f"{env} = フォルダ {chosen}"))
     if choice.origin == "folder" and os.path.isfile(os.path.expanduser(chosen)):
         return Check("model", "fail", say(en=f"{env} = {chosen}, a file: it must be a model folder",
-                                          ja=f"{env} = {chosen} はファイルです: モデルのフォルダを指定してください"),
+                                          ja=f"{env} = {chosen} はファイルです。モデルのフォルダを指定してください"),
                      say(en=f"set it to the folder that holds the file, or {unset}",
                          ja=f"ファイルのあるフォルダを指定するか、{unset}"))
     if choice.origin == "folder":
@@ -296,7 +290,7 @@ def _safely(check: Callable[[], Check]) -> Check:
     except Exception as error:
         name = getattr(check, "__name__", "check").removeprefix("check_")
         return Check(name, "fail", say(en=f"the check itself failed: {type(error).__name__}: {error}",
-                                       ja=f"チェック自体が失敗しました: {type(error).__name__}: {error}"),
+                                       ja=f"チェック自体が失敗しました：{type(error).__name__}: {error}"),
                      say(en="report this at the course's issue tracker, with the line above",
                          ja="上の行を添えて、コースの issue トラッカーに報告してください"))
 
@@ -315,6 +309,18 @@ def _marks(stream: TextIO) -> dict[str, str]:
     return MARKS if _can_write("".join(MARKS.values()), stream) else ASCII_MARKS
 
 
+def label(name: str) -> str:
+    """The name of a check as the report shows it: the package names as they are, the others translated.
+
+    >>> from llmcourse.i18n import set_language
+    >>> set_language("ja"); label("offline model"), label("torch")
+    ('オフラインモデル', 'torch')
+    >>> set_language("en"); label("offline model")
+    'offline model'
+    """
+    return say(en=name, ja=JAPANESE_LABELS.get(name, name))
+
+
 def format_report(checks: list[Check], marks: dict[str, str] = MARKS) -> str:
     """One aligned line per check, with ``fix:`` under those that need one.
 
@@ -322,12 +328,13 @@ def format_report(checks: list[Check], marks: dict[str, str] = MARKS) -> str:
     ✔ python  3.11.7
     ! hub     offline
     """
-    width = max(len(check.name) for check in checks)
+    width = max(text_width(label(check.name)) for check in checks)  # columns: a Japanese label takes 2 per character
+    fix = say(en="fix: ", ja="対処：")
     lines = []
     for check in checks:
-        lines.append(f"{marks[check.status]} {check.name:<{width}}  {check.detail}")
+        lines.append(f"{marks[check.status]} {pad_text(label(check.name), width)}  {check.detail}")
         if check.fix and check.status != "ok":
-            lines.append(f"  {'':<{width}}  {say(en='fix', ja='対処')}: {check.fix}")
+            lines.append(f"  {'':<{width}}  {fix}{check.fix}")
     return "\n".join(lines)
 
 
@@ -339,7 +346,7 @@ def doctor(stream: TextIO | None = None, *, deep: bool = False) -> bool:
     ✔ torch ...
     """
     stream = stream if stream is not None else sys.stdout
-    if get_language() == "ja" and not _can_write("準備完了（対処）、", stream):
+    if get_language() == "ja" and not _can_write("準備完了：（対処）、", stream):
         set_language("en")  # a console without Japanese characters gets the English report
         try:
             return doctor(stream, deep=deep)
@@ -349,11 +356,11 @@ def doctor(stream: TextIO | None = None, *, deep: bool = False) -> bool:
     marks = _marks(stream)
     ready = all(check.status != "fail" for check in checks)
     if ready:
-        verdict = say(en="Ready: the course can run here.", ja="準備完了: このマシンでコースを実行できます。")
+        verdict = say(en="Ready: the course can run here.", ja="準備完了：このマシンでコースを実行できます。")
     else:
         verdict = say(en=f"Not ready: do the fix under each {marks['fail']} line, "
                          "then run `python -m llmcourse doctor` again.",
-                      ja=f"準備ができていません: {marks['fail']} の各行の下にある対処を行ってから、"
+                      ja=f"準備ができていません：{marks['fail']} の各行の下にある対処を行ってから、"
                          "もう一度 `python -m llmcourse doctor` を実行してください。")
     print(format_report(checks, marks), verdict, sep="\n", file=stream)
     return ready

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import traceback
 
+from .i18n import say
+
 
 class CourseError(Exception):
     """Base class: a mistake or a missing piece the learner can fix.
@@ -43,12 +45,12 @@ class SetupError(CourseError):
 
 
 def a_type(value: object) -> str:
-    """How a message names the type of what the learner passed: 'a str', 'an int', 'None'.
+    """How a message names the type of what the learner passed: 'a str', 'an int', 'None' (in Japanese 'str 型の値').
 
     >>> a_type("hi"), a_type(3), a_type(None)
     ('a str', 'an int', 'None')
     """
     if value is None:
-        return "None"
+        return say(en="None", ja="None（値なし）")
     name = type(value).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+    return say(en=f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}", ja=f"{name} 型の値")

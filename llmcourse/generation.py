@@ -25,7 +25,16 @@ from typing import Any
 import torch
 
 from .errors import CourseError, a_type
-from .limits import MISNAMED, check_model, check_record_size, check_room, check_sampling_settings, whole_number
+from .i18n import say
+from .limits import (
+    MISNAMED,
+    check_model,
+    check_record_size,
+    check_room,
+    check_sampling_settings,
+    misnamed,
+    whole_number,
+)
 from .sampling import SAMPLING_SETTINGS
 from .tokens import pad_token_id
 
@@ -121,11 +130,16 @@ def generate(model: Any, tokenizer: Any, prompts: str | list[str], *, alternativ
         with torch.inference_mode():
             outputs = model.generate(**inputs, **settings, **needs_tokenizer, return_dict_in_generate=True,
                                      output_scores=True, output_logits=True)
-    except (ValueError, TypeError) as error:
-        raise CourseError(f"generate rejected these settings: {_first_line(error)}", cause=error) from None
+    except (ValueError, TypeError) as error:  # transformers' own message is quoted as it is
+        raise CourseError(say(en=f"generate rejected these settings: {_first_line(error)}",
+                              ja=f"generate がこの設定を受け付けませんでした：「{_first_line(error)}」"),
+                          cause=error) from None
     except torch.OutOfMemoryError as error:
-        raise CourseError(f"generate ran out of memory with {len(prompts):,} prompts: pass fewer prompts at a time, "
-                          "or fewer max_new_tokens.", cause=error) from None
+        raise CourseError(say(en=f"generate ran out of memory with {len(prompts):,} prompts: pass fewer prompts at a "
+                                 "time, or fewer max_new_tokens.",
+                              ja=f"{len(prompts):,} 個のプロンプトで generate のメモリが足りなくなりました。一度に渡す"
+                                 "プロンプトを減らすか、max_new_tokens を小さくしてください。"),
+                          cause=error) from None
     return _build_result(prompts, tokenizer, inputs, outputs, settings, alternatives, _eos_ids(model, settings))
 
 
@@ -136,9 +150,14 @@ def encode_left_padded(tokenizer: Any, prompts: list[str], *, chat: bool = False
     tensor([[0, 0, 0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1]])
     """
     if chat and not getattr(tokenizer, "chat_template", None):
-        raise CourseError("chat=True needs the tokenizer's chat template, and this tokenizer has none (it belongs to "
-                          "a base model, not a chat or instruct one). Use chat=False to continue plain text, or load "
-                          "an instruct model, e.g. load_model() (SmolLM2-135M-Instruct).")
+        raise CourseError(say(
+            en="chat=True needs the tokenizer's chat template, and this tokenizer has none (it belongs to "
+               "a base model, not a chat or instruct one). Use chat=False to continue plain text, or load "
+               "an instruct model, e.g. load_model() (SmolLM2-135M-Instruct).",
+            ja="chat=True にはトークナイザーのチャットテンプレートが必要ですが、このトークナイザーにはありません"
+               "（チャット用や instruct 用ではなく、ベースモデルのものです）。ただのテキストの続きを書かせるなら "
+               "chat=False を使い、そうでなければ instruct モデル（たとえば load_model() の "
+               "SmolLM2-135M-Instruct）を読み込んでください。"))
     if chat:
         prompts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
                                                  add_generation_prompt=True) for p in prompts]
@@ -164,23 +183,36 @@ def _padding_left(tokenizer: Any) -> Iterator[None]:
 def _check_prompts(prompts: Any) -> list[str]:
     """Accept one string or a non-empty list of non-empty strings; say what to pass instead of anything else."""
     if prompts is None:
-        raise CourseError("prompts is None: pass a string, e.g. generate(model, tokenizer, 'A list of colors: red, "
-                          "blue'), or a list of strings.")
+        raise CourseError(say(en="prompts is None: pass a string, e.g. generate(model, tokenizer, 'A list of colors: "
+                                 "red, blue'), or a list of strings.",
+                              ja="prompts が None です。文字列（たとえば generate(model, tokenizer, 'A list of colors: "
+                                 "red, blue')）か、文字列のリストを渡してください。"))
     if isinstance(prompts, str):
         prompts = [prompts]
     if isinstance(prompts, (Mapping, torch.Tensor)) or hasattr(prompts, "input_ids"):
-        raise CourseError(f"generate takes text and tokenizes it itself, but got {_describe_prompt(prompts)}. "
-                          "Pass the text: generate(model, tokenizer, 'A list of colors: red, blue'). To start from "
-                          "token ids, use model.generate(**inputs) or generate_by_hand(model, **inputs, ...).")
+        raise CourseError(say(
+            en=f"generate takes text and tokenizes it itself, but got {_describe_prompt(prompts)}. "
+               "Pass the text: generate(model, tokenizer, 'A list of colors: red, blue'). To start from "
+               "token ids, use model.generate(**inputs) or generate_by_hand(model, **inputs, ...).",
+            ja=f"generate はテキストを受け取って自分でトークン化しますが、{_describe_prompt(prompts)}が渡されました。"
+               "テキストを渡してください：generate(model, tokenizer, 'A list of colors: red, blue')。トークン ID "
+               "から始めるなら model.generate(**inputs) か generate_by_hand(model, **inputs, ...) を使います。"))
     if not isinstance(prompts, (list, tuple)) or len(prompts) == 0:
-        what = "empty" if isinstance(prompts, (list, tuple)) else a_type(prompts)
-        raise CourseError(f"prompts is {what}: pass a string or a list of strings, e.g. ['A list of colors:'].")
+        empty = isinstance(prompts, (list, tuple))
+        what = "empty" if empty else a_type(prompts)
+        raise CourseError(say(
+            en=f"prompts is {what}: pass a string or a list of strings, e.g. ['A list of colors:'].",
+            ja=("prompts が空です。" if empty else f"prompts として、{a_type(prompts)}が渡されました。")
+            + "文字列か文字列のリスト（たとえば ['A list of colors:']）を渡してください。"))
     for index, prompt in enumerate(prompts):
         if not isinstance(prompt, str):
-            raise CourseError(f"prompt {index} is {_describe_prompt(prompt)}, not a string. "
-                              "Pass text; generate tokenizes it for you.")
+            raise CourseError(say(en=f"prompt {index} is {_describe_prompt(prompt)}, not a string. "
+                                     "Pass text; generate tokenizes it for you.",
+                                  ja=f"プロンプト {index} が文字列ではありません。{_describe_prompt(prompt)}が"
+                                     "渡されました。テキストを渡してください。トークン化は generate が行います。"))
         if not prompt.strip():
-            raise CourseError(f"prompt {index} is empty: the model needs at least one token to continue.")
+            raise CourseError(say(en=f"prompt {index} is empty: the model needs at least one token to continue.",
+                                  ja=f"プロンプト {index} が空です。モデルが続きを書くには少なくとも 1 トークン必要です。"))
     return list(prompts)
 
 
@@ -191,11 +223,13 @@ def _describe_prompt(value: Any) -> str:
     'a chat message (pass its text with chat=True: generate applies the chat template)'
     """
     if isinstance(value, Mapping) and "role" in value:
-        return "a chat message (pass its text with chat=True: generate applies the chat template)"
+        return say(en="a chat message (pass its text with chat=True: generate applies the chat template)",
+                   ja="チャットのメッセージ（そのテキストを chat=True で渡せば、generate がチャットテンプレートを適用します）")
     if hasattr(value, "input_ids"):
-        return f"tokenized inputs ({a_type(value)}, what tokenizer(...) returns)"
+        return say(en=f"tokenized inputs ({a_type(value)}, what tokenizer(...) returns)",
+                   ja=f"トークン化済みの入力（tokenizer(...) が返す {type(value).__name__}）")
     if isinstance(value, torch.Tensor) or (isinstance(value, (list, tuple)) and value and isinstance(value[0], int)):
-        return "token ids"
+        return say(en="token ids", ja="トークン ID の列")
     return a_type(value)
 
 
@@ -204,21 +238,26 @@ def _check_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: Any, m
     settings = dict(kwargs)
     for banned in ("input_ids", "attention_mask", "return_dict_in_generate", "output_scores", "output_logits"):
         if banned in settings:
-            raise CourseError(f"generate sets {banned} itself; leave it out.")
-    for name, meant in MISNAMED.items():
+            raise CourseError(say(en=f"generate sets {banned} itself; leave it out.",
+                                  ja=f"{banned} は generate が自分で設定します。渡さないでください。"))
+    for name in MISNAMED:
         if name in settings:
-            raise CourseError(f"generate has no setting {name!r}: did you mean {meant}?")
+            raise CourseError(say(en=f"generate has no setting {name!r}: did you mean {misnamed(name)}?",
+                                  ja=f"generate に {name!r} という設定はありません。{misnamed(name)} のことでしょうか。"))
     if not isinstance(alternatives, int) or isinstance(alternatives, bool) or not 1 <= alternatives <= len(tokenizer):
-        raise CourseError(f"alternatives must be between 1 and the vocabulary size ({len(tokenizer)}), "
-                          f"got {alternatives!r}.")
+        raise CourseError(alternatives_message(alternatives, len(tokenizer)))
     for name in ("max_new_tokens", "max_length", "num_beams", "num_return_sequences"):
         if name in settings:
             whole_number(name, settings[name])
     if "max_new_tokens" in settings and "max_length" in settings:
         new, length = settings["max_new_tokens"], settings["max_length"]
-        raise CourseError(f"Give max_new_tokens or max_length, not both: transformers would use max_new_tokens={new} "
-                          f"and ignore max_length={length}. max_new_tokens counts new tokens only, max_length the "
-                          "prompt too.")
+        raise CourseError(say(
+            en=f"Give max_new_tokens or max_length, not both: transformers would use max_new_tokens={new} "
+               f"and ignore max_length={length}. max_new_tokens counts new tokens only, max_length the "
+               "prompt too.",
+            ja=f"max_new_tokens と max_length はどちらか一方だけを指定してください。両方あると transformers は "
+               f"max_new_tokens={new} を使い、max_length={length} を無視します。max_new_tokens は新しいトークンだけを、"
+               "max_length はプロンプトも含めて数えます。"))
     _check_sampling_settings(settings, model)
     settings.setdefault("pad_token_id", pad_token_id(tokenizer))
     return settings
@@ -235,9 +274,13 @@ def _check_length(settings: dict[str, Any], model: Any, prompt_tokens: int) -> i
     if "max_length" in settings:  # the learner's own length: never overridden by the course's default
         new_tokens = settings["max_length"] - prompt_tokens
         if new_tokens < 1:
-            raise CourseError(f"max_length={settings['max_length']} counts the prompt too, and the prompt already has "
-                              f"{prompt_tokens} tokens: there is no room for new tokens. To ask for new tokens only, "
-                              "use max_new_tokens=..., e.g. max_new_tokens=20.")
+            raise CourseError(say(
+                en=f"max_length={settings['max_length']} counts the prompt too, and the prompt already has "
+                   f"{prompt_tokens} tokens: there is no room for new tokens. To ask for new tokens only, "
+                   "use max_new_tokens=..., e.g. max_new_tokens=20.",
+                ja=f"max_length={settings['max_length']} はプロンプトも含めて数えますが、プロンプトだけで "
+                   f"{prompt_tokens} トークンあるので、新しいトークンの入る余地がありません。新しいトークンの数だけを"
+                   "指定するには max_new_tokens=...（たとえば max_new_tokens=20）を使ってください。"))
     else:
         settings.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
         new_tokens = settings["max_new_tokens"]
@@ -281,6 +324,12 @@ def _token_mask(token_ids: torch.Tensor, eos_ids: list[int]) -> torch.Tensor:
     is_eos = torch.isin(token_ids, torch.tensor(eos_ids, dtype=token_ids.dtype))  # (batch, steps)
     after_eos = (is_eos.cumsum(1) - is_eos.long()) > 0  # strictly after the first EOS
     return ~after_eos
+
+
+def alternatives_message(alternatives: object, vocabulary: int) -> str:
+    """What `generate` and `generation_steps` say about an ``alternatives`` out of range."""
+    return say(en=f"alternatives must be between 1 and the vocabulary size ({vocabulary}), got {alternatives!r}.",
+               ja=f"alternatives は 1 から語彙数（{vocabulary}）までの整数にしてください。{alternatives!r} が渡されました。")
 
 
 def _first_line(error: Exception) -> str:

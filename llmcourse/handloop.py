@@ -16,10 +16,11 @@ from typing import Any
 import torch
 
 from .errors import CourseError, a_type
-from .generation import GenerationResult
-from .limits import MISNAMED, check_model, check_room, check_sampling_settings
+from .generation import GenerationResult, alternatives_message
+from .i18n import say
+from .limits import MISNAMED, check_model, check_room, check_sampling_settings, misnamed
 from .sampling import SAMPLING_SETTINGS, greedy_pick, process_logits, sample_pick
-from .tokens import show_token
+from .tokens import pad_text, show_token, text_width
 
 OnStep = Callable[[torch.Tensor, torch.Tensor], None]  # on_step(logits (batch, vocab), next_id (batch,))
 
@@ -135,6 +136,9 @@ def _step(tokenizer: Any, logits: torch.Tensor, token_id: int, before: list[Step
 def format_steps(steps: Iterable[Step], *, prob_digits: int = 3) -> str:
     """A table of steps: token, its probability and the other likely tokens, whitespace made visible.
 
+    The header follows `set_language`; columns are measured in display columns (a Japanese
+    character takes two).
+
     >>> print(format_steps([Step(0, 11, " red", 0.5, [(" red", 0.5), ("\\n", 0.25)], " red")]))
     step  token  prob   most likely
        0  ␣red   0.500  ␣red 0.500 · ↵ 0.250
@@ -142,10 +146,12 @@ def format_steps(steps: Iterable[Step], *, prob_digits: int = 3) -> str:
     steps = _check_steps(steps)
     rows = [(str(s.index), show_token(s.token), f"{s.prob:.{prob_digits}f}",
              " · ".join(f"{show_token(t)} {p:.{prob_digits}f}" for t, p in s.alternatives)) for s in steps]
-    header = ("step", "token", "prob", "most likely")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    lines = [f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows]
-    head = f"{header[0]:<{widths[0]}}  {header[1]:<{widths[1]}}  {header[2]:<{widths[2]}}  {header[3]}"
+    header = (say(en="step", ja="ステップ"), say(en="token", ja="トークン"), say(en="prob", ja="確率"),
+              say(en="most likely", ja="確率の高い候補"))
+    widths = [max(text_width(r[i]) for r in [header, *rows]) for i in range(3)]
+    lines = [f"{' ' * (widths[0] - text_width(r[0]))}{r[0]}  {pad_text(r[1], widths[1])}  "
+             f"{pad_text(r[2], widths[2])}  {r[3]}".rstrip() for r in rows]
+    head = "  ".join([*(pad_text(header[i], widths[i]) for i in range(3)), header[3]])
     return "\n".join([head, *lines])
 
 
@@ -173,19 +179,28 @@ def _eos_and_pad(model: Any, eos_token_id: int | list[int] | None, pad_token_id:
 def _check_inputs(input_ids: Any, attention_mask: Any, max_new_tokens: Any) -> None:
     """Refuse the usual mistakes: a 1-D prompt, a mask of the wrong shape, a bad length."""
     if hasattr(input_ids, "input_ids"):  # the whole BatchEncoding, passed as input_ids
-        raise CourseError(f"input_ids must be the ids, got the whole {type(input_ids).__name__} that the tokenizer "
-                          "returned. Unpack it: generate_by_hand(model, **inputs, max_new_tokens=...).")
+        name = type(input_ids).__name__
+        raise CourseError(say(en=f"input_ids must be the ids, got the whole {name} that the tokenizer "
+                                 "returned. Unpack it: generate_by_hand(model, **inputs, max_new_tokens=...).",
+                              ja=f"input_ids には ID を渡しますが、トークナイザーが返した {name} 全体が渡されました。"
+                                 "展開して渡してください：generate_by_hand(model, **inputs, max_new_tokens=...)。"))
     if not isinstance(input_ids, torch.Tensor) or input_ids.ndim != 2:
         shape = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
-        raise CourseError(f"input_ids must be a tensor of shape (batch, length), got {shape}. "
-                          "Tokenize with return_tensors='pt', or add a batch dimension with ids[None].")
+        raise CourseError(say(en=f"input_ids must be a tensor of shape (batch, length), got {shape}. "
+                                 "Tokenize with return_tensors='pt', or add a batch dimension with ids[None].",
+                              ja=f"input_ids は形状 (batch, length) のテンソルにしてください。渡されたのは {shape} です。"
+                                 "return_tensors='pt' を付けてトークン化するか、ids[None] でバッチの次元を加えてください。"))
     if input_ids.shape[1] == 0:
-        raise CourseError("input_ids is empty: the model needs at least one token to continue.")
+        raise CourseError(say(en="input_ids is empty: the model needs at least one token to continue.",
+                              ja="input_ids が空です。モデルが続きを書くには少なくとも 1 トークン必要です。"))
     if attention_mask is not None and attention_mask.shape != input_ids.shape:
-        raise CourseError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has "
-                          f"{tuple(input_ids.shape)}: pass the mask the tokenizer returned with the ids.")
+        raise CourseError(say(en=f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has "
+                                 f"{tuple(input_ids.shape)}: pass the mask the tokenizer returned with the ids.",
+                              ja=f"attention_mask の形状は {tuple(attention_mask.shape)} ですが、input_ids は "
+                                 f"{tuple(input_ids.shape)} です。トークナイザーが ID と一緒に返したマスクを渡してください。"))
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise CourseError(f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}.")
+        raise CourseError(say(en=f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}.",
+                              ja=f"max_new_tokens は 1 以上の整数にしてください。{max_new_tokens!r} が渡されました。"))
 
 
 def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -> torch.Tensor:
@@ -193,25 +208,39 @@ def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -
     if isinstance(prompt_or_ids, str):
         return tokenizer(prompt_or_ids, return_tensors="pt").input_ids
     if hasattr(prompt_or_ids, "input_ids"):
-        raise CourseError(f"generation_steps takes one prompt as text or ids, got the whole "
-                          f"{type(prompt_or_ids).__name__} that the tokenizer returned: pass inputs.input_ids "
-                          "(or the text itself).")
+        name = type(prompt_or_ids).__name__
+        raise CourseError(say(en=f"generation_steps takes one prompt as text or ids, got the whole "
+                                 f"{name} that the tokenizer returned: pass inputs.input_ids "
+                                 "(or the text itself).",
+                              ja=f"generation_steps は 1 つのプロンプトをテキストか ID で受け取りますが、トークナイザーが"
+                                 f"返した {name} 全体が渡されました。inputs.input_ids（またはテキストそのもの）を"
+                                 "渡してください。"))
     if isinstance(prompt_or_ids, (list, tuple)) and prompt_or_ids and isinstance(prompt_or_ids[0], str):
-        raise CourseError(f"generation_steps follows one prompt, got {len(prompt_or_ids)} texts. Pass one string; "
-                          "for a batch use generate(model, tokenizer, prompts).")
+        raise CourseError(say(en=f"generation_steps follows one prompt, got {len(prompt_or_ids)} texts. Pass one "
+                                 "string; for a batch use generate(model, tokenizer, prompts).",
+                              ja=f"generation_steps が追うのは 1 つのプロンプトですが、{len(prompt_or_ids)} 個のテキストが"
+                                 "渡されました。文字列を 1 つ渡してください。バッチには generate(model, tokenizer, "
+                                 "prompts) を使います。"))
     try:
         ids = torch.as_tensor(prompt_or_ids, dtype=torch.long)
     except (TypeError, ValueError, RuntimeError) as error:
-        raise CourseError(f"generation_steps takes one prompt as text or token ids, got {a_type(prompt_or_ids)}: "
-                          "pass a string such as 'A list of colors: red, blue'.",
+        raise CourseError(say(en=f"generation_steps takes one prompt as text or token ids, got "
+                                 f"{a_type(prompt_or_ids)}: pass a string such as 'A list of colors: red, blue'.",
+                              ja=f"generation_steps は 1 つのプロンプトをテキストかトークン ID で受け取りますが、"
+                                 f"{a_type(prompt_or_ids)}が渡されました。'A list of colors: red, blue' のような文字列を"
+                                 "渡してください。"),
                           cause=error) from None
     if ids.ndim == 1:
         ids = ids[None]
     if ids.ndim != 2 or ids.shape[0] != 1:
-        raise CourseError(f"generation_steps follows one prompt, got ids of shape {tuple(ids.shape)}. "
-                          "Pass one text or one row of ids; use generate_by_hand for a batch.")
+        raise CourseError(say(en=f"generation_steps follows one prompt, got ids of shape {tuple(ids.shape)}. "
+                                 "Pass one text or one row of ids; use generate_by_hand for a batch.",
+                              ja=f"generation_steps が追うのは 1 つのプロンプトですが、形状 {tuple(ids.shape)} の ID が"
+                                 "渡されました。テキスト 1 つか ID 1 行を渡してください。バッチには generate_by_hand を"
+                                 "使います。"))
     if ids.shape[1] == 0:
-        raise CourseError("The prompt is empty: the model needs at least one token to continue.")
+        raise CourseError(say(en="The prompt is empty: the model needs at least one token to continue.",
+                              ja="プロンプトが空です。モデルが続きを書くには少なくとも 1 トークン必要です。"))
     return ids
 
 
@@ -221,11 +250,13 @@ def _check_sampling(sampling: dict[str, Any], alternatives: int, vocabulary: int
     unknown = sorted(set(sampling) - set(known))
     if unknown:
         meant = "".join(f" For {name}, did you mean {MISNAMED[name]}?" for name in unknown if name in MISNAMED)
-        raise CourseError(f"generation_steps does not know {', '.join(unknown)}; it takes {', '.join(known)} "
-                          f"(and max_new_tokens, alternatives).{meant}")
+        meant_ja = "".join(f"{name} は {misnamed(name)} のことでしょうか。" for name in unknown if name in MISNAMED)
+        raise CourseError(say(en=f"generation_steps does not know {', '.join(unknown)}; it takes {', '.join(known)} "
+                                 f"(and max_new_tokens, alternatives).{meant}",
+                              ja=f"generation_steps は {', '.join(unknown)} を受け付けません。受け付けるのは "
+                                 f"{', '.join(known)}（と max_new_tokens、alternatives）です。{meant_ja}"))
     if isinstance(alternatives, bool) or not isinstance(alternatives, int) or not 1 <= alternatives <= vocabulary:
-        raise CourseError(f"alternatives must be between 1 and the vocabulary size ({vocabulary}), "
-                          f"got {alternatives!r}.")
+        raise CourseError(alternatives_message(alternatives, vocabulary))
     check_sampling_settings(sampling.get("do_sample", False), **{k: v for k, v in sampling.items() if k != "do_sample"})
     return dict(sampling)
 
@@ -233,15 +264,23 @@ def _check_sampling(sampling: dict[str, Any], alternatives: int, vocabulary: int
 def _check_steps(steps: Any) -> list[Step]:
     """format_steps takes what generation_steps returns: a list of `Step`."""
     if isinstance(steps, Step):
-        raise CourseError("format_steps takes a list of steps, got one Step: format_steps([step]), "
-                          "or format_steps(steps) for all of them.")
+        raise CourseError(say(en="format_steps takes a list of steps, got one Step: format_steps([step]), "
+                                 "or format_steps(steps) for all of them.",
+                              ja="format_steps はステップのリストを受け取りますが、Step が 1 つだけ渡されました。"
+                                 "format_steps([step]) とするか、全部なら format_steps(steps) としてください。"))
     if isinstance(steps, (GenerationResult, str)) or not isinstance(steps, Iterable):
+        result = isinstance(steps, GenerationResult)
         what = ("a GenerationResult (from generate): for its tokens use result.tokens(0), or plot it"
-                if isinstance(steps, GenerationResult) else a_type(steps))
-        raise CourseError(f"format_steps takes the list that generation_steps(...) returns, got {what}.")
+                if result else a_type(steps))
+        what_ja = ("generate が返す GenerationResult が渡されました。そのトークンには result.tokens(0) を使うか、"
+                   "図に描いてください" if result else f"{a_type(steps)}が渡されました")
+        raise CourseError(say(en=f"format_steps takes the list that generation_steps(...) returns, got {what}.",
+                              ja=f"format_steps は generation_steps(...) が返すリストを受け取ります。{what_ja}。"))
     steps = list(steps)
     for index, step in enumerate(steps):
         if not isinstance(step, Step):
-            raise CourseError(f"format_steps takes the list that generation_steps(...) returns; item {index} is "
-                              f"{a_type(step)}, not a Step.")
+            raise CourseError(say(en=f"format_steps takes the list that generation_steps(...) returns; item {index} "
+                                     f"is {a_type(step)}, not a Step.",
+                                  ja=f"format_steps は generation_steps(...) が返すリストを受け取りますが、要素 {index} が "
+                                     f"Step ではありません（{a_type(step)}）。"))
     return steps

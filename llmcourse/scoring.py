@@ -18,6 +18,7 @@ import torch
 
 from .errors import CourseError, a_type
 from .generation import check_model
+from .i18n import say
 
 __all__ = ["Scored", "score_continuations", "token_logprobs"]
 
@@ -64,10 +65,14 @@ def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, prompt_length:
     tensor([[0.5000, 0.9000]])
     """
     if logits.ndim != 3 or input_ids.shape != logits.shape[:2]:
-        raise CourseError(f"logits must be (batch, length, vocab) and input_ids (batch, length), got "
-                          f"{tuple(logits.shape)} and {tuple(input_ids.shape)}.")
+        raise CourseError(say(en=f"logits must be (batch, length, vocab) and input_ids (batch, length), got "
+                                 f"{tuple(logits.shape)} and {tuple(input_ids.shape)}.",
+                              ja=f"logits の形状は (batch, length, vocab)、input_ids は (batch, length) にしてください。"
+                                 f"渡されたのは {tuple(logits.shape)} と {tuple(input_ids.shape)} です。"))
     if not 1 <= prompt_length < input_ids.shape[1]:
-        raise CourseError(f"prompt_length must be between 1 and {input_ids.shape[1] - 1}, got {prompt_length}.")
+        raise CourseError(say(en=f"prompt_length must be between 1 and {input_ids.shape[1] - 1}, got {prompt_length}.",
+                              ja=f"prompt_length は 1 から {input_ids.shape[1] - 1} までにしてください。"
+                                 f"{prompt_length} が渡されました。"))
     log_probs = torch.log_softmax(logits[:, prompt_length - 1:-1].float(), dim=-1)  # (batch, new, vocab)
     return log_probs.gather(-1, input_ids[:, prompt_length:, None]).squeeze(-1)  # (batch, new)
 
@@ -85,9 +90,12 @@ def score_continuations(model: Any, tokenizer: Any, prompt: str, continuations: 
     """
     check_model(model, tokenizer, "score_continuations")
     if not isinstance(prompt, str) or not prompt:
-        raise CourseError(f"prompt must be a non-empty string, got {a_type(prompt)}.")
+        raise CourseError(say(en=f"prompt must be a non-empty string, got {a_type(prompt)}.",
+                              ja=f"prompt は空でない文字列にしてください。{a_type(prompt)}が渡されました。"))
     if isinstance(continuations, str) or not continuations or not all(isinstance(c, str) and c for c in continuations):
-        raise CourseError("continuations must be a list of non-empty strings, e.g. [' positive', ' negative'].")
+        raise CourseError(say(en="continuations must be a list of non-empty strings, e.g. [' positive', ' negative'].",
+                              ja="continuations は空でない文字列のリスト（たとえば [' positive', ' negative']）に"
+                                 "してください。"))
     prompt_ids = tokenizer(prompt, return_tensors="pt").input_ids  # (1, prompt length)
     scored = []
     for text in continuations:

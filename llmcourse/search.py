@@ -19,6 +19,7 @@ import torch
 
 from .errors import CourseError
 from .generation import GenerationResult, generate
+from .i18n import say
 
 # ---------------------------------------------------------------- seeded branches
 
@@ -111,7 +112,9 @@ class BeamTree:
         """
         settings = result.settings
         if settings.get("num_beams", 1) < 2 or result.outputs.scores is None:
-            raise CourseError("This result does not come from beam search: generate with num_beams=3 (or more).")
+            raise CourseError(say(en="This result does not come from beam search: generate with num_beams=3 (or more).",
+                                  ja="この結果はビームサーチのものではありません。num_beams=3（以上）で generate を"
+                                     "呼び出してください。"))
         if eos_token_ids is None:
             eos_token_ids = settings.get("eos_token_id", result.tokenizer.eos_token_id)
         eos = {eos_token_ids} if isinstance(eos_token_ids, int) else set(eos_token_ids or ())
@@ -120,8 +123,10 @@ class BeamTree:
         tree = cls(result.sequences[returned_row, : result.prompt_length].tolist(), settings["num_beams"], nodes,
                    final, score, result.tokenizer)
         if result.sequences[returned_row, result.prompt_length:].tolist()[: len(final)] != list(final):
-            raise CourseError("Replaying beam search did not give generate's first sequence; "
-                              "pass eos_token_ids=model.generation_config.eos_token_id.")
+            raise CourseError(say(en="Replaying beam search did not give generate's first sequence; "
+                                     "pass eos_token_ids=model.generation_config.eos_token_id.",
+                                  ja="ビームサーチをたどり直しても generate の最初のシーケンスになりませんでした。"
+                                     "eos_token_ids=model.generation_config.eos_token_id を渡してください。"))
         return tree
 
     def at_step(self, step: int) -> list[BeamNode]:

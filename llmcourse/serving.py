@@ -39,6 +39,7 @@ from typing import Any
 
 from .cache import how_to_fetch
 from .errors import CourseError, ModelNotAvailableError, SetupError
+from .i18n import say
 from .offline import cache_status, checkpoint_dir
 
 HOST = "127.0.0.1"  # this machine only: nobody else on the network can reach the server
@@ -182,13 +183,19 @@ def _checked_model_dir(model_dir: str | os.PathLike | None) -> Path:
     if model_dir is None:
         status = cache_status()
         if not status.ready:
-            raise ModelNotAvailableError(f"The offline model is not ready ({status.detail}): "
-                                         f"{how_to_fetch(status.path.parent)}, then start the server again.")
+            raise ModelNotAvailableError(say(
+                en=f"The offline model is not ready ({status.detail}): "
+                   f"{how_to_fetch(status.path.parent)}, then start the server again.",
+                ja=f"オフラインモデルはまだ使えません（{status.detail}）。{how_to_fetch(status.path.parent)}。"
+                   "そのあとで、もう一度サーバーを起動してください。"))
         return status.path.resolve()
     folder = Path(model_dir).expanduser().resolve()
     if not (folder / "config.json").is_file():
-        raise ModelNotAvailableError(f"{folder} is not a model folder (no config.json): pass the folder of a "
-                                     f"checkpoint, e.g. start_server(checkpoint_dir()) = {checkpoint_dir()}.")
+        raise ModelNotAvailableError(say(
+            en=f"{folder} is not a model folder (no config.json): pass the folder of a "
+               f"checkpoint, e.g. start_server(checkpoint_dir()) = {checkpoint_dir()}.",
+            ja=f"{folder} はモデルのフォルダではありません（config.json がありません）。チェックポイントのフォルダを"
+               f"渡してください。たとえば start_server(checkpoint_dir()) で {checkpoint_dir()} を使います。"))
     return folder
 
 
@@ -198,21 +205,31 @@ def _check_extras() -> None:
     if missing:
         import transformers
 
-        raise SetupError(f"transformers serve needs {', '.join(missing)} (its serving extras), not installed here: "
-                         f'pip install "transformers[serving]=={transformers.__version__}", then restart the kernel.')
+        install = f'pip install "transformers[serving]=={transformers.__version__}"'
+        raise SetupError(say(en=f"transformers serve needs {', '.join(missing)} (its serving extras), not installed "
+                                f"here: {install}, then restart the kernel.",
+                             ja=f"transformers serve には {', '.join(missing)}（serving の追加パッケージ）が必要ですが、"
+                                f"ここにはインストールされていません。{install} を実行してから、カーネルを"
+                                "再起動してください。"))
 
 
 def _check_not_running() -> None:
     """One server per notebook: a second would load a second copy of the model and compete for the CPU."""
     for server in running_servers():
-        raise CourseError(f"A server started by this notebook is already running: {server}. Use it "
-                          "(server.url), or stop it first: server.stop() (or llmcourse.stop_servers()).")
+        raise CourseError(say(en=f"A server started by this notebook is already running: {server}. Use it "
+                                 "(server.url), or stop it first: server.stop() (or llmcourse.stop_servers()).",
+                              ja=f"このノートブックが起動したサーバーがすでに動いています：{server}。それを"
+                                 "（server.url で）使うか、先に server.stop()（または llmcourse.stop_servers()）で"
+                                 "止めてください。"))
 
 
 def _checked_port(port: int) -> int:
     """The port itself, if nothing listens on it; otherwise say what answers there and what to do."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise CourseError(f"port must be a whole number between 1 and 65535 (or 0 for any free port), got {port!r}.")
+        raise CourseError(say(en=f"port must be a whole number between 1 and 65535 (or 0 for any free port), "
+                                 f"got {port!r}.",
+                              ja=f"port は 1 から 65535 までの整数（空いているポートならどれでもよいときは 0）に"
+                                 f"してください。{port!r} が渡されました。"))
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a closing socket is no owner
         try:
@@ -221,10 +238,15 @@ def _checked_port(port: int) -> int:
         except OSError as error:
             if error.errno not in (errno.EADDRINUSE, errno.EACCES):
                 raise
+    server = _health(f"http://{HOST}:{port}")
     what = ("an inference server (GET /health answers), not started by this notebook: from an earlier kernel, "
-            "another notebook or a terminal" if _health(f"http://{HOST}:{port}") else "another program")
-    raise CourseError(f"Port {port} on {HOST} is taken by {what}. Stop it, or start on another port: "
-                      f"start_server(port={port + 1}) (port=0 picks any free one).")
+            "another notebook or a terminal" if server else "another program")
+    what_ja = ("このノートブックが起動したのではない推論サーバー（GET /health に応答します。前のカーネル、別の"
+               "ノートブック、ターミナルのどれかから起動されたもの）" if server else "別のプログラム")
+    raise CourseError(say(en=f"Port {port} on {HOST} is taken by {what}. Stop it, or start on another port: "
+                             f"start_server(port={port + 1}) (port=0 picks any free one).",
+                          ja=f"{HOST} のポート {port} は{what_ja}が使っています。それを止めるか、別のポートで起動して"
+                             f"ください：start_server(port={port + 1})（port=0 なら空いているポートを選びます）。"))
 
 
 def _free_port() -> int:
@@ -278,16 +300,22 @@ def _wait_until_ready(server: Server, timeout: float) -> None:
             return
         time.sleep(0.2)
     server.stop()
-    raise CourseError(f"The server did not answer {base}/health within {timeout:.0f} s and was stopped. "
-                      f"A busy machine loads slowly: try start_server(timeout={2 * timeout:.0f}). "
-                      f"Its last lines:\n{server.log(8)}")
+    raise CourseError(say(en=f"The server did not answer {base}/health within {timeout:.0f} s and was stopped. "
+                             f"A busy machine loads slowly: try start_server(timeout={2 * timeout:.0f}). "
+                             f"Its last lines:\n{server.log(8)}",
+                          ja=f"サーバーが {timeout:.0f} 秒以内に {base}/health に応答しなかったので、止めました。"
+                             f"混んでいるマシンでは読み込みに時間がかかります。start_server(timeout={2 * timeout:.0f}) を"
+                             f"試してください。ログの最後の行：\n{server.log(8)}"))
 
 
 def _exit_message(server: Server) -> str:
     """Why the server process ended during start-up, from its log."""
     log = server.log(8)
     if "address already in use" in log.lower():
-        return (f"Port {server.port} was taken just as the server started (its log: address already in use): "
-                f"start_server(port={server.port + 1}).")
-    return (f"The server exited during start-up (exit code {server.process.returncode}). "
-            f"Its last lines:\n{log}")
+        return say(en=f"Port {server.port} was taken just as the server started (its log: address already in use): "
+                      f"start_server(port={server.port + 1}).",
+                   ja=f"サーバーの起動中にポート {server.port} が使われてしまいました（ログには「address already in use」）。"
+                      f"start_server(port={server.port + 1}) を使ってください。")
+    return say(en=f"The server exited during start-up (exit code {server.process.returncode}). "
+                  f"Its last lines:\n{log}",
+               ja=f"サーバーが起動中に終了しました（終了コード {server.process.returncode}）。ログの最後の行：\n{log}")

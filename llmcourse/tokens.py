@@ -63,27 +63,35 @@ def format_batch(tokenizer: Any, batch: Any, max_chars: int = 12) -> str:
         if masks is not None:
             table.append([str(int(m)) for m in masks[number]])
         tables.append(table)
-    widths = [max(_width(line[k]) for table in tables for line in table) for k in range(len(tables[0][0]))]
+    widths = [max(text_width(line[k]) for table in tables for line in table) for k in range(len(tables[0][0]))]
     names = [say(en="token", ja="トークン"), "id", say(en="mask", ja="マスク")]
     heads = [say(en=f"row {number}", ja=f"行 {number}") for number in range(len(tables))]
-    name_width, head_width = max(map(_width, names)), max(map(_width, heads))
+    name_width, head_width = max(map(text_width, names)), max(map(text_width, heads))
     lines = []
     for number, table in enumerate(tables):
         for line, (name, cells) in enumerate(zip(names, table, strict=False)):  # no mask row: two lines
-            head = _pad(heads[number] if line == 0 else "", head_width)
-            body = " ".join(_pad(cell, width) for cell, width in zip(cells, widths, strict=True))
-            lines.append(f"{head}  {_pad(name, name_width)}  {body}".rstrip())
+            head = pad_text(heads[number] if line == 0 else "", head_width)
+            body = " ".join(pad_text(cell, width) for cell, width in zip(cells, widths, strict=True))
+            lines.append(f"{head}  {pad_text(name, name_width)}  {body}".rstrip())
     return "\n".join(lines)
 
 
-def _width(text: str) -> int:
-    """Columns the text takes in a monospaced font: 2 for a wide (CJK) character."""
+def text_width(text: str) -> int:
+    """Columns the text takes in a monospaced font: 2 for a wide (CJK) character.
+
+    >>> text_width("token"), text_width("トークン")
+    (5, 8)
+    """
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def _pad(text: str, width: int) -> str:
-    """The text followed by spaces up to ``width`` columns."""
-    return text + " " * (width - _width(text))
+def pad_text(text: str, width: int) -> str:
+    """The text followed by spaces up to ``width`` columns (a table's column, Japanese labels included).
+
+    >>> pad_text("確率", 6) + "|"
+    '確率  |'
+    """
+    return text + " " * (width - text_width(text))
 
 
 def pad_token_id(tokenizer: Any) -> int | None:

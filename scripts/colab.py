@@ -3,7 +3,8 @@
 All of them come from one setting, ``[tool.llmcourse]`` in pyproject.toml
 (repository URL and branch or tag), and the pins in requirements.lock.
 In each notebook the badge sits in the cell tagged ``colab-badge`` (the title cell)
-and the install cell is the one tagged ``colab-install``.
+and the install cell is the one tagged ``colab-install``; under ``notebooks/ja`` its
+comments and messages are Japanese (`INSTALL_WORDS`).
 `python -m scripts.colab` rewrites them; `--check` reports what is stale
 (tests/test_colab.py runs it).
 """
@@ -24,6 +25,27 @@ BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 BADGE_TAG = "colab-badge"  # the (title) cell that holds the badge
 INSTALL_TAG = "colab-install"  # the Colab-only install cell
 README_TABLES = {"README.md": "notebooks", "README.ja.md": "notebooks/ja"}
+EXTRAS = {"09_serving": "serving"}  # lessons that need one of pyproject's optional extras on Colab
+INSTALL_WORDS = {  # what the install cell says, by the language of the notebook
+    "en": {
+        "purpose": "Runs only on Colab: install the course package and its pinned stack, then fetch the offline model.",
+        "check": "stop unless this session runs what was pinned",
+        "not_installed": "pip did not install {name}=={pin} (found {version(name)}): see its messages above.",
+        "in_use": "{name} {running} is still in use: it was imported before this cell installed {pin}. "
+                  "Choose Runtime > Restart session, then run this cell again.",
+        "fetch": "download and convert the offline model: once per runtime (lesson 00)",
+    },
+    "ja": {
+        "purpose": "Colab でだけ実行されます：コースのパッケージと、バージョンを固定した依存パッケージをインストールし、"
+                   "オフラインモデルを取得します。",
+        "check": "固定したバージョンがこのセッションで動いていなければ止める",
+        "not_installed": "pip が {name}=={pin} をインストールしませんでした（見つかったのは {version(name)}）。"
+                         "上の pip のメッセージを見てください。",
+        "in_use": "{name} {running} がまだ使われています。このセルが {pin} をインストールする前にインポートされました。"
+                  "「ランタイム > セッションを再起動」を選んでから、このセルをもう一度実行してください。",
+        "fetch": "オフラインモデルをダウンロードして変換する：ランタイムごとに一度（レッスン 00）",
+    },
+}
 
 
 def setting() -> tuple[str, str]:
@@ -50,7 +72,25 @@ def set_badge(notebook: dict, path: Path, target: Path) -> dict:
     return cell
 
 
-def install_cell() -> str:
+def notebook_language(path: Path) -> str:
+    """"ja" for a notebook under notebooks/ja (lessons and their exercise copies), else "en".
+
+    >>> notebook_language(ROOT / "notebooks/ja/exercises/00_setup.ipynb"), notebook_language(ROOT / "notebooks/00_setup.ipynb")
+    ('ja', 'en')
+    """
+    return "ja" if path.relative_to(ROOT / "notebooks").parts[0] == "ja" else "en"
+
+
+def lesson_extras(path: Path) -> str:
+    """The pyproject extra a lesson needs on Colab ("" for none): lesson 09 starts `transformers serve`.
+
+    >>> lesson_extras(ROOT / "notebooks/ja/09_serving.ipynb"), lesson_extras(ROOT / "notebooks/03_generating.ipynb")
+    ('serving', '')
+    """
+    return EXTRAS.get(path.stem, "")
+
+
+def install_cell(language: str = "en", extras: str = "") -> str:
     """Source of the Colab-only install cell: this package at the ref and the tested pins, checked; the model.
 
     Checked because `%pip` never stops a notebook: when pip fails, or when a pinned package
@@ -58,35 +98,38 @@ def install_cell() -> str:
     session restarts), the cell stops with what to do instead of letting the lesson fail later.
     A Colab runtime starts empty, so the cell also fetches the offline model (`make lab` does
     that on a course machine). tests/colab runs it on Colab-like runtimes (`make test-colab`).
+    Its comments and error messages are in ``language`` ("en" or "ja"); the code is the same.
+    ``extras`` names the package's optional extras to install with it (`lesson_extras`).
     """
+    words = INSTALL_WORDS[language]
     repository, ref = setting()
+    package = f"llmcourse[{extras}]" if extras else "llmcourse"
     locked = dict(line.split("==", 1) for line in (ROOT / "requirements.lock").read_text().splitlines()
                   if "==" in line and not line.startswith("#"))
     pins = " ".join(f'"{name}=={locked[name]}"' for name in PINNED)
     modules = ", ".join(f'"{name.replace("-", "_")}": "{locked[name]}"' for name in PINNED)
-    return ("# Runs only on Colab: install the course package and its pinned stack, then fetch the offline model.\n"
+    return (f"# {words['purpose']}\n"
             "import sys\n"
             'if "google.colab" in sys.modules:\n'
-            f'    %pip install -q "llmcourse @ git+{repository}@{ref}" {pins}\n'
+            f'    %pip install -q "{package} @ git+{repository}@{ref}" {pins}\n'
             "    from importlib.metadata import version\n"
             f"    pinned = {{{modules}}}\n"
-            "    for name, pin in pinned.items():  # stop unless this session runs what was pinned\n"
+            f"    for name, pin in pinned.items():  # {words['check']}\n"
             '        running = getattr(sys.modules.get(name), "__version__", version(name))\n'
             "        if version(name) != pin:\n"
-            '            raise RuntimeError(f"pip did not install {name}=={pin} (found {version(name)}): '
-            'see its messages above.")\n'
+            f'            raise RuntimeError(f"{words["not_installed"]}")\n'
             "        if running != pin:\n"
-            '            raise RuntimeError(f"{name} {running} is still in use: it was imported before this cell '
-            'installed {pin}. Choose Runtime > Restart session, then run this cell again.")\n'
+            f'            raise RuntimeError(f"{words["in_use"]}")\n'
             "    from llmcourse import fetch\n"
-            "    fetch()  # download and convert the offline model: once per runtime (lesson 00)")
+            f"    fetch()  # {words['fetch']}")
 
 
 def update_notebook(path: Path) -> str:
     """Return the notebook's text with its badge and install cell regenerated."""
     notebook = json.loads(path.read_text(encoding="utf-8"))
     set_badge(notebook, path, path)
-    tagged_cell(notebook, INSTALL_TAG, path)["source"] = install_cell().splitlines(keepends=True)
+    cell = install_cell(notebook_language(path), lesson_extras(path))
+    tagged_cell(notebook, INSTALL_TAG, path)["source"] = cell.splitlines(keepends=True)
     return dumps(notebook)
 
 

@@ -25,8 +25,8 @@ SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]
 NOTE = {
     "en": "> **Your copy.** Fill in each exercise cell (replace the `None`), then run the check below it. "
           "Solutions: [{name}](../{name}).",
-    "ja": "> **演習用コピー**: 各演習セルの `None` を自分の答えに置き換え、その下のチェックを実行してください。"
-          "解答: [{name}](../{name})",
+    "ja": "> **演習用コピー**：各演習セルの `None` を自分の答えに置き換え、その下のチェックを実行してください。"
+          "解答：[{name}](../{name})",
 }
 
 

@@ -100,7 +100,7 @@ def test_report_all_passed_and_ipython_display():
 def test_japanese_messages(tokenizer):
     set_language("ja")
     report = check_left_padding(tokenizer)
-    assert "左" in report.lines[-1].message and "ヒント: " in repr(report)
+    assert "左" in report.lines[-1].message and "ヒント：" in repr(report)
     assert "\n3 件中 2 件が不合格です" in repr(report)
     assert repr(check_max_new_tokens({"max_new_tokens": 40, "min_new_tokens": 40})).endswith(
         "すべてのチェックに合格しました！")

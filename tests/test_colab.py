@@ -92,3 +92,10 @@ def test_a_non_editable_install_holds_every_subpackage():
     on_disk = {path.parent.relative_to(ROOT).as_posix().replace("/", ".")
                for path in (ROOT / "llmcourse").rglob("__init__.py")}
     assert on_disk <= packaged, f"pyproject.toml leaves out {sorted(on_disk - packaged)}: lessons importing them fail"
+
+
+def test_lesson_09_installs_the_serving_extra_and_the_others_do_not():
+    assert [path for path in LESSONS if path.stem == "09_serving"], "lesson 09 not found"
+    for path in LESSONS:
+        cell = "".join(tagged(json.loads(path.read_text(encoding="utf-8"))["cells"], "colab-install")[0]["source"])
+        assert ('"llmcourse[serving] @ git+' in cell) == (path.stem == "09_serving"), path

@@ -13,6 +13,7 @@ from llmcourse import environment as doctor_module
 from llmcourse import hub, loading, offline
 from llmcourse.environment import Check, check_hub, doctor, format_report, run_checks
 from llmcourse.i18n import set_language
+from llmcourse.tokens import text_width
 
 
 def by_name(checks: list[Check]) -> dict[str, Check]:
@@ -74,7 +75,7 @@ def test_doctor_returns_true_when_only_warnings(course_env):
 
 
 def test_doctor_reports_in_japanese(course_env, tmp_path):
-    """set_language("ja"): details, fixes and the verdict in Japanese; names, commands and columns unchanged."""
+    """set_language("ja"): names (but package names), details, fixes and the verdict in Japanese, columns aligned."""
     course_env.setenv(offline.CACHE_ENV, str(tmp_path))
     set_language("ja")
     try:
@@ -88,14 +89,15 @@ def test_doctor_reports_in_japanese(course_env, tmp_path):
     lines = out.getvalue().splitlines()
     report = [line for line in lines if line[:1] in {"✔", "!", "✘"}]
     assert [line.split("  ")[0][2:] for line in report] == [
-        "python", "torch", "bitsandbytes", "dtypes", "transformers", "offline model", "hub", "model"]
-    column = 2 + len("offline model") + 2
-    assert all(line[column - 2:column] == "  " and line[column] != " " for line in report)
+        "python", "torch", "bitsandbytes", "データ型", "transformers", "オフラインモデル", "ハブ", "モデル"]
+    column = 2 + text_width("オフラインモデル") + 2  # in display columns: a Japanese character takes two
+    starts = [len(line) - len(line[2:].lstrip(" ").split("  ", 1)[1].lstrip(" ")) for line in report]
+    assert [text_width(line[:start]) for line, start in zip(report, starts, strict=True)] == [column] * len(report)
     found = {line.split("  ")[0][2:]: line for line in report}
-    assert "、" in found["torch"]  # "<version>、GPU なし: ..." (or the GPU it found)
-    assert "オフラインの既定モデル" in found["hub"] and "オフラインの既定モデル" in found["model"]
-    fix = lines[lines.index(found["offline model"]) + 1]
-    assert fix.strip() == "対処: python -m llmcourse fetch"
+    assert "、" in found["torch"]  # "<version>、GPU なし。..." (or the GPU it found)
+    assert "オフラインの既定モデル" in found["ハブ"] and "オフラインの既定モデル" in found["モデル"]
+    fix = lines[lines.index(found["オフラインモデル"]) + 1]
+    assert fix.strip() == "対処：python -m llmcourse fetch"
     assert lines[-1].startswith("準備ができていません") and "python -m llmcourse doctor" in lines[-1]
     ascii_out.flush()
     assert ascii_out.buffer.getvalue().decode().splitlines()[-1].startswith("Not ready")

@@ -574,6 +574,7 @@ def test_a_real_kernel_shows_a_bare_plot_once_and_an_assigned_one_not_at_all(tmp
 LATIN_ALLOWED = {  # words that stay as they are in the Japanese plots: code names, units, tokens of odd_world
     "do_sample", "temperature", "top_k", "top_p", "min_p", "num_beams", "repetition_penalty", "True", "False",
     "top", "nats", "seed", "torch", "multinomial", "the", "unk", "use_cache", "SmolLM", "Instruct", "softmax",
+    "logits",  # softmax(logits / T): the formula, in code
 }
 
 
@@ -592,7 +593,7 @@ def test_language_is_read_when_a_plot_is_drawn(logits, tiny_tokenizer):
         set_language("en")
     again = plots.plot_next_token(logits[None], tokenizer=tiny_tokenizer).axes[0]
     assert english.get_title() == again.get_title() == f"Next token at step 0: {RAW_LABEL}"
-    assert japanese.get_title() == "ステップ 0 の次のトークン: モデルの分布（生のロジット）"
+    assert japanese.get_title() == "ステップ 0 の次のトークン：モデルの分布（生のロジット）"
     assert (english.get_ylabel(), japanese.get_ylabel()) == ("probability", "確率")
     assert plots.raw_label() == RAW_LABEL and plots.other_label() == "all other tokens"
 
@@ -601,7 +602,7 @@ def test_japanese_next_token_and_heatmap_say_everything_in_japanese(sampled, jap
     fig = plots.plot_next_token(sampled, step=1)
     ax = fig.axes[0]
     assert ax.get_title().startswith(
-        "ステップ 1 の次のトークン: モデルの分布（生のロジット）\n直前のテキスト: hello␣world")
+        "ステップ 1 の次のトークン：モデルの分布（生のロジット）\n直前のテキスト：hello␣world")
     assert ax.get_ylabel() == "確率"
     assert tick_texts(ax)[-1] == "その他すべてのトークン"
     legend = [text.get_text() for text in fig.legends[0].get_texts()]
@@ -612,10 +613,10 @@ def test_japanese_next_token_and_heatmap_say_everything_in_japanese(sampled, jap
     k = 6
     fig = plots.plot_generation_heatmap(sampled, alternatives=k)
     ax, colorbar = fig.axes
-    assert ax.get_title() == ("各ステップの上位 6 トークン: モデルの分布（生のロジット）\n"
+    assert ax.get_title() == ("各ステップの上位 6 トークン：モデルの分布（生のロジット）\n"
                               "do_sample=True, temperature=1.5, top_k=20")
     assert ax.get_xlabel() == "順位（0 = 最も確率が高い）"
-    assert ax.get_ylabel() == "ステップ: 選ばれたトークン（枠で囲む）"
+    assert ax.get_ylabel() == "ステップ：選ばれたトークン（枠で囲む）"
     assert colorbar.get_ylabel() == "確率"
     ranks = sampled.raw.chosen_rank[0, : int(sampled.token_mask[0].sum())].tolist()
     assert max(ranks) >= k  # some chosen token is off the grid: its row label gives its rank

@@ -94,11 +94,11 @@ class Report:
         for line in self.lines:
             shown = [line.hint] + ([line.code] if self.level >= 2 else [])
             hint = "; ".join(part for part in shown if part)
-            hint = say(en=" — hint: ", ja=" — ヒント: ") + hint if hint else ""
+            hint = say(en=" — hint: ", ja=" — ヒント：") + hint if hint else ""
             rows.append(f"✔ {line.message}" if line.passed else f"✘ {line.message}{hint}")
         failed, total = len(self.failures), len(self.lines)
         hidden = self.level < 2 and self.ask and any(line.code for line in self.failures)
-        more = say(en=f" (for the line of code: {self.ask})", ja=f"（コードの行を見るには: {self.ask}）") if hidden else ""
+        more = say(en=f" (for the line of code: {self.ask})", ja=f"（コードの行を見るには：{self.ask}）") if hidden else ""
         rows.append(say(en="All checks passed!", ja="すべてのチェックに合格しました！") if self.passed else
                     say(en=f"{failed} of {total} checks failed", ja=f"{total} 件中 {failed} 件が不合格です") + more)
         return "\n".join(rows)
@@ -200,7 +200,7 @@ def guard(report: Report) -> Iterator[None]:
         yield
     except Exception as error:  # a check must never raise on a learner's answer
         report.add(False, say(en=f"the check could not finish: {error_text(error)}",
-                              ja=f"チェックを最後まで実行できませんでした: {error_text(error)}"),
+                              ja=f"チェックを最後まで実行できませんでした：{error_text(error)}"),
                    say(en="look at the values passed to the check; if they look right, rerun the lesson from the top",
                        ja="チェックに渡した値を確かめます。正しく見えるなら、レッスンを最初から実行し直します"))
 
@@ -242,7 +242,7 @@ def call(report: Report, name: str, function: Callable, args: tuple, usage: str)
         return True, function(*args)
     except Exception as error:
         report.add(False, say(en=f"{name} raised {error_text(error)}",
-                              ja=f"{name} でエラーが出ました: {error_text(error)}"), usage)
+                              ja=f"{name} でエラーが出ました：{error_text(error)}"), usage)
         return False, None
 
 
@@ -269,7 +269,7 @@ def is_function(report: Report, value: Any, name: str) -> bool:
         return True
     report.add(False, not_a(name, value, en="a function", ja="関数"),
                say(en=f"pass the function itself, without calling it: {name}, not {name}(...)",
-                   ja=f"関数そのものを呼び出さずに渡します: {name}(...) ではなく {name}"))
+                   ja=f"関数そのものを呼び出さずに渡します：{name}(...) ではなく {name}"))
     return False
 
 
@@ -305,7 +305,7 @@ def is_tokenizer(report: Report, value: Any, name: str) -> bool:
     pair = isinstance(value, tuple) and len(value) == 2 and hasattr(value[1], "padding_side")
     if pair:
         hint = say(en=f"load_model returns (model, tokenizer): model, {name} = load_model(...)",
-                   ja=f"load_model は (model, tokenizer) を返します: model, {name} = load_model(...)")
+                   ja=f"load_model は (model, tokenizer) を返します：model, {name} = load_model(...)")
     elif hasattr(value, "modules") and hasattr(value, "parameters"):
         hint = say(en="this is the model: pass the tokenizer loaded next to it",
                    ja="これはモデルです。一緒に読み込んだトークナイザーを渡します")
@@ -330,7 +330,7 @@ def is_text(report: Report, value: Any, name: str) -> bool:
         return True
     report.add(False, not_a(name, value, en="text", ja="テキスト"),
                say(en="decode the ids to text: tokenizer.decode(ids, skip_special_tokens=True)",
-                   ja="ID をテキストにデコードします: tokenizer.decode(ids, skip_special_tokens=True)"))
+                   ja="ID をテキストにデコードします：tokenizer.decode(ids, skip_special_tokens=True)"))
     return False
 
 
@@ -350,6 +350,6 @@ def is_text_list(report: Report, value: Any, name: str, length: int | None, hint
     report.add(False, not_a(name, value, en=f"a list of {count}strings",
                             ja=f"{count}{'個の' if length else ''}文字列のリスト"),
                hint or say(en="a list with one string per row: tokenizer.batch_decode(ids, skip_special_tokens=True)",
-                           ja="行ごとに 1 つの文字列のリストにします: "
+                           ja="行ごとに 1 つの文字列のリストにします："
                               "tokenizer.batch_decode(ids, skip_special_tokens=True)"))
     return False

@@ -28,7 +28,7 @@ def check_model_folder(report: Report, my_folder: Any) -> None:
                           ja="これは関数 checkpoint_dir そのものです。呼び出して、返るフォルダを使います")
                       if callable(my_folder) else
                       say(en="a pathlib.Path (or a string): the folder that checkpoint_dir() returns",
-                          ja="pathlib.Path（または文字列）にします: checkpoint_dir() が返すフォルダです")):
+                          ja="pathlib.Path（または文字列）にします：checkpoint_dir() が返すフォルダです")):
         return
     folder = Path(my_folder).expanduser()
     report.add(folder.is_dir(), say(en=f"{folder.name} is a folder", ja=f"{folder.name} はフォルダです")
@@ -39,9 +39,9 @@ def check_model_folder(report: Report, my_folder: Any) -> None:
         return
     status = cache_status(folder)
     report.add(status.ready, say(en="it holds a complete converted checkpoint (manifest, config, weights, tokenizer)",
-                                 ja="変換済みのチェックポイント一式（マニフェスト、設定、重み、トークナイザ）があります")
+                                 ja="変換済みのチェックポイント一式（マニフェスト、設定、重み、トークナイザー）があります")
                if status.ready else say(en=f"it is not a ready checkpoint: {status.detail}",
-                                        ja=f"準備のできたチェックポイントではありません: {status.detail}"),
+                                        ja=f"準備のできたチェックポイントではありません：{status.detail}"),
                _folder_hint(folder))
 
 
@@ -49,7 +49,7 @@ def _folder_hint(folder: Path) -> str:
     """A file inside the checkpoint, the model's name, the cache root above it, or somewhere else."""
     if folder.parent == checkpoint_dir():
         return say(en=f"{folder.name} is a file in the folder: give the folder itself, checkpoint_dir()",
-                   ja=f"{folder.name} はフォルダの中のファイルです: フォルダそのもの（checkpoint_dir()）を渡します")
+                   ja=f"{folder.name} はフォルダの中のファイルです：フォルダそのもの（checkpoint_dir()）を渡します")
     if str(folder).endswith(checkpoint_dir().name) and not folder.is_absolute():
         return say(en=f"{str(folder)!r} is the model's name, not a folder on this machine: the converted copy lives "
                       "in the course's cache, at checkpoint_dir()",
@@ -57,7 +57,7 @@ def _folder_hint(folder: Path) -> str:
                       "コースのキャッシュの checkpoint_dir() にあります")
     if folder == cache_root():
         return say(en="that is the cache root: the model has its own folder inside it, checkpoint_dir()",
-                   ja="それはキャッシュのルートです: モデルはその中の専用フォルダにあります。"
+                   ja="それはキャッシュのルートです：モデルはその中の専用フォルダにあります。"
                       "checkpoint_dir() を使います")
     return say(en="from llmcourse import checkpoint_dir; my_folder = checkpoint_dir() (run `python -m llmcourse fetch` "
                   "first if the model is not there)",
@@ -78,7 +78,7 @@ def check_classroom_env(report: Report, my_env: Any, folder: str = SHARED) -> No
     if not report.add(is_dict, say(en="my_env is a dict", ja="my_env は dict です") if is_dict else
                       not_a("my_env", my_env, en="a dict", ja="dict "),
                       say(en=f'a dict of environment variables: {{"{CACHE_ENV}": "{folder}"}}',
-                          ja=f'環境変数の dict にします: {{"{CACHE_ENV}": "{folder}"}}')):
+                          ja=f'環境変数の dict にします：{{"{CACHE_ENV}": "{folder}"}}')):
         return
     value = my_env.get(CACHE_ENV)
     right = isinstance(value, (str, os.PathLike)) and PurePosixPath(str(value)) == PurePosixPath(folder)
@@ -92,7 +92,7 @@ def check_classroom_env(report: Report, my_env: Any, folder: str = SHARED) -> No
                             ja="オフラインの既定モデルのままです（LLMCOURSE_MODEL なし）") if not hub else
                say(en=f"sets LLMCOURSE_MODEL={hub!r}", ja=f"LLMCOURSE_MODEL={hub!r} を指定しています"),
                say(en="leave LLMCOURSE_MODEL out: a hub model needs the network on every learner's first load",
-                   ja="LLMCOURSE_MODEL は入れません: ハブのモデルは学習者ごとの最初の読み込みでネットワークが必要です"))
+                   ja="LLMCOURSE_MODEL は入れません：ハブのモデルは受講者ごとの最初の読み込みでネットワークが必要です"))
 
 
 def _cache_hint(env: dict, folder: str) -> str:
@@ -101,9 +101,9 @@ def _cache_hint(env: dict, folder: str) -> str:
     if CACHE_ENV not in env and ({"HF_HOME", "HF_HUB_CACHE", "TRANSFORMERS_CACHE"} & set(env)):
         return say(en=f"the course looks in ${CACHE_ENV}, not in Hugging Face's cache: "
                       f'{{"{CACHE_ENV}": "{folder}"}}',
-                   ja=f"コースが見るのは Hugging Face のキャッシュではなく ${CACHE_ENV} です: "
+                   ja=f"コースが見るのは Hugging Face のキャッシュではなく ${CACHE_ENV} です："
                       f'{{"{CACHE_ENV}": "{folder}"}}')
     if value.rstrip("/").startswith(folder.rstrip("/") + "/"):
         return say(en=f"give the shared folder itself, {folder!r}: the course adds the model's folder inside it",
-                   ja=f"共有フォルダそのもの {folder!r} を渡します: モデルのフォルダはコースがその中に作ります")
+                   ja=f"共有フォルダそのもの {folder!r} を渡します：モデルのフォルダはコースがその中に作ります")
     return say(en=f'{{"{CACHE_ENV}": "{folder}"}}', ja=f'{{"{CACHE_ENV}": "{folder}"}} とします')

@@ -90,7 +90,7 @@ def _check_compute_dtype(report: Report, layer: Any, dtypes: Any) -> None:
                say(en=f"the 4-bit weights are unpacked for each matmul into the compute type, float32 by default; "
                       f"on {where} use {wanted}: {why}",
                    ja=f"4 ビットの重みは行列積のたびに計算用の型（既定は float32）に戻されます。{where} では "
-                      f"{wanted} を使います: {why}"),
+                      f"{wanted} を使います：{why}"),
                f"BitsAndBytesConfig(..., bnb_4bit_compute_dtype=torch.{wanted})")
 
 

@@ -27,10 +27,10 @@ def check_left_padding(report: Report, my_tokenizer: Any) -> None:
                          ja=f'padding_side は "{side}" です' + ("" if left else '（"left" ではありません）')),
                say(en=f'it pads on the {side}: a decoder-only model continues from the last position of each row, '
                       'so the padding must come first, on the left',
-                   ja=f'{side} 側にパディングしています。デコーダのみのモデルは各行の最後の位置から続けるので、'
+                   ja=f'{side} 側にパディングしています。デコーダー専用のモデルは各行の最後の位置から続けるので、'
                       'パディングは先頭（左）に置きます'),
                'my_tokenizer.padding_side = "left"  # or AutoTokenizer.from_pretrained(path, padding_side="left")')
-    report.add(pad is not None, say(en=f"has a pad token: {pad!r}", ja=f"パディングトークンがあります: {pad!r}")
+    report.add(pad is not None, say(en=f"has a pad token: {pad!r}", ja=f"パディングトークンがあります：{pad!r}")
                if pad is not None else say(en="has no pad token", ja="パディングトークンがありません"),
                say(en="the tokenizer has no token to pad with: reuse its end-of-text token as the pad token",
                    ja="パディングに使うトークンがありません。終了トークンをパディングトークンとして使います"),
@@ -48,7 +48,7 @@ def _check_pads_left(report: Report, tokenizer: Any) -> None:
         batch = tokenizer(COUNTING_BATCH, padding=True)
     except Exception as error:
         report.add(False, say(en=f"could not pad {COUNTING_BATCH}: {error_text(error)}",
-                              ja=f"{COUNTING_BATCH} をパディングできませんでした: {error_text(error)}"), hint)
+                              ja=f"{COUNTING_BATCH} をパディングできませんでした：{error_text(error)}"), hint)
         return
     row = min(range(len(COUNTING_BATCH)), key=lambda index: sum(batch["attention_mask"][index]))
     mask, ids = list(batch["attention_mask"][row]), list(batch["input_ids"][row])
@@ -57,7 +57,7 @@ def _check_pads_left(report: Report, tokenizer: Any) -> None:
             and all(i == tokenizer.pad_token_id for i in ids[:zeros]))
     text = COUNTING_BATCH[row]
     report.add(left, say(en=f'"{text}" is {"" if left else "not "}padded on the left: attention_mask {mask}',
-                         ja=f'"{text}" は左にパディングされ{"ています" if left else "ていません"}: '
+                         ja=f'"{text}" は左にパディングされ{"ています" if left else "ていません"}：'
                             f'attention_mask {mask}'), hint,
                'my_tokenizer.padding_side = "left"; my_tokenizer.pad_token = my_tokenizer.eos_token')
 
@@ -92,7 +92,7 @@ def check_chat_prompt(report: Report, my_prompt: Any, tokenizer: Any) -> None:
                          ja=f"生成プロンプト {generation!r} で終わって{'います' if ends else 'いません'}"),
                say(en=f"the prompt must end with {generation!r}, the cue that the assistant answers next; the template "
                       "adds it when asked to",
-                   ja=f"プロンプトは {generation!r} で終わる必要があります。次はアシスタントが答える番だという合図で、"
+                   ja=f"プロンプトは {generation!r} で終わる必要があります。次はアシスタントが答えるターンだという合図で、"
                       "テンプレートに頼むと付けてくれます"),
                "tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)")
 

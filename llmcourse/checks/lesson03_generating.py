@@ -52,7 +52,7 @@ def check_next_token_fn(report: Report, my_next_token: Callable[[Any, Any], Any]
         if right and prompt in UNSURE_PROMPTS:
             continue
         shown = ", ".join(show(each) for each in answers)
-        report.add(right, say(en=f'after "{prompt}": {token!r}', ja=f'"{prompt}" の次: {token!r}') if right else
+        report.add(right, say(en=f'after "{prompt}": {token!r}', ja=f'"{prompt}" の次：{token!r}') if right else
                    say(en=f'after "{prompt}" it returned {shown}; greedy decoding picks {expected} ({token!r})',
                        ja=f'"{prompt}" の次に {shown} を返しました。貪欲デコーディングでは {expected}'
                           f'（{token!r}）です'),
@@ -106,7 +106,7 @@ def _wrong_id_hint(got: int, logits: Any, prompt: list[int]) -> str:
         return say(en="that is the least likely token (argmin): greedy decoding takes the most likely one",
                    ja="それは最も確率の低いトークン（argmin）です。貪欲デコーディングは最も確率の高いものを選びます")
     return say(en="one forward pass, then the token with the largest logit at the last position",
-               ja="順伝播を 1 回行い、最後の位置で最大のロジットを持つトークンを選びます")
+               ja="フォワードパスを 1 回行い、最後の位置で最大のロジットを持つトークンを選びます")
 
 
 @exercise_check(en="New text only", ja="新しく生成したテキストだけ", answer=is_function)

@@ -28,7 +28,7 @@ def check_max_new_tokens(report: Report, my_kwargs: Any, n: int = 40) -> None:
     if not report.add(is_dict, say(en="my_kwargs is a dict", ja="my_kwargs は dict です") if is_dict else
                       not_a("my_kwargs", my_kwargs, en="a dict", ja="dict "),
                       say(en=f"a dict of generate's keyword arguments: dict(max_new_tokens={n}, min_new_tokens={n})",
-                          ja="generate のキーワード引数の dict にします: "
+                          ja="generate のキーワード引数の dict にします："
                              f"dict(max_new_tokens={n}, min_new_tokens={n})")):
         return
     value, long = my_kwargs.get("max_new_tokens"), "max_length" in my_kwargs
@@ -44,7 +44,7 @@ def check_max_new_tokens(report: Report, my_kwargs: Any, n: int = 40) -> None:
         said = say(en="does not set min_new_tokens", ja="min_new_tokens を指定していません")
     elif floor:
         said = say(en=f"min_new_tokens is {least!r}: generate cannot stop before {n} tokens",
-                   ja=f"min_new_tokens は {least!r} です: {n} トークンより前には止まりません")
+                   ja=f"min_new_tokens は {least!r} です：{n} トークンより前には止まりません")
     else:
         said = say(en=f"min_new_tokens is {least!r}, not {n}",
                    ja=f"min_new_tokens は {least!r} です（{n} ではありません）")
@@ -75,7 +75,7 @@ def _floor_hint(kwargs: dict, n: int) -> str:
     """max_new_tokens alone is a ceiling; min_length counts the prompt; a floor other than n."""
     if "min_length" in kwargs and "min_new_tokens" not in kwargs:
         return say(en=f"min_length counts the prompt tokens too: use min_new_tokens={n}",
-                   ja=f"min_length はプロンプトのトークンも数えます: min_new_tokens={n} を使います")
+                   ja=f"min_length はプロンプトのトークンも数えます：min_new_tokens={n} を使います")
     least = kwargs.get("min_new_tokens")
     if _is_whole(least):  # but not n
         return say(en=f"min_new_tokens={least} is the floor: for exactly {n} tokens floor and ceiling are both {n}, "
@@ -84,11 +84,11 @@ def _floor_hint(kwargs: dict, n: int) -> str:
                       f"min_new_tokens={n} とします")
     if "min_new_tokens" in kwargs:
         return say(en=f"{least!r} is {type(least).__name__}: generate wants a whole number, min_new_tokens={n}",
-                   ja=f"{least!r} は {type(least).__name__} 型です。generate には整数を渡します: min_new_tokens={n}")
+                   ja=f"{least!r} は {type(least).__name__} 型です。generate には整数を渡します：min_new_tokens={n}")
     return say(en=f"max_new_tokens is only a ceiling: generate stops earlier when the model writes its end-of-text "
                   f"token (lesson 03 stopped after 8 of 30). Add min_new_tokens={n}, which blocks that token until "
                   f"{n} tokens are out",
-               ja=f"max_new_tokens は上限にすぎません: モデルが終了トークンを出すと generate はそこで止まります"
+               ja=f"max_new_tokens は上限にすぎません：モデルが終了トークンを出すと generate はそこで止まります"
                   f"（レッスン 03 では 30 個中 8 個で止まりました）。min_new_tokens={n} を加えると、{n} 個に"
                   f"なるまでそのトークンが出なくなります")
 
@@ -99,10 +99,10 @@ def _length_hint(kwargs: dict, n: int) -> str:
         return say(en=f"max_length={kwargs['max_length']!r} counts the prompt too, so fewer than {n} tokens are "
                       f"added: use max_new_tokens={n}",
                    ja=f"max_length={kwargs['max_length']!r} はプロンプトも数えるので、追加されるのは {n} 個より"
-                      f"少なくなります: max_new_tokens={n} を使います")
+                      f"少なくなります：max_new_tokens={n} を使います")
     if "max_new_tokens" not in kwargs:
         return say(en=f"with no length, generate stops after 20 new tokens (and warns): add max_new_tokens={n}",
-                   ja="長さを指定しないと generate は 20 トークンで止まり、警告も出ます: "
+                   ja="長さを指定しないと generate は 20 トークンで止まり、警告も出ます："
                       f"max_new_tokens={n} を加えます")
     value = kwargs["max_new_tokens"]
     if _is_whole(value):  # but not n
@@ -111,7 +111,7 @@ def _length_hint(kwargs: dict, n: int) -> str:
                    ja=f"max_new_tokens={value} では新しいトークンが最大 {value} 個になります。演習は {n} 個なので "
                       f"max_new_tokens={n} とします")
     return say(en=f"{value!r} is {type(value).__name__}: generate wants a whole number, max_new_tokens={n}",
-               ja=f"{value!r} は {type(value).__name__} 型です。generate には整数を渡します: max_new_tokens={n}")
+               ja=f"{value!r} は {type(value).__name__} 型です。generate には整数を渡します：max_new_tokens={n}")
 
 
 @exercise_check(en="Reproducible sampling", ja="再現できるサンプリング", answer=is_function)
@@ -140,14 +140,14 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
     same, distinct = texts[0] == texts[1], len(set(texts[1:]))  # texts[1:]: one per seed 0, 1, 2, 3
     code = "torch.manual_seed(seed)  # right before model.generate(..., do_sample=True)"
     report.add(same, say(en="seed 0 gives the same text twice",
-                         ja="seed 0 で 2 回とも同じテキストになります") if same else
+                         ja="シード 0 で 2 回とも同じテキストになります") if same else
                say(en=f"seed 0 gave two different texts: {texts[0]!r}, {texts[1]!r}",
-                   ja=f"seed 0 で 2 つの異なるテキストになりました: {texts[0]!r}、{texts[1]!r}"),
+                   ja=f"シード 0 で 2 つの異なるテキストになりました：{texts[0]!r}、{texts[1]!r}"),
                _seed_hint(calls), code)
     report.add(distinct > 1, say(en="seeds 0-3 give different texts: it samples",
-                                 ja="seed 0〜3 で違うテキストになります: サンプリングしています")
+                                 ja="シード 0〜3 で違うテキストになります：サンプリングしています")
                if distinct > 1 else
-               say(en="seeds 0-3 all give the same text", ja="seed 0〜3 がすべて同じテキストになります"),
+               say(en="seeds 0-3 all give the same text", ja="シード 0〜3 がすべて同じテキストになります"),
                _sampling_hint(calls), code)
     # lines only when wrong, so that the passing output stays as it was
     _check_new_text(report, my_sample, texts[0], calls[0])
@@ -175,13 +175,13 @@ def _sampling_hint(calls: list[list]) -> str:
     seeds = {event[1] for events in calls for event in events if event[0] == "seed"}
     if samples and not any(samples):
         return say(en="generate was called without do_sample=True, so it is greedy: the text cannot depend on the seed",
-                   ja="generate を do_sample=True なしで呼んでいるので貪欲法です。テキストはシードに左右されません")
+                   ja="generate を do_sample=True なしで呼んでいるので貪欲デコーディングです。テキストはシードに左右されません")
     if {1, 2, 3} <= seeds:
         return say(en="the text does not depend on the seed, so generate is not sampling",
                    ja="テキストがシードに左右されないので、generate はサンプリングしていません")
     return say(en="the seed argument never reached torch's generator (a fixed number was used, or none): seed it "
                   "with the function's argument",
-               ja="引数の seed が torch の乱数生成器に渡っていません（固定の数か、未設定です）。関数の引数で"
+               ja="引数のシードが torch の乱数生成器に渡っていません（固定の数か、未設定です）。関数の引数で"
                   "シードを設定します")
 
 
@@ -212,7 +212,7 @@ def _check_new_text(report: Report, my_sample: Callable, text: str, events: list
                    DECODE_NEW)
     elif text != new and text == raw:
         report.add(False, say(en=f"my_sample(0) keeps special tokens: {text!r}",
-                              ja=f"my_sample(0) に特殊トークンが残っています: {text!r}"),
+                              ja=f"my_sample(0) に特殊トークンが残っています：{text!r}"),
                    say(en="the new text leaves out the model's special tokens (end of text, padding): have the "
                           "decoder skip them",
                        ja="新しいテキストにはモデルの特殊トークン（終了やパディング）を入れません。デコード時に除きます"),

@@ -48,7 +48,7 @@ def _chunks_type_hint(value: Any) -> str:
     if type(value).__name__.endswith("Streamer"):
         return say(en="this is the streamer itself: iterate over it while generate runs and keep the chunks in a "
                       "list, my_chunks = [chunk for chunk in streamer]",
-                   ja="これはストリーマーそのものです。generate の実行中に反復してチャンクをリストに集めます: "
+                   ja="これはストリーマーそのものです。generate の実行中に反復してチャンクをリストに集めます："
                       "my_chunks = [chunk for chunk in streamer]")
     if isinstance(value, str):
         return say(en="this is one string, the chunks already joined: keep each chunk the streamer yields as an item "
@@ -72,8 +72,8 @@ def _joined_hint(joined: str, full_text: str) -> tuple[str, str]:
         return "; ".join(hints), "TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)"
     return (say(en="the chunks are another generation: stream the same prompt with the same settings as full_text "
                    "(greedy, the same number of new tokens)",
-                ja="チャンクは別の生成の結果です。full_text と同じプロンプト・同じ設定（貪欲法、同じ新しいトークン数）で"
-                   "ストリーミングします"),
+                ja="チャンクは別の生成の結果です。full_text と同じプロンプト・同じ設定（貪欲デコーディング、"
+                   "同じ新しいトークン数）でストリーミングします"),
             "generate(**inputs, do_sample=False, max_new_tokens=8, streamer=streamer)")
 
 
@@ -97,7 +97,7 @@ def check_tokens_per_second(report: Report, my_rate_fn: Callable[[Any, float], A
         value, expected = as_float(rate), count / seconds
         right = value is not None and math.isclose(value, expected, rel_tol=1e-6)
         report.add(right, say(en=f"{count} generated tokens in {seconds} s: {expected:g} tokens/s",
-                              ja=f"{seconds} 秒で {count} トークン生成: 毎秒 {expected:g} トークン") if right else
+                              ja=f"{seconds} 秒で {count} トークン生成：毎秒 {expected:g} トークン") if right else
                    say(en=f"returned {show(rate)} for {count} generated tokens in {seconds} s; expected {expected:g}",
                        ja=f"{seconds} 秒で {count} トークン生成に対して {show(rate)} を返しました。"
                           f"正しくは {expected:g} です"),

@@ -109,11 +109,11 @@ def _logprobs_mistakes(logits: Any, input_ids: Any, prompt_length: int, expected
     one_per_token = say(en="return one value per token (sum them afterwards for the whole continuation)",
                         ja="トークンごとに 1 つの値を返します（続き全体の値は後で合計します）")
     normalize_first = say(en="normalize first: torch.log_softmax(logits, dim=-1), then gather",
-                          ja="先に正規化します: torch.log_softmax(logits, dim=-1) の後で gather します")
+                          ja="先に正規化します：torch.log_softmax(logits, dim=-1) の後で gather します")
     return [
         (expected.sum(-1), one_per_token), (expected.mean(-1), one_per_token),
         (expected[0], say(en="return every row of the batch: shape (batch, length - prompt_length)",
-                          ja="バッチのすべての行を返します: 形は (batch, length - prompt_length) です")),
+                          ja="バッチのすべての行を返します：形は (batch, length - prompt_length) です")),
         (expected.exp(), say(en="return log-probabilities (log_softmax), not probabilities (softmax)",
                              ja="確率（softmax）ではなく対数確率（log_softmax）を返します")),
         (-expected, say(en="return the log-probabilities themselves (at most 0), not their negatives (the surprisal)",
@@ -151,7 +151,7 @@ def check_digits_processor(report: Report, my_processor: Any, model: Any, tokeni
         report.add(False, say(en=f"my_processor is the class {my_processor.__name__}, not a processor",
                               ja=f"my_processor はクラス {my_processor.__name__} で、プロセッサーではありません"),
                    say(en=f"make one from the class: my_processor = {my_processor.__name__}(tokenizer)",
-                       ja=f"クラスから作ります: my_processor = {my_processor.__name__}(tokenizer)"))
+                       ja=f"クラスから作ります：my_processor = {my_processor.__name__}(tokenizer)"))
         return
     allowed = _allowed_ids(tokenizer)
     generator = torch.Generator().manual_seed(0)
@@ -194,7 +194,7 @@ def check_digits_processor(report: Report, my_processor: Any, model: Any, tokeni
                               ja="残したトークンのスコアはそのままで、それ以外は -inf です") if unchanged else
                say(en="the kept tokens' scores changed", ja="残したトークンのスコアが変わっています"),
                say(en='only set the other tokens to float("-inf"): scores.masked_fill(~allowed, float("-inf"))',
-                   ja='ほかのトークンを float("-inf") にするだけにします: scores.masked_fill(~allowed, float("-inf"))'))
+                   ja='ほかのトークンを float("-inf") にするだけにします：scores.masked_fill(~allowed, float("-inf"))'))
     if same and unchanged:
         _generate_with(report, my_processor, model, tokenizer)
 
@@ -237,7 +237,7 @@ def _kept_hint(kept: Any, expected: Any, tokenizer: Any) -> str:
     return say(en=f"{text!r} (id {missing[0] if missing else '?'}) is missing: test every token of the vocabulary, "
                   "longer ones such as '  ' or ',,' too: for i in range(len(tokenizer))",
                ja=f"{text!r}（ID {missing[0] if missing else '?'}）が抜けています。'  ' や ',,' のような長いトークンも"
-                  "含めて、語彙のすべてのトークンを調べます: for i in range(len(tokenizer))")
+                  "含めて、語彙のすべてのトークンを調べます：for i in range(len(tokenizer))")
 
 
 def _generate_with(report: Report, my_processor: Any, model: Any, tokenizer: Any) -> None:
@@ -254,10 +254,10 @@ def _generate_with(report: Report, my_processor: Any, model: Any, tokenizer: Any
     texts = tokenizer.batch_decode(ids[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
     fits = all(FORMAT.fullmatch(text) for text in texts)
     report.add(fits, say(en=f"4 samples with it are all digits, commas and spaces: {texts}",
-                         ja=f"これを使った 4 つのサンプルはすべて数字・コンマ・空白だけです: {texts}") if fits else
-               say(en=f"4 samples with it: {texts}", ja=f"これを使った 4 つのサンプル: {texts}"),
+                         ja=f"これを使った 4 つのサンプルはすべて数字・コンマ・空白だけです：{texts}") if fits else
+               say(en=f"4 samples with it: {texts}", ja=f"これを使った 4 つのサンプル：{texts}"),
                say(en="generate calls the processor at every step: pass it in logits_processor=LogitsProcessorList([...])",
-                   ja="generate は毎ステップでプロセッサーを呼びます: logits_processor=LogitsProcessorList([...]) で渡します"))
+                   ja="generate は毎ステップでプロセッサーを呼びます：logits_processor=LogitsProcessorList([...]) で渡します"))
 
 
 # ---------------------------------------------------------------- exercise 3: presence and frequency penalties
@@ -314,7 +314,7 @@ def _penalty_hint(out: Any, scores: Any, generated: Any, presence: float, freque
                 "torch.bincount か scatter_add_ で数えます")),
         (scores - (presence + frequency) * counts,
          say(en="presence counts once per token, however often it appears: (counts > 0) * presence",
-             ja="presence は何回出てきてもトークンごとに 1 回だけです: (counts > 0) * presence")),
+             ja="presence は何回出てきてもトークンごとに 1 回だけです：(counts > 0) * presence")),
         (scores - frequency * shared - presence * (shared > 0).float(),
          say(en="count per row: each row has its own generated tokens (scatter_add_ along dim=1)",
              ja="行ごとに数えます。各行にはそれぞれの生成トークンがあります（dim=1 に沿って scatter_add_）")),
@@ -329,7 +329,7 @@ def _penalty_hint(out: Any, scores: Any, generated: Any, presence: float, freque
     if changed is not None and torch.equal(changed, seen.bool()) and (out.sign() == scores.sign()).all():
         return say(en="subtract, do not divide or multiply: these penalties are additive, "
                       "scores - counts * frequency - (counts > 0) * presence (repetition_penalty is the one that divides)",
-                   ja="割ったり掛けたりせずに引きます。これらのペナルティは加算的です: "
+                   ja="割ったり掛けたりせずに引きます。これらのペナルティは加算的です："
                       "scores - counts * frequency - (counts > 0) * presence（割るのは repetition_penalty です）")
     return say(en="scores - counts * frequency - (counts > 0) * presence, with counts per row from scatter_add_",
                ja="scores - counts * frequency - (counts > 0) * presence（counts は scatter_add_ で行ごとに数えます）")

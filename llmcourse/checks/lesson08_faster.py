@@ -116,7 +116,7 @@ def _lookup_hint(got: list[int], ids: Sequence[int], max_ngram: int, num_tokens:
     if not got and reference_lookup(ids, max_ngram, num_tokens):
         return say(en="when the longest n-gram has no earlier match, try shorter ones: n = max_ngram, ..., 1; "
                       "and skip the match at the very end (it is the n-gram itself, with nothing after it)",
-                   ja="いちばん長い n-gram に前の一致がなければ、短いものを試します: n = max_ngram, ..., 1。"
+                   ja="いちばん長い n-gram に前の一致がなければ、短いものを試します：n = max_ngram, ..., 1。"
                       "末尾の一致（n-gram 自身で、後ろに何もない）は飛ばします"), code
     return say(en="look for the last n tokens earlier in ids (n from max_ngram down to 1) and return what followed",
                ja="ids の最後の n トークンを前の部分から探し（n は max_ngram から 1 まで）、"
@@ -200,7 +200,7 @@ def _is_pair(report: Report, out: Any, target: Any) -> bool:
                           ja=f"my_speculative_step が返したのは {kind(out)} で、形 {tuple(target.shape)} の"
                              "2 つのテンソル (accept, residual) ではありません"),
                say(en="return both, one probability per token of the vocabulary: return accept, residual",
-                   ja="語彙のトークンごとの確率を 2 つとも返します: return accept, residual"))
+                   ja="語彙のトークンごとの確率を 2 つとも返します：return accept, residual"))
     return False
 
 

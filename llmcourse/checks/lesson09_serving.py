@@ -53,7 +53,7 @@ def check_sse_reader(report: Report, my_read_stream: Callable[[list[str]], Any])
             pieces = list(pieces) if not isinstance(pieces, (str, bytes)) and hasattr(pieces, "__iter__") else pieces
         except Exception as error:
             report.add(False, say(en=f"on a {name} stream, my_read_stream raised {error_text(error)}",
-                                  ja=f"{name} のストリームで my_read_stream がエラーになりました: {error_text(error)}"),
+                                  ja=f"{name} のストリームで my_read_stream がエラーになりました：{error_text(error)}"),
                        _error_hint(error, name) or usage)
             return
         right = pieces == PIECES or (isinstance(pieces, list) and all(isinstance(p, str) for p in pieces)
@@ -91,7 +91,7 @@ def _error_hint(error: Exception, stream: str) -> str:
                    ja='":" で始まる行はコメント（接続維持の ping）です。"data: " で始まらない行と同じく飛ばします')
     if document.strip().startswith("data:"):
         return say(en='remove the "data: " in front before json.loads: line.removeprefix("data: ")',
-                   ja='json.loads の前に先頭の "data: " を取り除きます: line.removeprefix("data: ")')
+                   ja='json.loads の前に先頭の "data: " を取り除きます：line.removeprefix("data: ")')
     if not document.strip():
         return say(en="a blank line ends each event: skip lines that do not start with \"data: \"",
                    ja='各イベントは空行で終わります。"data: " で始まらない行は飛ばします')
@@ -102,23 +102,23 @@ def _pieces_hint(pieces: Any) -> str:
     """A joined string, the role or finish_reason kept, empty or None pieces, the JSON kept."""
     if isinstance(pieces, str):
         return say(en="return the list of pieces, not the joined text",
-                   ja="つなげたテキストではなく、ピースのリストを返します")
+                   ja="つなげたテキストではなく、チャンクごとのテキストのリストを返します")
     if not isinstance(pieces, list):
         return say(en="return a list of str: the content of each chunk's delta",
-                   ja="str のリストを返します: 各チャンクの delta の content です")
+                   ja="str のリストを返します：各チャンクの delta の content です")
     if any(piece is None or piece == "" for piece in pieces):
         return say(en="leave out chunks without text (the role chunk, the finish_reason chunk): "
                       'if content: pieces.append(content)',
-                   ja="テキストのないチャンク（role や finish_reason のチャンク）は除きます: "
+                   ja="テキストのないチャンク（role や finish_reason のチャンク）は除きます："
                       "if content: pieces.append(content)")
     if any(piece in ("assistant", "stop", "length") for piece in pieces):
         return say(en='keep only choices[0]["delta"]["content"], not the role or the finish_reason',
                    ja='choices[0]["delta"]["content"] だけを残し、role や finish_reason は入れません')
     if any(isinstance(piece, (dict, list)) for piece in pieces):
         return say(en='take the text out of each chunk: chunk["choices"][0]["delta"].get("content")',
-                   ja='各チャンクからテキストを取り出します: chunk["choices"][0]["delta"].get("content")')
+                   ja='各チャンクからテキストを取り出します：chunk["choices"][0]["delta"].get("content")')
     return say(en='one piece per chunk with text: chunk["choices"][0]["delta"].get("content"), in order',
-               ja='テキストのあるチャンクごとに 1 つ、順番どおりに: chunk["choices"][0]["delta"].get("content")')
+               ja='テキストのあるチャンクごとに 1 つ、順番どおりに：chunk["choices"][0]["delta"].get("content")')
 
 
 # ---------------------------------------------------------------- generate settings -> request fields
@@ -185,21 +185,21 @@ def _fields_hint(fields: Any, settings: dict, expected: dict) -> str:
     """The first thing a typical answer gets wrong, in the order the lesson teaches them."""
     if not isinstance(fields, dict):
         return say(en='return a dict of request fields, e.g. {"max_tokens": 32, "temperature": 0}',
-                   ja='リクエストのフィールドの dict を返します。例: {"max_tokens": 32, "temperature": 0}')
+                   ja='リクエストのフィールドの dict を返します。例：{"max_tokens": 32, "temperature": 0}')
     leftovers = [name for name in ("max_new_tokens", "do_sample", "stop_strings") if name in fields]
     if leftovers:
         return say(en=f"servers have no {leftovers[0]}: max_new_tokens is max_tokens, stop_strings is stop, and "
                       "greedy is temperature=0 (there is no do_sample)",
                    ja=f"サーバーに {leftovers[0]} はありません。max_new_tokens は max_tokens、stop_strings は stop、"
-                      "貪欲法は temperature=0 です（do_sample はありません）")
+                      "貪欲デコーディングは temperature=0 です（do_sample はありません）")
     if fields.get("max_tokens") != expected["max_tokens"]:
         return say(en="generate makes 20 new tokens when max_new_tokens is not given; a server's own default "
                       "differs (1024 on transformers serve, the rest of the context on vLLM): send max_tokens=20",
                    ja="max_new_tokens がなければ generate は 20 トークンを作ります。サーバーの既定値は違う"
-                      "（transformers serve は 1024、vLLM は文脈の残り全部）ので max_tokens=20 を送ります")
+                      "（transformers serve は 1024、vLLM はコンテキストの残り全部）ので max_tokens=20 を送ります")
     if expected.get("temperature") == 0 and fields.get("temperature") != 0:
         return say(en="generate is greedy unless do_sample=True; a server samples unless temperature=0: send it",
-                   ja="generate は do_sample=True でなければ貪欲法ですが、サーバーは temperature=0 でなければ"
+                   ja="generate は do_sample=True でなければ貪欲デコーディングですが、サーバーは temperature=0 でなければ"
                       "サンプリングします。temperature=0 を送ります")
     if "top_k" in expected and fields.get("top_k") != 50:
         return say(en="sampling without top_k, generate keeps only the 50 most likely tokens (its hidden top_k=50); "
@@ -213,4 +213,4 @@ def _fields_hint(fields: Any, settings: dict, expected: dict) -> str:
         return say(en='stop_strings=["."] is "stop": ["."] in a request', ja='stop_strings=["."] はリクエストでは '
                                                                             '"stop": ["."] です')
     return say(en="copy temperature and top_p as they are; greedy is temperature=0",
-               ja="temperature と top_p はそのまま写します。貪欲法は temperature=0 です")
+               ja="温度（temperature）と top_p はそのまま写します。貪欲デコーディングは temperature=0 です")

@@ -80,7 +80,7 @@ def check_greedy_loop(report: Report, my_greedy_loop: Callable[..., Any], model:
         mistakes.append(mistake)
         if error is not None:
             report.add(False, say(en=f"{case.name}: my_greedy_loop raised {error}",
-                                  ja=f"{case.name}: my_greedy_loop でエラーが出ました: {error}"), mistake or USAGE)
+                                  ja=f"{case.name}: my_greedy_loop でエラーが出ました：{error}"), mistake or USAGE)
             return
         same = got is not None and got.shape == case.expected.shape and bool((got == case.expected).all())
         new = case.expected.shape[1] - case.input_ids.shape[1]
@@ -97,7 +97,7 @@ def check_greedy_loop(report: Report, my_greedy_loop: Callable[..., Any], model:
     report.add(not mistake, say(en="after the first pass each pass reads only the new token, with the cache and "
                                    "a mask that grows" if not mistake else
                                    "the same tokens, but not the loop the exercise asks for",
-                                ja="最初の順伝播の後は、キャッシュと伸びていくマスクとともに新しいトークンだけを"
+                                ja="最初のフォワードパスの後は、キャッシュと伸びていくマスクとともに新しいトークンだけを"
                                    "読みます" if not mistake else
                                    "トークンは同じですが、演習で求めるループになっていません"), mistake)
 
@@ -157,21 +157,21 @@ def _call_mistake(calls: list[Call]) -> str:
         return say(en="with the cache, feed only the new token: the cache already holds the keys and values of "
                       "the others (input_ids=next_id, not the whole sequence)",
                    ja="キャッシュを使うときは新しいトークンだけを入力します。ほかのトークンのキーと値はキャッシュに"
-                      "入っています（系列全体ではなく input_ids=next_id）")
+                      "入っています（シーケンス全体ではなく input_ids=next_id）")
     if any(call.mask is None for call in calls):
         return say(en="pass attention_mask=... to every call: with padding (the third prompt) the mask is what tells "
                       "the model to skip the pad tokens; append a 1 to it per new token",
-                   ja="毎回 attention_mask=... を渡します。パディングがあると（3 つ目のプロンプト）、パッド"
+                   ja="毎回 attention_mask=... を渡します。パディングがあると（3 つ目のプロンプト）、パディング"
                       "トークンを無視させるのはマスクです。新しいトークンごとに 1 を 1 つ足して伸ばします")
     if any(call.mask != call.cached + call.new_tokens for call in calls):
         return say(en="the mask must cover the cached tokens and the new one: append a 1 after each step, "
                       "torch.cat([attention_mask, torch.ones_like(next_id)], dim=-1)",
                    ja="マスクはキャッシュ済みのトークンと新しいトークンの両方を覆う必要があります。各ステップの後に "
-                      "1 を足します: torch.cat([attention_mask, torch.ones_like(next_id)], dim=-1)")
+                      "1 を足します：torch.cat([attention_mask, torch.ones_like(next_id)], dim=-1)")
     if later and all(call.cached == 0 for call in later):
         return say(en="use the cache: pass cache=out.cache back in and feed only the new token, instead of the "
                       "whole sequence each time",
-                   ja="キャッシュを使います。out.cache を cache= で渡し直し、毎回系列全体ではなく新しいトークン"
+                   ja="キャッシュを使います。out.cache を cache= で渡し直し、毎回シーケンス全体ではなく新しいトークン"
                       "だけを入力します")
     return ""
 
@@ -193,18 +193,18 @@ def _result_hint(got: Any, case: Case, eos_token_id: int) -> str:
     if got.shape[1] > expected.shape[1] and torch.equal(got[:, :expected.shape[1]], expected):
         if ends_with_eos:
             return say(en="stop after the EOS token: if next_id.item() == eos_token_id: break (after appending it)",
-                       ja="EOS トークンで止めます: if next_id.item() == eos_token_id: break（追加した後で）")
+                       ja="EOS トークンで止めます：if next_id.item() == eos_token_id: break（追加した後で）")
         return say(en=f"one token too many: make exactly max_new_tokens = {case.max_new_tokens} new tokens, "
                       "for _ in range(max_new_tokens) (count new tokens, not the prompt length)",
                    ja=f"トークンが多すぎます。新しいトークンをちょうど max_new_tokens = {case.max_new_tokens} 個"
-                      "作ります: for _ in range(max_new_tokens)（プロンプトの長さではなく新しいトークンを数えます）")
+                      "作ります：for _ in range(max_new_tokens)（プロンプトの長さではなく新しいトークンを数えます）")
     if got.shape[1] == expected.shape[1] - 1 and torch.equal(got, expected[:, :-1]):
         if ends_with_eos:
             return say(en="append the EOS token before you stop: model.generate keeps it at the end",
                        ja="止める前に EOS トークンを追加します。model.generate は最後に EOS を残します")
         return say(en="one token short: make exactly max_new_tokens new tokens, for _ in range(max_new_tokens) "
                       "(the prompt has input_ids.shape[1] tokens; new ones start after it)",
-                   ja="トークンが 1 つ足りません。新しいトークンをちょうど max_new_tokens 個作ります: "
+                   ja="トークンが 1 つ足りません。新しいトークンをちょうど max_new_tokens 個作ります："
                       "for _ in range(max_new_tokens)（プロンプトは input_ids.shape[1] 個で、その後から新しい"
                       "トークンです）")
     if got.shape[1] >= prompt and not torch.equal(got[:, :prompt], case.input_ids):

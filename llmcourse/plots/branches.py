@@ -76,7 +76,7 @@ def plot_branch_runs(branches: Branches) -> Figure:
         prompt, settings = show_token(branches.prompt, 60), settings_text(branches.settings)
         ax.set_title(say(en=f"Prompt: {prompt}   sampling: {settings}\n"
                             "grey = same token as greedy so far, orange = after the branch point (outlined)",
-                         ja=f"プロンプト: {prompt}   サンプリング: {settings}\n"
+                         ja=f"プロンプト：{prompt}   サンプリング：{settings}\n"
                             "灰色 = ここまで貪欲と同じトークン、橙 = 分岐点（枠で囲む）から後"),
                      fontsize=points(10), parse_math=False)
     return fig
@@ -115,7 +115,7 @@ def plot_beam_tree(tree_or_result: BeamTree | GenerationResult) -> Figure:
         final = show_token(tree.tokenizer.decode(tree.final), 60)
         ax.set_title(say(en=f"Beam search, {tree.num_beams} beams: scores are summed log-probabilities; returned: "
                             f"{final} (score/length {tree.final_score:.3f})",
-                         ja=f"ビームサーチ（ビーム数 {tree.num_beams}）: スコアは対数確率の和。返される系列: "
+                         ja=f"ビームサーチ（ビーム数 {tree.num_beams}）。スコアは対数確率の和。返されるシーケンス："
                             f"{final}（スコア/長さ {tree.final_score:.3f}）"),
                      fontsize=points(10), parse_math=False)
     return fig
@@ -124,11 +124,11 @@ def plot_beam_tree(tree_or_result: BeamTree | GenerationResult) -> Figure:
 def _beam_legend() -> list[Patch]:
     """What the boxes of `plot_beam_tree` mean: kept, finished, pruned, returned."""
     return [Patch(facecolor=SKY, edgecolor=BLUE,
-                  label=say(en="kept: a beam at the next step", ja="残る: 次のステップのビーム")),
+                  label=say(en="kept: a beam at the next step", ja="残る：次のステップのビーム")),
             Patch(facecolor=LIGHT_GREEN, edgecolor=GREY, label=say(en="finished hypothesis", ja="完了した仮説")),
             Patch(facecolor="white", edgecolor=GREY, linestyle="--", label=say(en="pruned", ja="枝刈り")),
             Patch(facecolor="white", edgecolor=VERMILLION, linewidth=2.5,
-                  label=say(en="returned sequence", ja="返される系列"))]
+                  label=say(en="returned sequence", ja="返されるシーケンス"))]
 
 
 def _draw_beam_node(ax: Any, tree: BeamTree, node: BeamNode, place: dict[tuple[int, ...], tuple[float, float]]) -> None:

@@ -41,12 +41,12 @@ def processed_label() -> str:
 
     >>> from llmcourse.i18n import set_language
     >>> set_language("ja"); processed_label()
-    'サンプリング分布（temperature/top-k/top-p 適用後）'
+    'サンプリング分布（温度/top-k/top-p 適用後）'
     >>> set_language("en"); processed_label()
     'sampling distribution (after temperature/top-k/top-p)'
     """
     return say(en="sampling distribution (after temperature/top-k/top-p)",
-               ja="サンプリング分布（temperature/top-k/top-p 適用後）")
+               ja="サンプリング分布（温度/top-k/top-p 適用後）")
 
 
 # what generate's logits processors apply, by setting: only while sampling, or always (greedy too)
@@ -98,10 +98,10 @@ def applied_label(settings: dict[str, Any]) -> str:
         return (say(en=f"sampling distribution (after {applied})", ja=f"サンプリング分布（{applied} 適用後）")
                 if applied
                 else say(en="sampling distribution (nothing applied: the model distribution)",
-                         ja="サンプリング分布（何も適用されない: モデルの分布のまま）"))
+                         ja="サンプリング分布（何も適用されず、モデルの分布のまま）"))
     return (say(en=f"greedy scores (after {applied})", ja=f"貪欲デコーディングのスコア（{applied} 適用後）") if applied
             else say(en="greedy scores (nothing applied: the model distribution)",
-                     ja="貪欲デコーディングのスコア（何も適用されない: モデルの分布のまま）"))
+                     ja="貪欲デコーディングのスコア（何も適用されず、モデルの分布のまま）"))
 
 
 def distribution_label(which: str, settings: dict[str, Any] | None = None) -> str:
@@ -146,8 +146,10 @@ def check_which(which: str) -> None:
     llmcourse.errors.CourseError: which must be "raw" (the model distribution) or "processed" (...), got 'logits'.
     """
     if which not in WHICH:
-        raise CourseError(f'which must be "raw" (the model distribution) or "processed" '
-                          f'(the sampling distribution), got {which!r}.')
+        raise CourseError(say(en=f'which must be "raw" (the model distribution) or "processed" '
+                                 f'(the sampling distribution), got {which!r}.',
+                              ja=f'which は "raw"（モデルの分布）か "processed"（サンプリング分布）にしてください。'
+                                 f'{which!r} が渡されました。'))
 
 
 def check_result(result: Any) -> None:
@@ -163,12 +165,18 @@ def check_result(result: Any) -> None:
     if isinstance(result, torch.Tensor):
         what = (f"a tensor of shape {tuple(result.shape)}. For next-token logits use "
                 "plot_next_token(logits, tokenizer=tokenizer)")
+        what_ja = (f"形状 {tuple(result.shape)} のテンソルが渡されました。次のトークンのロジットには "
+                   "plot_next_token(logits, tokenizer=tokenizer) を使ってください")
     elif isinstance(result, (list, tuple)) and result and type(result[0]).__name__ == "Step":
         what = ("the steps of generation_steps(...). Plot the result of generate(...) instead, "
                 "or print format_steps(steps)")
+        what_ja = ("generation_steps(...) のステップが渡されました。代わりに generate(...) の結果を描くか、"
+                   "print(format_steps(steps)) で表示してください")
     else:
         what = a_type(result)
-    raise CourseError(f"This plot takes the GenerationResult that generate(...) returns, got {what}.")
+        what_ja = f"{a_type(result)}が渡されました"
+    raise CourseError(say(en=f"This plot takes the GenerationResult that generate(...) returns, got {what}.",
+                          ja=f"この図は generate(...) が返す GenerationResult を受け取ります。{what_ja}。"))
 
 
 def check_position(result: GenerationResult, row: int, step: int | None = None) -> int:
@@ -176,10 +184,13 @@ def check_position(result: GenerationResult, row: int, step: int | None = None) 
     check_result(result)
     rows = result.token_ids.shape[0]
     if not 0 <= row < rows:
-        raise CourseError(f"row must be between 0 and {rows - 1}, got {row}.")
+        raise CourseError(row_message(row, rows))
     count = int(result.token_mask[row].sum())
     if step is not None and not 0 <= step < count:
-        raise CourseError(f"step must be between 0 and {count - 1} (row {row} generated {count} tokens), got {step}.")
+        raise CourseError(say(en=f"step must be between 0 and {count - 1} (row {row} generated {count} tokens), "
+                                 f"got {step}.",
+                              ja=f"step は 0 から {count - 1} までにしてください（行 {row} で生成されたトークンは "
+                                 f"{count} 個）。{step} が渡されました。"))
     return count
 
 
@@ -189,8 +200,10 @@ def distribution(result: GenerationResult, which: str) -> Distribution:
     check_which(which)
     dist = getattr(result, which)
     if dist is None:
-        raise CourseError("This result comes from beam search, which has no single next-token distribution. "
-                          "Use plot_beam_tree(result), or generate without num_beams.")
+        raise CourseError(say(en="This result comes from beam search, which has no single next-token distribution. "
+                                 "Use plot_beam_tree(result), or generate without num_beams.",
+                              ja="この結果はビームサーチのもので、次のトークンの分布が 1 つに決まりません。"
+                                 "plot_beam_tree(result) を使うか、num_beams なしで generate を呼び出してください。"))
     return dist
 
 
@@ -207,23 +220,37 @@ def logits_row(logits: Any, tokenizer: Any, row: int) -> torch.Tensor:
     >>> logits_row(torch.tensor([[1.0, 2.0], [3.0, 4.0]]), tokenizer="a tokenizer", row=1)
     tensor([3., 4.])
     """
+    takes = say(en="", ja="この図は次のトークンのロジット (batch, vocab) を受け取りますが、")
     if isinstance(logits, GenerationResult):
-        raise CourseError("This plot takes next-token logits (batch, vocab), got a GenerationResult: take one step's "
-                          "raw logits with result.outputs.logits[step], or use plot_next_token(result, step=...).")
+        raise CourseError(say(en="This plot takes next-token logits (batch, vocab), got a GenerationResult: take one "
+                                 "step's raw logits with result.outputs.logits[step], or use "
+                                 "plot_next_token(result, step=...).",
+                              ja=takes + "GenerationResult が渡されました。1 ステップの生のロジットを "
+                                 "result.outputs.logits[step] で取り出すか、plot_next_token(result, step=...) を"
+                                 "使ってください。"))
     if hasattr(logits, "logits") and not isinstance(logits, torch.Tensor):  # a model's output object
-        raise CourseError(f"This plot takes next-token logits (batch, vocab), got the model's whole output "
-                          f"({type(logits).__name__}): pass outputs.logits[:, -1, :].")
+        raise CourseError(say(en=f"This plot takes next-token logits (batch, vocab), got the model's whole output "
+                                 f"({type(logits).__name__}): pass outputs.logits[:, -1, :].",
+                              ja=takes + f"モデルの出力全体（{type(logits).__name__}）が渡されました。"
+                                 "outputs.logits[:, -1, :] を渡してください。"))
     if isinstance(logits, (list, tuple)) and logits and type(logits[0]).__name__ == "Step":
-        raise CourseError("This plot takes next-token logits (batch, vocab) or a GenerationResult, got the steps of "
-                          "generation_steps(...): plot generate(...)'s result instead, or print format_steps(steps).")
+        raise CourseError(say(en="This plot takes next-token logits (batch, vocab) or a GenerationResult, got the steps "
+                                 "of generation_steps(...): plot generate(...)'s result instead, or print "
+                                 "format_steps(steps).",
+                              ja="この図は次のトークンのロジット (batch, vocab) か GenerationResult を受け取りますが、"
+                                 "generation_steps(...) のステップが渡されました。代わりに generate(...) の結果を描くか、"
+                                 "print(format_steps(steps)) で表示してください。"))
     if hasattr(logits, "generate"):  # the model itself
-        raise CourseError("This plot takes next-token logits (batch, vocab), got the model: run it first, "
-                          "model(**inputs).logits[:, -1, :].")
+        raise CourseError(say(en="This plot takes next-token logits (batch, vocab), got the model: run it first, "
+                                 "model(**inputs).logits[:, -1, :].",
+                              ja=takes + "モデルそのものが渡されました。先にモデルを実行してください："
+                                 "model(**inputs).logits[:, -1, :]。"))
     check_logits(logits)  # (batch, vocab): says how to fix a 1-D or 3-D tensor
     if not 0 <= row < logits.shape[0]:
-        raise CourseError(f"row must be between 0 and {logits.shape[0] - 1}, got {row}.")
+        raise CourseError(row_message(row, logits.shape[0]))
     if tokenizer is None:
-        raise CourseError("Pass tokenizer= as well: it turns token ids into the labels under the bars.")
+        raise CourseError(say(en="Pass tokenizer= as well: it turns token ids into the labels under the bars.",
+                              ja="tokenizer= も渡してください。トークン ID を棒の下のラベルに変えるのに使います。"))
     return logits[row].detach().float().cpu()  # (vocab,)
 
 
@@ -238,9 +265,19 @@ def check_alternatives(alternatives: int, recorded: int | None = None) -> None:
     top = float("inf") if recorded is None else recorded
     if isinstance(alternatives, bool) or not isinstance(alternatives, int) or not 1 <= alternatives <= top:
         if recorded is None:
-            raise CourseError(f"alternatives must be a whole number >= 1, got {alternatives!r}.")
-        raise CourseError(f"alternatives must be between 1 and {recorded}, the alternatives generate recorded "
-                          f"(pass alternatives= to generate for more); got {alternatives!r}.")
+            raise CourseError(say(en=f"alternatives must be a whole number >= 1, got {alternatives!r}.",
+                                  ja=f"alternatives は 1 以上の整数にしてください。{alternatives!r} が渡されました。"))
+        raise CourseError(say(en=f"alternatives must be between 1 and {recorded}, the alternatives generate recorded "
+                                 f"(pass alternatives= to generate for more); got {alternatives!r}.",
+                              ja=f"alternatives は 1 から、generate が記録した候補の数 {recorded} までにしてください"
+                                 f"（もっと多く記録するには generate に alternatives= を渡します）。"
+                                 f"{alternatives!r} が渡されました。"))
+
+
+def row_message(row: int, rows: int) -> str:
+    """What a plot says about a ``row`` out of range."""
+    return say(en=f"row must be between 0 and {rows - 1}, got {row}.",
+               ja=f"row は 0 から {rows - 1} までにしてください。{row} が渡されました。")
 
 
 # ---------------------------------------------------------------- bars of tokens

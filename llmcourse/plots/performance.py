@@ -28,10 +28,14 @@ def plot_memory(footprints: Mapping[str, float], *, grey: Collection[str] = (), 
     <CourseFigure size 700x280 with 1 Axes>
     """
     if not isinstance(footprints, Mapping):
-        raise CourseError(f'footprints must map a label to bytes, e.g. {{"fp32": model.get_memory_footprint()}}, '
-                          f"got {a_type(footprints)}.")
+        raise CourseError(say(en=f'footprints must map a label to bytes, e.g. {{"fp32": model.get_memory_footprint()}}, '
+                                 f"got {a_type(footprints)}.",
+                              ja=f'footprints はラベルからバイト数への辞書（たとえば {{"fp32": model.get_memory_footprint()}}）'
+                                 f"にしてください。{a_type(footprints)}が渡されました。"))
     if not footprints:
-        raise CourseError('footprints is empty: give {label: bytes}, e.g. {"fp32": model.get_memory_footprint()}.')
+        raise CourseError(say(en='footprints is empty: give {label: bytes}, e.g. {"fp32": model.get_memory_footprint()}.',
+                              ja='footprints が空です。ラベルからバイト数への辞書（たとえば '
+                                 '{"fp32": model.get_memory_footprint()}）を渡してください。'))
     labels = list(footprints)[::-1]  # barh draws the first label at the bottom
     megabytes = [footprints[label] / 1e6 for label in labels]
     count = len(labels)

@@ -76,10 +76,10 @@ def plot_generation_heatmap(result: GenerationResult, *, row: int = 0, alternati
         set_token_ticks(ax, range(steps), names, axis="y", fontsize=points(8))
         ax.set_xticks(range(k))
         ax.set_xlabel(say(en="rank (0 = most likely)", ja="順位（0 = 最も確率が高い）"))
-        ax.set_ylabel(say(en="step: chosen token (outlined)", ja="ステップ: 選ばれたトークン（枠で囲む）"))
+        ax.set_ylabel(say(en="step: chosen token (outlined)", ja="ステップ：選ばれたトークン（枠で囲む）"))
         ax.tick_params(length=0)
         fig.colorbar(image, ax=ax, label=probability_word(), shrink=0.8)
-        ax.set_title(say(en=f"Top {k} tokens per step: ", ja=f"各ステップの上位 {k} トークン: ")
+        ax.set_title(say(en=f"Top {k} tokens per step: ", ja=f"各ステップの上位 {k} トークン：")
                      + f"{distribution_label(which, result.settings)}\n{settings_text(result.settings)}"
                      + (say(en="\nblank = probability 0 (filtered out)", ja="\n空欄 = 確率 0（除外）")
                         if empty.any() else ""), fontsize=points(10))
@@ -127,7 +127,8 @@ def plot_token_shading(result: GenerationResult, *, row: int = 0, by: str = "pro
     >>> plot_token_shading(generate(model, tokenizer, "Once upon a time", do_sample=True))  # doctest: +SKIP
     """
     if by not in ("prob", "rank"):
-        raise CourseError(f'by must be "prob" or "rank", got {by!r}.')
+        raise CourseError(say(en=f'by must be "prob" or "rank", got {by!r}.',
+                              ja=f'by は "prob" か "rank" にしてください。{by!r} が渡されました。'))
     dist = distribution(result, which)
     steps = check_position(result, row)
     if by == "prob":
@@ -141,11 +142,11 @@ def plot_token_shading(result: GenerationResult, *, row: int = 0, by: str = "pro
         colorbar = fig.colorbar(ScalarMappable(norm, cmap), orientation="horizontal",
                                 cax=fig.add_axes((0.25, 0.6 / height, 0.5, 0.22 / height)))
         colorbar.set_label(say(en=f"{'probability' if by == 'prob' else 'rank'} of the chosen token: ",
-                               ja=f"選ばれたトークンの{'確率' if by == 'prob' else '順位'}: ")
+                               ja=f"選ばれたトークンの{'確率' if by == 'prob' else '順位'}：")
                            + distribution_label(which, result.settings))
         if by == "rank":
             colorbar.set_ticks(range(11), labels=[str(r) for r in range(10)] + ["10+"])
-        fig.suptitle(say(en="Prompt: ", ja="プロンプト: ") + show_token(result.prompts[row], 70), x=0.03, ha="left",
+        fig.suptitle(say(en="Prompt: ", ja="プロンプト：") + show_token(result.prompts[row], 70), x=0.03, ha="left",
                      fontsize=points(10), parse_math=False)
     return fig
 

@@ -48,8 +48,8 @@ def plot_token_surprisal(scored: Sequence[Scored]) -> Figure:
         ax.invert_yaxis()  # the first answer on top
         ax.set_xlim(0, longest * 1.45 + 1e-9)
         ax.set_xlabel(say(en="surprisal −log p of each token (nats); the whole bar is −log P(answer)",
-                          ja="各トークンのサプライザル −log p（nat）。棒全体が −log P(答え)"))
-        ax.set_title(say(en="Prompt: ", ja="プロンプト: ") + show_token(scored[0].prompt, 70), loc="left",
+                          ja="各トークンのサプライザル −log p（nat）。棒全体が −log P（答え）"))
+        ax.set_title(say(en="Prompt: ", ja="プロンプト：") + show_token(scored[0].prompt, 70), loc="left",
                      fontsize=points(10), parse_math=False)
     return fig
 
@@ -66,8 +66,13 @@ def _check_scored(scored: object) -> list[Scored]:
     if isinstance(scored, Scored):
         scored = [scored]
     if not isinstance(scored, (list, tuple)) or not scored or not all(isinstance(s, Scored) for s in scored):
-        raise CourseError("plot_token_surprisal takes what score_continuations(model, tokenizer, prompt, answers) "
-                          f"returns, got {a_type(scored)}.")
+        raise CourseError(say(en="plot_token_surprisal takes what score_continuations(model, tokenizer, prompt, "
+                                 f"answers) returns, got {a_type(scored)}.",
+                              ja="plot_token_surprisal は score_continuations(model, tokenizer, prompt, answers) が"
+                                 f"返すものを受け取ります。{a_type(scored)}が渡されました。"))
     if len({s.prompt for s in scored}) > 1:
-        raise CourseError("plot_token_surprisal compares answers to one prompt; these come from several prompts.")
+        raise CourseError(say(en="plot_token_surprisal compares answers to one prompt; these come from several "
+                                 "prompts.",
+                              ja="plot_token_surprisal が比べるのは 1 つのプロンプトへの答えですが、渡された答えは"
+                                 "複数のプロンプトのものです。"))
     return list(scored)

@@ -70,7 +70,7 @@ def plot_next_token(result_or_logits: GenerationResult | torch.Tensor, *, step: 
         logits, tokenizer = step_logits(result, which, row, step), result.tokenizer
         chosen = int(result.token_ids[row, step])
         rank = int(getattr(result, which).chosen_rank[row, step])
-        subtitle = say(en="\nafter: ", ja="\n直前のテキスト: ") + context(result, row, step)
+        subtitle = say(en="\nafter: ", ja="\n直前のテキスト：") + context(result, row, step)
         name = distribution_label(which, result.settings)
     else:
         logits, subtitle = logits_row(result_or_logits, tokenizer, row), ""
@@ -81,7 +81,7 @@ def plot_next_token(result_or_logits: GenerationResult | torch.Tensor, *, step: 
         draw_bars(ax, tokenizer, ids, heights, chosen=chosen)
         fit_ylim(ax, heights)
         bar_legend(fig, chosen, ids, rank)
-        ax.set_title(say(en=f"Next token at step {step}: ", ja=f"ステップ {step} の次のトークン: ")
+        ax.set_title(say(en=f"Next token at step {step}: ", ja=f"ステップ {step} の次のトークン：")
                      + name + subtitle, parse_math=False)
     return fig
 
@@ -112,7 +112,7 @@ def plot_raw_vs_processed(result: GenerationResult, *, step: int = 0, row: int =
         filtered = any(height == 0 for height in processed_heights[:-1])
         right.set_title(distribution_label("processed", result.settings)
                         + (say(en="\n× = filtered out (probability 0)", ja="\n× = 除外（確率 0）") if filtered else ""))
-        fig.suptitle(say(en=f"Step {step} after: ", ja=f"ステップ {step}、直前のテキスト: ")
+        fig.suptitle(say(en=f"Step {step} after: ", ja=f"ステップ {step}、直前のテキスト：")
                      + f"{context(result, row, step)}\n{settings_text(result.settings)}", parse_math=False)
     return fig
 
@@ -144,7 +144,7 @@ def plot_temperatures(logits: torch.Tensor, tokenizer: Any, temperatures: Sequen
             ax.set_visible(False)
         fig.suptitle(say(en=f"One set of logits at {len(temperatures)} temperatures: softmax(logits / T), "
                             "no truncation",
-                         ja=f"同じロジットを {len(temperatures)} 通りの temperature で: softmax(ロジット / T)、"
+                         ja=f"同じロジットを {len(temperatures)} 通りの温度で：softmax(logits / T)、"
                             "切り捨てなし"))
     return fig
 
@@ -177,12 +177,12 @@ def plot_truncation(logits: torch.Tensor, tokenizer: Any, *, top_k: int | None =
         handles = [Patch(color=BLUE, label=say(en="kept", ja="残る")),
                    Patch(color=LIGHT_GREY, label=say(en="dropped", ja="除外")), *lines]
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=points(8), frameon=False)
-        left.set_title(say(en="Before: ", ja="適用前: ") + raw_label()
-                       + ("" if temperature == 1 else say(en=", ", ja="、") + f"temperature {temperature}"))
+        left.set_title(say(en="Before: ", ja="適用前：") + raw_label()
+                       + ("" if temperature == 1 else say(en=f", temperature {temperature}", ja=f"、温度 {temperature}")))
         applied = applied_label({"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p,
                                  "min_p": min_p})  # top_k=None here: no top-k, as in generate(top_k=None)
         right.set_title(say(en=f"After: {applied},\nrenormalized over the kept tokens",
-                            ja=f"適用後: {applied}、\n残ったトークンで正規化し直したもの"))
+                            ja=f"適用後：{applied}、\n残ったトークンで正規化し直したもの"))
         fig.suptitle(_truncation_summary(kept, order, {"top_k": top_k, "top_p": top_p, "min_p": min_p}))
     return fig
 
@@ -194,7 +194,7 @@ def _truncation_summary(kept: torch.Tensor, shown: torch.Tensor, filters: dict[s
                ja=f"（表示した {len(shown)} 個のほかに {hidden} 個が残る）") if hidden else ""
     return (", ".join(f"{key}={value}" for key, value in filters.items() if value is not None)
             + say(en=f": keeps {int(kept.sum())} of {kept.numel()} tokens{more}",
-                  ja=f": {kept.numel()} トークン中 {int(kept.sum())} 個が残る{more}"))
+                  ja=f"：{kept.numel()} トークン中 {int(kept.sum())} 個が残る{more}"))
 
 
 def _mark_thresholds(ax: Any, probs: torch.Tensor, cumulative: list[float], top_k: int | None,
@@ -244,7 +244,7 @@ def plot_empirical_vs_model(logits: torch.Tensor, tokenizer: Any, *, n: int = 10
         fig, ax = new_figure((10, 4.6))
         ax.bar(x - 0.2, model_heights, 0.4, color=BLUE, label=say(en=f"probability ({label})", ja=f"確率（{label}）"))
         ax.bar(x + 0.2, sample_heights, 0.4, color=ORANGE, hatch="..", edgecolor="white",
-               label=say(en=f"frequency in {n} samples (seed {seed})", ja=f"{n} 回のサンプルでの頻度（seed {seed}）"))
+               label=say(en=f"frequency in {n} samples (seed {seed})", ja=f"{n} 回のサンプルでの頻度（シード {seed}）"))
         ax.errorbar(x - 0.2, p, yerr=2 * np.sqrt(p * (1 - p) / n), fmt="none", ecolor="black", capsize=3,
                     linewidth=1, label=say(en="expected spread of the frequency (±2 standard errors)",
                                            ja="頻度の想定されるばらつき（±2 標準誤差）"))
