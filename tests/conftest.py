@@ -8,6 +8,34 @@ import pytest
 import torch
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Every test starts and ends with messages in English (a test may switch to Japanese inside)."""
+    from llmcourse.i18n import set_language
+
+    set_language("en")
+    yield
+    set_language("en")
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """Make torch see one CUDA GPU of the given capability and name (no GPU needed)."""
+    import torch
+
+    from llmcourse.quiet import silence_bitsandbytes
+
+    silence_bitsandbytes()
+    import bitsandbytes  # noqa: F401 (imported before the fake GPU: it picks its backend on import)
+
+    def install(capability: tuple[int, int], name: str) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+
+    return install
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     """A 2-layer random LlamaForCausalLM and a matching tokenizer-free vocab of 64 ids."""

@@ -33,13 +33,6 @@ QUESTION = "What is the capital of France?"
 GREEDY = dict(max_new_tokens=4, do_sample=False)
 
 
-@pytest.fixture(autouse=True)
-def english():
-    set_language("en")
-    yield
-    set_language("en")
-
-
 @pytest.fixture(scope="module")
 def kit(offline_model, tiny_model, tiny_tokenizer):
     """What a learner has at hand: the model, its tokenizer, a left-padding copy and a tiny model to sample from."""

@@ -37,14 +37,6 @@ from llmcourse.i18n import set_language
 QUESTION = "What is the capital of France?"
 
 
-@pytest.fixture(autouse=True)
-def english():
-    """Messages in English, whatever a test sets."""
-    set_language("en")
-    yield
-    set_language("en")
-
-
 @pytest.fixture(scope="module")
 def tokenizer():
     """The offline model's tokenizer alone (no weights): padding on the right, as it ships."""

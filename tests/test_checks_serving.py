@@ -14,13 +14,6 @@ from llmcourse.client import read_events
 from llmcourse.i18n import set_language
 
 
-@pytest.fixture(autouse=True)
-def english():
-    set_language("en")
-    yield
-    set_language("en")
-
-
 def assert_fails_with(report: Report, hint: str) -> None:
     assert not report.passed, report
     assert any(re.search(hint, line.hint) for line in report.failures), report

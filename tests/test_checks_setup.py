@@ -17,13 +17,6 @@ from llmcourse.i18n import set_language
 from llmcourse.offline import cache_root, checkpoint_dir
 
 
-@pytest.fixture(autouse=True)
-def english():
-    set_language("en")
-    yield
-    set_language("en")
-
-
 def assert_fails_with(report: Report, hint: str) -> None:
     assert not report.passed, report
     assert any(re.search(hint, line.hint) for line in report.failures), report

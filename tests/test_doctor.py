@@ -248,24 +248,6 @@ def test_a_crashing_check_becomes_a_failure_line(course_env):
     assert check.status == "fail" and "boom" in check.detail and check.fix
 
 
-@pytest.fixture
-def fake_gpu(monkeypatch):
-    """Make torch see one CUDA GPU of the given capability and name (no GPU needed)."""
-    import torch
-
-    from llmcourse.quiet import silence_bitsandbytes
-
-    silence_bitsandbytes()
-    import bitsandbytes  # noqa: F401 (imported before the fake GPU: it picks its backend on import)
-
-    def install(capability: tuple[int, int], name: str) -> None:
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
-        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
-
-    return install
-
-
 def test_dtypes_on_a_cpu(monkeypatch):
     import torch
 

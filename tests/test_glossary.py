@@ -219,7 +219,24 @@ def objectives_in_two_forms(text: Text) -> list[str]:
             if not item.endswith("できる")]
 
 
-CHECKS = [rejected_terms, half_width_punctuation, plain_register, exercise_not_asked, objectives_in_two_forms]
+WIDE = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")  # Japanese, with full-width punctuation
+BLOCK_START = re.compile(r"^\s*(?:[-*+>|#]|```|\d+[.)]\s|\[!\[|<)")
+
+
+def broken_lines(text: Text) -> list[str]:
+    """A line break between Japanese characters inside a paragraph: a browser shows it as a stray space."""
+    if text.kind != "prose":
+        return []
+    lines, problems = FENCE.sub("", text.text).split("\n"), []
+    for before, after in zip(lines, lines[1:], strict=False):  # each line and the next
+        if (WIDE.search(before[-1:]) and after.strip() and not before.lstrip().startswith(("#", "|"))
+                and not BLOCK_START.match(after)):
+            problems.append(f"a paragraph broken across lines (join them): {before[-20:] + '⏎' + after.strip()[:20]!r}")
+    return problems
+
+
+CHECKS = [rejected_terms, half_width_punctuation, plain_register, exercise_not_asked, objectives_in_two_forms,
+          broken_lines]
 
 
 def test_the_glossary_holds_the_decided_terms():
@@ -253,6 +270,7 @@ BAD = {  # check: (a text it must pass, a text it must fail)
     plain_register: ("モデルを読み込みます。トークンは 5 個など。", "モデルを読み込む。"),
     exercise_not_asked: ("**演習 1**：`f` を書いてください。", "**演習 1**：`f` を書く。"),
     objectives_in_two_forms: ("**目標**\n- 読み込むことができる\n- 説明\n  できる\n", "**目標**\n- 読み込みます\n"),
+    broken_lines: ("トークンを選びます。\n\n- 次の行です。\n", "トークンを選び、\n付け足します。"),
 }
 
 

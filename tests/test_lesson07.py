@@ -41,13 +41,6 @@ THREE_NUMBERS = r"[1-9], [1-9], [1-9]"
 PERSON = r'\{"name": "[A-Z][a-z]{1,10}", "age": [1-9][0-9]?\}'
 
 
-@pytest.fixture(autouse=True)
-def english():
-    set_language("en")
-    yield
-    set_language("en")
-
-
 @pytest.fixture(scope="module")
 def model(offline_model):
     return offline_model[0]

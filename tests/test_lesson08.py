@@ -39,13 +39,6 @@ TYPO_TEXT = ("Fix the typos in this paragraph:\nThe quick brown fox jumpd over t
              "the fox was hapy to run in the feld.\n\nCorrected paragraph:\n")
 
 
-@pytest.fixture(autouse=True)
-def english():
-    set_language("en")
-    yield
-    set_language("en")
-
-
 def greedy(model, inputs, new_tokens, **settings):
     """Greedy ids and the tokens each forward pass added."""
     log = StepLog()

@@ -107,24 +107,6 @@ def test_course_error_without_a_cause():
 
 # --- the dtype rule (issue 19): bf16 where the device has it natively, fp16 on GPUs older than Ampere ---
 
-@pytest.fixture
-def fake_gpu(monkeypatch):
-    """Make torch see one CUDA GPU of the given capability and name (no GPU needed)."""
-    import torch
-
-    from llmcourse.quiet import silence_bitsandbytes
-
-    silence_bitsandbytes()
-    import bitsandbytes  # noqa: F401 (imported before the fake GPU: it picks its backend on import)
-
-    def install(capability: tuple[int, int], name: str) -> None:
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
-        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
-
-    return install
-
-
 @pytest.mark.parametrize("device, capability, dtype", [
     ("cpu", None, "bfloat16"),  # a CPU: bf16 compute, measured and fine
     ("cuda", (7, 5), "float16"),  # Tesla T4 (Colab's free GPU): no native bf16
