@@ -54,9 +54,9 @@ def check_token_logprobs(report: Report, my_token_logprobs: Callable[[Any, Any, 
             return
         same = _close(out, expected)
         report.add(same, say(en=f"{name}: the same log-probabilities, sum {expected[0].sum():.2f}",
-                             ja=f"{name}: 同じ対数確率（合計 {expected[0].sum():.2f}）") if same else
+                             ja=f"{name}：同じ対数確率（合計 {expected[0].sum():.2f}）") if same else
                    say(en=f"{name}: returned {_first_row(out)}; the log-probabilities are {_first_row(expected)}",
-                       ja=f"{name}: {_first_row(out)} を返しました。対数確率は {_first_row(expected)} です"),
+                       ja=f"{name}：{_first_row(out)} を返しました。対数確率は {_first_row(expected)} です"),
                    _logprobs_hint(out, logits, input_ids, prompt_length, expected))
         if not same:
             return

@@ -66,14 +66,14 @@ def check_prompt_lookup(report: Report, my_lookup: Callable[..., Any], example_i
         where = _short(ids)
         if got is None:
             report.add(False, say(en=f"{en}: returned {kind(out)}, not a list of token ids",
-                                  ja=f"{ja}: 返したのは {kind(out)} で、トークン ID のリストではありません"),
+                                  ja=f"{ja}：返したのは {kind(out)} で、トークン ID のリストではありません"),
                        say(en="return the list of guessed ids, an empty list [] when nothing matches",
                            ja="推測した ID のリストを返します。一致がなければ空のリスト [] です"))
             return
         right = got == expected
-        report.add(right, say(en=f"{en}: {where} -> {expected}", ja=f"{ja}: {where} -> {expected}") if right else
+        report.add(right, say(en=f"{en}: {where} -> {expected}", ja=f"{ja}：{where} -> {expected}") if right else
                    say(en=f"{en}: {where} -> {show(got)}, expected {expected}",
-                       ja=f"{ja}: {where} -> {show(got)}、正しくは {expected}"),
+                       ja=f"{ja}：{where} -> {show(got)}、正しくは {expected}"),
                    *_lookup_hint(got, ids, max_ngram, num_tokens))
 
 
@@ -174,11 +174,11 @@ def check_speculative_sampling(report: Report, my_speculative_step: Callable[[An
         chance = float((draft.double() * accept).sum())
         report.add(right, say(en=f"{en}: the token kept is distributed as p (the draft's is kept with probability "
                                  f"{chance:.3f})",
-                              ja=f"{ja}: 残るトークンは p に従って分布します"
+                              ja=f"{ja}：残るトークンは p に従って分布します"
                                  f"（ドラフトのトークンが残る確率 {chance:.3f}）")
                    if right else say(en=f"{en}: the token kept is not distributed as p, or accept and residual are "
                                         "not probabilities",
-                                     ja=f"{ja}: 残るトークンが p に従って分布しないか、accept と residual が確率に"
+                                     ja=f"{ja}：残るトークンが p に従って分布しないか、accept と residual が確率に"
                                         "なっていません"),
                    *_speculative_hint(accept, residual, target.double(), draft.double()))
         if not right:

@@ -80,15 +80,15 @@ def check_greedy_loop(report: Report, my_greedy_loop: Callable[..., Any], model:
         mistakes.append(mistake)
         if error is not None:
             report.add(False, say(en=f"{case.name}: my_greedy_loop raised {error}",
-                                  ja=f"{case.name}: my_greedy_loop でエラーが出ました：{error}"), mistake or USAGE)
+                                  ja=f"{case.name}：my_greedy_loop でエラーが出ました：{error}"), mistake or USAGE)
             return
         same = got is not None and got.shape == case.expected.shape and bool((got == case.expected).all())
         new = case.expected.shape[1] - case.input_ids.shape[1]
         report.add(same, say(en=f"{case.name}: the same {new} new tokens as model.generate",
-                             ja=f"{case.name}: model.generate と同じ {new} 個の新しいトークン") if same else
+                             ja=f"{case.name}：model.generate と同じ {new} 個の新しいトークン") if same else
                    say(en=f"{case.name}: returned {_describe(got, tokenizer, case)}; model.generate returns "
                           f"{_text(case.expected, tokenizer, case)}",
-                       ja=f"{case.name}: {_describe(got, tokenizer, case)} を返しました。model.generate は "
+                       ja=f"{case.name}：{_describe(got, tokenizer, case)} を返しました。model.generate は "
                           f"{_text(case.expected, tokenizer, case)} を返します"),
                    mistake or _result_hint(got, case, tokenizer.eos_token_id))
         if not same:
