@@ -4,7 +4,7 @@ Not part of `make test`. On a machine without a CUDA GPU it says so and exits 0 
 running anything. On a CUDA machine it checks, in order, and exits 1 if any check fails:
 
 1. the device: its name, compute capability, and the dtypes the course picks there
-   (`llmcourse.loading.pick_dtypes`);
+   (`llmcourse.precision.pick_dtypes`);
 2. `load_model(quantization="auto")` loads 4-bit: every Linear layer of the decoder is a
    bitsandbytes `Linear4bit` holding packed 4-bit weights;
 3. lessons 01, 03, 05 and 08 run headless with nbclient, on copies in a temporary folder
@@ -54,7 +54,7 @@ def check_device() -> bool:
     """Name, compute capability and the course's dtypes on this GPU."""
     import torch
 
-    from llmcourse.loading import pick_dtypes
+    from llmcourse.precision import pick_dtypes
 
     dtypes = pick_dtypes("cuda")
     major, minor = torch.cuda.get_device_capability(0)
@@ -121,7 +121,7 @@ def check_same_ids() -> bool:
     import torch
 
     from llmcourse import load_model
-    from llmcourse.loading import pick_dtypes
+    from llmcourse.precision import pick_dtypes
 
     model, tokenizer = load_model(quantization=None)  # full precision (fp32 here), the lesson's model
     draft = copy.deepcopy(model).to(pick_dtypes("cuda").torch_dtype())

@@ -445,7 +445,7 @@ def bench_faster(repeats: int, bandwidth: float) -> list[Row]:
 
     import torch
 
-    from llmcourse.loading import pick_dtypes
+    from llmcourse.precision import pick_dtypes
     from llmcourse.speed import StepLog, time_interleaved
 
     model, tokenizer = load("fp32")

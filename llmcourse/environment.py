@@ -129,7 +129,7 @@ def check_bitsandbytes() -> Check:
 
 
 def check_dtypes() -> Check:
-    """The dtypes `load_model` uses here (`loading.pick_dtypes`); on a GPU its name and compute capability.
+    """The dtypes `load_model` uses here (`precision.pick_dtypes`); on a GPU its name and compute capability.
 
     >>> check_dtypes().name
     'dtypes'

@@ -182,7 +182,7 @@ def test_4bit_model_compute_dtype_follows_the_device(four_bit, monkeypatch):
 ], ids=["t4-fp16", "t4-bf16", "a100-bf16", "a100-fp16"])
 def test_4bit_compute_dtype_on_gpus(capability, used, passed):
     """A T4 (7.5) wants float16, an A100 (8.0) bfloat16: the check accepts the right one for the learner's device."""
-    from llmcourse.loading import pick_dtypes
+    from llmcourse.precision import pick_dtypes
 
     layer = type("Linear4bit", (), {"compute_dtype": used})()
     report = Report("compute dtype")

@@ -8,8 +8,8 @@ Each pair in ``TWINS`` is compared piece by piece:
 - links: the same targets, once English paths are mapped to their Japanese twins (``LINK_TWINS``);
 - tables: the same shape, row by row, and every number of an English cell in the Japanese cell;
 - numbers: every number a section of the English text quotes is quoted in the same section;
-- Japanese only: no run of six English words outside code and links, Japanese punctuation
-  after Japanese text, table headers translated, and no rejected term variant.
+- Japanese only: no run of six English words outside code and links, and table headers translated
+  (terms, punctuation and line breaks: tests/test_glossary.py, from notebooks/ja/glossary.md).
 
 ``test_each_check_can_fail`` breaks a copy of README.ja.md in one way per check and sees that
 check fail, so none of them passes vacuously.
@@ -39,17 +39,11 @@ LINK_TWINS = [
 # A GitHub or Colab link to a file of the repository: its path is mapped like a relative link.
 REPO_URL = re.compile(r"^(https://(?:colab\.research\.google\.com/github|github\.com)/[^/]+/[^/]+/blob/[^/]+/)(.+)$")
 
-# Rejected variants and the term to use (the glossary of issue 16 should take these over).
-REJECTED = {"デフォルト": "既定", "パッドトークン": "パディングトークン", "トークナイザ(?!ー)": "トークナイザー",
-            "順伝播": "フォワードパス", "(?<!乗り)越え": "超え"}
-
 LINK = re.compile(r"!?\[((?:[^\[\]]|\[[^\]]*\]\([^)]*\))*)\]\(([^)\s]+)\)")  # [text](url), text may hold a badge
 INLINE_CODE = re.compile(r"`[^`\n]+`")
 COMMENT = re.compile(r"<!--.*?-->", re.S)
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 ENGLISH_RUN = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*(?:[ ,]+[A-Za-z][A-Za-z0-9'’-]*){5,}")
-JA = "ぁ-んァ-ヶー一-龯々"
-HALF_WIDTH = re.compile(rf"[{JA}）」][:;,.!?()]|[()][{JA}]")
 TREE_ENTRY = re.compile(r"^( *)([\w.-]+(?:/|\.py))(?= |$)")  # a path at the start of a line of a layout tree
 
 
@@ -212,16 +206,6 @@ def english_left(en: Doc, ja: Doc) -> list[str]:
     return [f"English sentence: {m.group(0)!r}" for m in ENGLISH_RUN.finditer(ja.text())]
 
 
-def punctuation_half_width(en: Doc, ja: Doc) -> list[str]:
-    text = ja.text()
-    return [f"half-width {m.group(0)!r} in {text[max(0, m.start() - 15):m.end() + 15]!r}"
-            for m in HALF_WIDTH.finditer(text)]
-
-
-def rejected_terms(en: Doc, ja: Doc) -> list[str]:
-    return [f"{m.group(0)!r}: write {use!r}" for term, use in REJECTED.items() for m in re.finditer(term, ja.text())]
-
-
 def headers_untranslated(en: Doc, ja: Doc) -> list[str]:
     def words(cell: str) -> bool:  # an English header cell: not a command, a symbol or a name such as TLJH
         return bool(re.fullmatch(r"[A-Za-z][A-Za-z ()'-]*", cell)) and not cell.isupper()
@@ -232,7 +216,7 @@ def headers_untranslated(en: Doc, ja: Doc) -> list[str]:
 
 
 CHECKS: list[Callable[[Doc, Doc], list[str]]] = [headings_differ, code_differs, links_differ, tables_differ,
-                                                 numbers_differ, english_left, punctuation_half_width, rejected_terms]
+                                                 numbers_differ, english_left]
 
 
 def pair(english: str) -> tuple[Doc, Doc]:
@@ -267,8 +251,6 @@ BREAKS = {  # check: (what to replace in README.ja.md, by what)
     tables_differ: ("| `make lab TORCH=cpu` |", "| `make lab TORCH=cpu` | |"),
     numbers_differ: ("540 MB", "504 MB"),
     english_left: ("\n## ", "\nThis sentence was left in English by mistake.\n\n## "),
-    punctuation_half_width: ("必要です。", "必要です:"),
-    rejected_terms: ("既定", "デフォルト"),
     headers_untranslated: ("| 環境 |", "| where |"),
 }
 

@@ -235,8 +235,20 @@ def broken_lines(text: Text) -> list[str]:
     return problems
 
 
+NO_SPACE = re.compile(r"[\u3040-\u309f\u30a0-\u30fa\u30fc-\u30ff\u4e00-\u9fff](?=[A-Za-z0-9`])")
+
+
+def no_space_before_latin(text: Text) -> list[str]:
+    """Kana or kanji run straight into a Latin word, a number or code: the course writes 「モデルの 4 ビット」."""
+    if text.kind != "prose":
+        return []
+    body = URL.sub("", LINK.sub("", text.text))
+    return [f"no space between Japanese and {body[m.end()]!r}: {around(body, m.start(), m.end())!r}"
+            for m in NO_SPACE.finditer(body)]
+
+
 CHECKS = [rejected_terms, half_width_punctuation, plain_register, exercise_not_asked, objectives_in_two_forms,
-          broken_lines]
+          broken_lines, no_space_before_latin]
 
 
 def test_the_glossary_holds_the_decided_terms():
@@ -271,6 +283,7 @@ BAD = {  # check: (a text it must pass, a text it must fail)
     exercise_not_asked: ("**演習 1**：`f` を書いてください。", "**演習 1**：`f` を書く。"),
     objectives_in_two_forms: ("**目標**\n- 読み込むことができる\n- 説明\n  できる\n", "**目標**\n- 読み込みます\n"),
     broken_lines: ("トークンを選びます。\n\n- 次の行です。\n", "トークンを選び、\n付け足します。"),
+    no_space_before_latin: ("モデルの 4 ビットの `model` です。", "同じ手順で8 ビットになります。"),
 }
 
 

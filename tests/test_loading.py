@@ -7,7 +7,7 @@ import traceback
 
 import pytest
 
-from llmcourse import loading, offline
+from llmcourse import loading, offline, precision
 from llmcourse.errors import CourseError, ModelNotAvailableError, SetupError
 from llmcourse.loading import MODEL_ENV, load_model, resolve_model
 
@@ -96,7 +96,7 @@ def test_a_failed_load_is_one_line_with_the_cause_kept(no_probe, tmp_path):
 def test_missing_bitsandbytes_keeps_the_import_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # import bitsandbytes now raises ImportError
     with pytest.raises(SetupError, match="Quantization needs bitsandbytes") as error:
-        loading.quantization_config("4bit", "cpu")
+        precision.quantization_config("4bit", "cpu")
     assert isinstance(error.value.cause, ImportError) and type(error.value.cause).__name__ in error.value.details
 
 
@@ -116,7 +116,7 @@ def test_course_error_without_a_cause():
     ("cuda", (9, 0), "bfloat16"),  # H100
 ], ids=["cpu", "t4", "v100", "a100", "l4", "h100"])
 def test_pick_dtypes_follows_the_device(device, capability, dtype):
-    dtypes = loading.pick_dtypes(device, capability)
+    dtypes = precision.pick_dtypes(device, capability)
     assert dtypes.compute == dtypes.unquantized == dtype
     assert dtypes.capability == capability
     if capability is not None and dtype == "float16":
@@ -129,9 +129,9 @@ def test_this_machines_gpu_decides(fake_gpu, capability, name, dtype):
     import torch
 
     fake_gpu(capability, name)
-    dtypes = loading.pick_dtypes()  # device="auto": the fake GPU
+    dtypes = precision.pick_dtypes()  # device="auto": the fake GPU
     assert (dtypes.device, dtypes.capability, dtypes.compute) == (name, capability, dtype)
-    config = loading.quantization_config("auto", "cuda")
+    config = precision.quantization_config("auto", "cuda")
     assert config.load_in_4bit and config.bnb_4bit_compute_dtype == getattr(torch, dtype)
     assert loading._weights_dtype("cuda", config) == getattr(torch, dtype)  # the layers left unquantized
 
@@ -139,9 +139,9 @@ def test_this_machines_gpu_decides(fake_gpu, capability, name, dtype):
 def test_the_cpu_is_unchanged():
     import torch
 
-    assert loading.quantization_config("auto", "cpu") is None
+    assert precision.quantization_config("auto", "cpu") is None
     assert loading._weights_dtype("cpu", None) == "float32"
-    config = loading.quantization_config("4bit", "cpu")
+    config = precision.quantization_config("4bit", "cpu")
     assert config.bnb_4bit_compute_dtype == torch.bfloat16
     assert loading._weights_dtype("cpu", config) == torch.bfloat16
 
@@ -151,14 +151,14 @@ def test_a_gpu_that_is_not_here_must_be_described(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(SetupError, match=r"torch sees no CUDA GPU.*capability=\(7, 5\) for a T4"):
-        loading.quantization_config("auto", "cuda")
-    assert loading.quantization_config("auto", "cuda", capability=(7, 5)).bnb_4bit_compute_dtype == torch.float16
+        precision.quantization_config("auto", "cuda")
+    assert precision.quantization_config("auto", "cuda", capability=(7, 5)).bnb_4bit_compute_dtype == torch.float16
 
 
 @pytest.mark.parametrize("quantization, capability, needed", [("4bit", (5, 2), "6.0"), ("8bit", (6, 1), "7.5")])
 def test_a_gpu_too_old_for_bitsandbytes_gets_the_fix(quantization, capability, needed):
     with pytest.raises(SetupError) as error:
-        loading.quantization_config(quantization, "cuda", capability=capability)
+        precision.quantization_config(quantization, "cuda", capability=capability)
     message = str(error.value)
     assert f"compute capability {capability[0]}.{capability[1]}" in message and f"needs {needed}" in message
     assert "quantization=None" in message
@@ -192,7 +192,7 @@ def test_load_model_on_a_t4_loads_in_float16_and_says_so(fake_gpu, no_probe, rea
 @pytest.mark.parametrize("quantization", ["4-bit", "4BIT", "4_bit"])
 def test_a_misspelled_quantization_gets_a_suggestion(quantization):
     with pytest.raises(CourseError, match=r"Did you mean '4bit'\?"):
-        loading.quantization_config(quantization, "cpu")
+        precision.quantization_config(quantization, "cpu")
 
 
 def test_a_file_is_not_a_model_folder(no_probe, tmp_path):

@@ -17,7 +17,7 @@ FOUR_BIT = ('quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_
 def check_4bit_model(report: Report, my_model: Any) -> None:
     """Lesson 01: ``my_model`` is 4-bit NF4, double quantized, computes in its device's 16-bit type, <= 0.3 of fp32.
 
-    The 16-bit type is bfloat16, or float16 on a GPU older than Ampere (`llmcourse.loading.pick_dtypes`).
+    The 16-bit type is bfloat16, or float16 on a GPU older than Ampere (`llmcourse.precision.pick_dtypes`).
 
     >>> check_4bit_model(my_model).passed   # loaded with BitsAndBytesConfig(load_in_4bit=True, ...)  # doctest: +SKIP
     True
@@ -50,8 +50,8 @@ def check_4bit_model(report: Report, my_model: Any) -> None:
 
 
 def _device_dtypes(model: Any) -> Any:
-    """The dtypes the course's rule picks for the model's device (`llmcourse.loading.pick_dtypes`)."""
-    from ..loading import pick_dtypes
+    """The dtypes the course's rule picks for the model's device (`llmcourse.precision.pick_dtypes`)."""
+    from ..precision import pick_dtypes
 
     device = getattr(model, "device", None)
     return pick_dtypes("cuda" if getattr(device, "type", "cpu") == "cuda" else "cpu")
@@ -70,7 +70,7 @@ def _check_compute_dtype(report: Report, layer: Any, dtypes: Any) -> None:
     """Add a line: the 4-bit matmuls run in the 16-bit type the course's rule picks for this device.
 
     >>> from llmcourse.i18n import set_language; set_language("en")
-    >>> from llmcourse.loading import pick_dtypes
+    >>> from llmcourse.precision import pick_dtypes
     >>> layer = type("Linear4bit", (), {"compute_dtype": None})()
     >>> report = Report("compute"); _check_compute_dtype(report, layer, pick_dtypes("cuda", capability=(7, 5)))
     >>> report.lines[0].message, report.lines[0].code
