@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Same numbers on every x86-64 CPU with AVX2: fixed threads and instruction set (see tests/README.md).
 DETERMINISM := OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 PYTHONHASHSEED=0 TOKENIZERS_PARALLELISM=false
+# `make test` runs WORKERS pytest workers side by side (pytest-xdist), one thread each; conftest.py groups the work.
+WORKERS ?= 2
+ONE_THREAD := $(subst _THREADS=2,_THREADS=1,$(DETERMINISM))
+XDIST := -n $(WORKERS) --dist loadscope --no-loadscope-reorder
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --ignore-glob="*/exercises/*"
 
 .PHONY: setup model lab test lint test-fast test-browser test-gpu notebooks translations normalize exercises colab handouts bench lock clean
@@ -35,10 +39,10 @@ lab: model
 
 test: model lint
 	$(DETERMINISM) $(BIN)/python -m pytest --doctest-modules llmcourse
-	$(DETERMINISM) $(BIN)/python -m pytest tests -m "not browser and not hub" $(NBVAL) notebooks
+	$(ONE_THREAD) $(BIN)/python -m pytest $(XDIST) --durations=15 tests -m "not browser and not hub" $(NBVAL) notebooks
 
 lint: setup
-	$(BIN)/ruff check llmcourse tests scripts benchmarks
+	$(BIN)/ruff check llmcourse tests scripts benchmarks conftest.py
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not slow and not browser"

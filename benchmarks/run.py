@@ -1,7 +1,8 @@
 """Benchmarks for the course, measured on the machine that runs them (`make bench`).
 
-Not tests: nothing here passes or fails. Each section prints rows of one table and
-the whole run is saved to ``benchmarks/results/<hostname>-<date>.json``:
+Not tests: no number here passes or fails, but a row that breaks (a lesson that raises, a compile that
+fails) is marked FAILED and makes the run exit 1. Each section prints rows of one table and the whole
+run is saved to ``benchmarks/results/<hostname>-<date>.json``:
 
 - overhead: plain ``model.generate`` vs ``llmcourse.generate`` (which also keeps
   every step's top-k), same prompt, greedy, 64 new tokens;
@@ -612,7 +613,19 @@ def main(argv: list[str] | None = None) -> int:
                                "prompt": PROMPT, "fp32_greedy_text": reference_text,
                                "elapsed_s": elapsed, "rows": [asdict(r) for r in rows]}, indent=1))
     print(f"saved {out.relative_to(ROOT)}")
-    return 0
+    return exit_code(rows)
+
+
+def exit_code(rows: list[Row]) -> int:
+    """1 if a row broke (its note starts with FAILED), after naming each on stderr; else 0.
+
+    >>> exit_code([Row("course", "00_setup.ipynb", note="ok")])
+    0
+    """
+    failed = [row for row in rows if row.note.startswith("FAILED")]
+    for row in failed:
+        print(f"FAILED {row.section} {row.name}: {row.note.removeprefix('FAILED: ')}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -95,6 +95,19 @@ def how_to_fetch(root: Path, *, force: bool = False) -> str:
                   f"`export LLMCOURSE_CACHE=~/.cache/llmcourse` を設定して `{command}` を実行します")
 
 
+def not_a_folder(root: Path) -> str | None:
+    """Why ``root`` cannot hold a cache (it, or a folder above it, is a file), or ``None`` when it can.
+
+    >>> file = Path(tempfile.mkdtemp()) / "notes.txt"; _ = file.write_text("x")
+    >>> not_a_folder(file / "sub") == f"{file} is a file, not a folder"
+    True
+    """
+    existing = _nearest_existing(root)
+    if existing.is_dir():
+        return None
+    return say(en=f"{existing} is a file, not a folder", ja=f"{existing} はフォルダではなくファイルです")
+
+
 def can_write(root: Path) -> bool:
     """Can this user create or change files in ``root`` (or create ``root``)?
 

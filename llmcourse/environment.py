@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from . import offline
-from .cache import can_write, how_to_fetch
+from .cache import can_write, how_to_fetch, not_a_folder
 from .hub import HUB_URL, hub_offline_by_setting, hub_reachable
 from .i18n import get_language, say, set_language
 from .loading import MODEL_ENV, resolve_model
@@ -201,6 +201,11 @@ def check_offline_model(deep: bool = False) -> Check:
     if status.ready:
         return Check("offline model", "ok", say(en=f"{offline.MODEL_NAME} ready at {status.path}",
                                                 ja=f"{offline.MODEL_NAME} は準備できています（{status.path}）"))
+    if not_a_folder(status.path.parent):
+        return Check("offline model", "fail", say(en=f"the cache cannot hold it: {status.detail}",
+                                                  ja=f"キャッシュに置けません：{status.detail}"),
+                     say(en=f"point ${offline.CACHE_ENV} at a folder (it is created if missing), or unset it",
+                         ja=f"${offline.CACHE_ENV} をフォルダに向けるか（なければ作られます）、設定を外してください"))
     return Check("offline model", "fail", say(  # status.detail is in the same language (offline.cache_status)
         en=f"{offline.MODEL_NAME} {status.detail} ({status.path})",
         ja=f"{offline.MODEL_NAME} はまだ使えません：{status.detail}（{status.path}）"), _fetch_fix())

@@ -259,6 +259,7 @@ def _check_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: Any, m
                f"max_new_tokens={new} を使い、max_length={length} を無視します。max_new_tokens は新しいトークンだけを、"
                "max_length はプロンプトも含めて数えます。"))
     _check_sampling_settings(settings, model)
+    _check_repetition_penalty(settings.get("repetition_penalty"))
     settings.setdefault("pad_token_id", pad_token_id(tokenizer))
     return settings
 
@@ -267,6 +268,25 @@ def _check_sampling_settings(settings: dict[str, Any], model: Any) -> None:
     """generate's sampling settings, checked with `check_sampling_settings` (do_sample may come from the model)."""
     do_sample = settings.get("do_sample", bool(getattr(model.generation_config, "do_sample", None)))  # None: unset
     check_sampling_settings(do_sample, **{name: settings[name] for name in SAMPLING_SETTINGS if name in settings})
+
+
+def _check_repetition_penalty(penalty: Any) -> None:
+    """A repetition penalty divides (or multiplies) the logits of tokens already seen: it must be a number above 0.
+
+    >>> _check_repetition_penalty(0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    llmcourse.errors.CourseError: repetition_penalty must be a number above 0, got 0: 1.0 changes nothing...
+    """
+    if penalty is None:
+        return
+    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty > 0:
+        raise CourseError(say(
+            en=f"repetition_penalty must be a number above 0, got {penalty!r}: 1.0 changes nothing, above 1 (e.g. "
+               "1.2) makes tokens already in the text less likely, below 1 more likely.",
+            ja=f"repetition_penalty は 0 より大きい数にしてください。{penalty!r} が渡されました。1.0 なら何も変わらず、"
+               "1 より大きい値（たとえば 1.2）ではテキストにすでにあるトークンが出にくく、1 より小さい値では"
+               "出やすくなります。"))
 
 
 def _check_length(settings: dict[str, Any], model: Any, prompt_tokens: int) -> int:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import VERSIONS, can_write, fetch_lock, how_to_fetch, swap_in
+from .cache import VERSIONS, can_write, fetch_lock, how_to_fetch, not_a_folder, swap_in
 from .errors import ModelNotAvailableError
 from .i18n import say
 
@@ -138,6 +138,9 @@ def cache_status(path: Path | None = None, *, deep: bool = False) -> CacheStatus
     False
     """
     path = Path(path) if path is not None else checkpoint_dir()
+    unusable = not_a_folder(path.parent)
+    if unusable:
+        return CacheStatus(path, False, unusable)
     entries, detail = _read_manifest(path)
     if entries is None:
         return CacheStatus(path, False, detail)
@@ -200,6 +203,12 @@ def fetch(*, source: str | os.PathLike | None = None, progress: Progress = print
     if status.ready and not force:  # a ready cache is only read: no lock, no write
         progress(_ready_message(target))
         return target
+    if not_a_folder(target.parent):
+        raise ModelNotAvailableError(say(
+            en=f"The model cache {target.parent} cannot be used: {status.detail}. Point ${CACHE_ENV} at a folder "
+               f"(it is created if missing), or unset it to use your own cache folder.",
+            ja=f"モデルのキャッシュ {target.parent} は使えません：{status.detail}。${CACHE_ENV} をフォルダに向けるか"
+               f"（なければ作られます）、設定を外して自分のキャッシュフォルダを使ってください。"))
     if not can_write(target.parent):
         raise ModelNotAvailableError(say(
             en=f"The model cache {target.parent} is not ready ({status.detail}) and "

@@ -188,8 +188,8 @@ def _checked_model_dir(model_dir: str | os.PathLike | None) -> Path:
                    f"{how_to_fetch(status.path.parent)}, then start the server again.",
                 ja=f"オフラインモデルはまだ使えません（{status.detail}）。{how_to_fetch(status.path.parent)}。"
                    "そのあとで、もう一度サーバーを起動してください。"))
-        return status.path.resolve()
-    folder = Path(model_dir).expanduser().resolve()
+        return status.path.absolute()  # the stable name, not the version folder behind it (offline.py)
+    folder = Path(model_dir).expanduser().absolute()  # links kept: the folder's name is the served model's name
     if not (folder / "config.json").is_file():
         raise ModelNotAvailableError(say(
             en=f"{folder} is not a model folder (no config.json): pass the folder of a "

@@ -52,6 +52,15 @@ def test_empty_cache_fails_with_the_fetch_command(course_env, tmp_path):
     assert found["offline model"].fix == "python -m llmcourse fetch"
 
 
+def test_a_cache_that_is_a_file_fails_with_the_folder_fix(course_env, tmp_path):
+    file = tmp_path / "cache.txt"
+    file.write_text("not a folder")
+    course_env.setenv(offline.CACHE_ENV, str(file))
+    check = by_name(run_checks())["offline model"]
+    assert check.status == "fail" and check.detail == f"the cache cannot hold it: {file} is a file, not a folder"
+    assert check.fix == "point $LLMCOURSE_CACHE at a folder (it is created if missing), or unset it"
+
+
 def test_doctor_prints_aligned_lines_and_fixes(course_env, tmp_path):
     course_env.setenv(offline.CACHE_ENV, str(tmp_path))
     out = io.StringIO()

@@ -2,11 +2,15 @@
 
 Executing each English learner's copy proves that the placeholders run without an
 error and that every check prints a failure with its hint (the Japanese copies share
-their code cells with the English ones: tests/test_parity.py).
+their code cells with the English ones: tests/test_parity.py). Only the exercises run,
+with the earlier cells whose names they use: the lesson's other cells are the English
+lesson's own (`test_learner_copies_are_generated_not_hand_edited`), which nbval runs.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import json
 import subprocess
 import sys
@@ -47,10 +51,46 @@ def check_cells(notebook) -> list:
             if "= None" in before.source and "check_" in cell.source]
 
 
+def names(source: str) -> tuple[set[str], set[str]]:
+    """The names a cell defines, and the names it uses that it does not define itself."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    defined, used = set(), set()
+    for node in ast.walk(ast.parse(TransformerManager().transform_cell(source))):  # %pip lines become Python
+        if isinstance(node, ast.Name):
+            (defined if isinstance(node.ctx, (ast.Store, ast.Del)) else used).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return defined, used - defined - set(dir(builtins))
+
+
+def exercise_slice(notebook):
+    """The notebook cut to its exercises (from the cell that imports the checks) and the earlier cells they need."""
+    cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    start = next(i for i, cell in enumerate(cells) if "llmcourse.checks import" in cell.source)
+    kept, needed = [], set()
+    for index in range(len(cells) - 1, -1, -1):  # backwards: a cell is kept if a kept later cell uses its names
+        defined, used = names(cells[index].source)
+        if index >= start or defined & needed:
+            kept.insert(0, cells[index])
+            needed = (needed - defined) | used
+    notebook.cells = kept
+    return notebook
+
+
+def test_the_exercise_slice_keeps_what_the_checks_use():
+    cells = ["import torch\nx = 1", "y = torch.ones(2)", "slow = expensive()", "from llmcourse.checks import c",
+             "my = None", "c(my, y)"]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    assert [cell.source for cell in exercise_slice(notebook).cells] == [cells[0], cells[1], *cells[3:]]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LEARNER, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_every_check_fails_on_the_placeholder(path, tmp_path):
-    notebook = nbformat.read(path, as_version=4)
+    notebook = exercise_slice(nbformat.read(path, as_version=4))
     NotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     checks = check_cells(notebook)

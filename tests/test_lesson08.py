@@ -444,3 +444,17 @@ def test_gpu_check_says_there_is_no_cuda_and_exits_0():
                           text=True, env=env, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no CUDA GPU" in done.stdout and "nothing was run" in done.stdout
+
+
+def test_a_benchmark_row_that_failed_makes_make_bench_fail(capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")  # a script, not a package
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = bench  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(bench)
+    rows = [bench.Row("course", "00_setup.ipynb", note="ok"),
+            bench.Row("course", "09_serving.ipynb", note="FAILED: CourseError: port taken")]
+    assert bench.exit_code(rows[:1]) == 0
+    assert bench.exit_code(rows) == 1
+    assert capsys.readouterr().err == "FAILED course 09_serving.ipynb: CourseError: port taken\n"
