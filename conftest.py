@@ -23,8 +23,8 @@ SERVES_ON_8765 = ("09_serving.ipynb", "test_lesson_09_passes_on_a_cache_from_bef
 def group_of(nodeid: str) -> str:
     """The group of a test: its notebook, its parametrized learner copy, or its module.
 
-    >>> group_of("notebooks/ja/09_serving.ipynb::Cell 3"), group_of("tests/test_doctor.py::test_x[a]")
-    ('port 8765', 'tests/test_doctor.py')
+    >>> group_of("notebooks/ja/09_serving.ipynb::Cell 3"), group_of("tests/test_checkup.py::test_x[a]")
+    ('port 8765', 'tests/test_checkup.py')
     """
     if any(name in nodeid for name in SERVES_ON_8765) and "exercises/" not in nodeid:
         return PORT_8765

@@ -22,8 +22,8 @@ Imports run one way: lessons -> this public API -> internals.
 'SmolLM2-135M-Instruct'
 """
 
+from .checkup import doctor, format_report, probe_model_choice
 from .client import RequestRun, StreamedReply, read_events, send_requests, stream_chat
-from .environment import check_model_choice, doctor, format_report
 from .errors import CourseError, ModelNotAvailableError, SetupError
 from .generation import GenerationResult, generate
 from .handloop import Step, format_steps, generate_by_hand, generation_steps
@@ -47,7 +47,7 @@ from .tokens import format_batch, show_token, token_labels
 
 __all__ = [
     # setting up
-    "MODEL_NAME", "doctor", "check_model_choice", "format_report", "fetch", "cache_root", "cache_status",
+    "MODEL_NAME", "doctor", "probe_model_choice", "format_report", "fetch", "cache_root", "cache_status",
     "checkpoint_dir", "resolve_model",
     # loading
     "load_model", "pick_device", "pick_dtypes", "quantization_config",

@@ -110,7 +110,7 @@ def run_fetch(source: str | None, force: bool, verify: bool = False) -> int:
 
 def run_doctor(deep: bool = False) -> int:
     """Print the doctor's report; 0 when the course can run here, else 1."""
-    from .environment import doctor
+    from .checkup import doctor
 
     return 0 if doctor(deep=deep) else 1
 

@@ -28,11 +28,11 @@ from .errors import CourseError, a_type
 from .i18n import say
 from .limits import (
     MISNAMED,
-    check_model,
-    check_record_size,
-    check_room,
-    check_sampling_settings,
     misnamed,
+    require_model,
+    require_record_size,
+    require_room,
+    require_sampling_settings,
     whole_number,
 )
 from .sampling import SAMPLING_SETTINGS
@@ -119,12 +119,12 @@ def generate(model: Any, tokenizer: Any, prompts: str | list[str], *, alternativ
     >>> result.texts                                                                         # doctest: +SKIP
     [', green, yellow, orange, purple']
     """
-    check_model(model, tokenizer, "generate")
-    prompts = _check_prompts(prompts)
-    settings = _check_settings(generate_kwargs, alternatives, tokenizer, model)
+    require_model(model, tokenizer, "generate")
+    prompts = _validated_prompts(prompts)
+    settings = _validated_settings(generate_kwargs, alternatives, tokenizer, model)
     inputs = encode_left_padded(tokenizer, prompts, chat=chat).to(model.device)
-    new_tokens = _check_length(settings, model, inputs["input_ids"].shape[1])
-    check_record_size(model, tokenizer, len(prompts), new_tokens, settings)
+    new_tokens = _validated_length(settings, model, inputs["input_ids"].shape[1])
+    require_record_size(model, tokenizer, len(prompts), new_tokens, settings)
     needs_tokenizer = {"tokenizer": tokenizer} if "stop_strings" in settings else {}  # generate asks for it then
     try:
         with torch.inference_mode():
@@ -180,7 +180,7 @@ def _padding_left(tokenizer: Any) -> Iterator[None]:
             tokenizer.pad_token = None
 
 
-def _check_prompts(prompts: Any) -> list[str]:
+def _validated_prompts(prompts: Any) -> list[str]:
     """Accept one string or a non-empty list of non-empty strings; say what to pass instead of anything else."""
     if prompts is None:
         raise CourseError(say(en="prompts is None: pass a string, e.g. generate(model, tokenizer, 'A list of colors: "
@@ -233,7 +233,7 @@ def _describe_prompt(value: Any) -> str:
     return a_type(value)
 
 
-def _check_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: Any, model: Any) -> dict[str, Any]:
+def _validated_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: Any, model: Any) -> dict[str, Any]:
     """Validate the settings a learner is most likely to get wrong; fill in the pad id."""
     settings = dict(kwargs)
     for banned in ("input_ids", "attention_mask", "return_dict_in_generate", "output_scores", "output_logits"):
@@ -258,22 +258,22 @@ def _check_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: Any, m
             ja=f"max_new_tokens と max_length はどちらか一方だけを指定してください。両方あると transformers は "
                f"max_new_tokens={new} を使い、max_length={length} を無視します。max_new_tokens は新しいトークンだけを、"
                "max_length はプロンプトも含めて数えます。"))
-    _check_sampling_settings(settings, model)
-    _check_repetition_penalty(settings.get("repetition_penalty"))
+    _require_sampling_settings(settings, model)
+    _require_repetition_penalty(settings.get("repetition_penalty"))
     settings.setdefault("pad_token_id", pad_token_id(tokenizer))
     return settings
 
 
-def _check_sampling_settings(settings: dict[str, Any], model: Any) -> None:
-    """generate's sampling settings, checked with `check_sampling_settings` (do_sample may come from the model)."""
+def _require_sampling_settings(settings: dict[str, Any], model: Any) -> None:
+    """generate's sampling settings, checked with `require_sampling_settings` (do_sample may come from the model)."""
     do_sample = settings.get("do_sample", bool(getattr(model.generation_config, "do_sample", None)))  # None: unset
-    check_sampling_settings(do_sample, **{name: settings[name] for name in SAMPLING_SETTINGS if name in settings})
+    require_sampling_settings(do_sample, **{name: settings[name] for name in SAMPLING_SETTINGS if name in settings})
 
 
-def _check_repetition_penalty(penalty: Any) -> None:
+def _require_repetition_penalty(penalty: Any) -> None:
     """A repetition penalty divides (or multiplies) the logits of tokens already seen: it must be a number above 0.
 
-    >>> _check_repetition_penalty(0)  # doctest: +ELLIPSIS
+    >>> _require_repetition_penalty(0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     llmcourse.errors.CourseError: repetition_penalty must be a number above 0, got 0: 1.0 changes nothing...
@@ -289,7 +289,7 @@ def _check_repetition_penalty(penalty: Any) -> None:
                "出やすくなります。"))
 
 
-def _check_length(settings: dict[str, Any], model: Any, prompt_tokens: int) -> int:
+def _validated_length(settings: dict[str, Any], model: Any, prompt_tokens: int) -> int:
     """Fill in max_new_tokens unless the learner gave max_length; refuse what cannot fit; return the new tokens."""
     if "max_length" in settings:  # the learner's own length: never overridden by the course's default
         new_tokens = settings["max_length"] - prompt_tokens
@@ -304,7 +304,7 @@ def _check_length(settings: dict[str, Any], model: Any, prompt_tokens: int) -> i
     else:
         settings.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)
         new_tokens = settings["max_new_tokens"]
-    check_room(model, prompt_tokens, new_tokens)
+    require_room(model, prompt_tokens, new_tokens)
     return new_tokens
 
 

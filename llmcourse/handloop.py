@@ -18,7 +18,7 @@ import torch
 from .errors import CourseError, a_type
 from .generation import GenerationResult, alternatives_message
 from .i18n import say
-from .limits import MISNAMED, check_model, check_room, check_sampling_settings, misnamed
+from .limits import MISNAMED, misnamed, require_model, require_room, require_sampling_settings
 from .sampling import SAMPLING_SETTINGS, greedy_pick, process_logits, sample_pick
 from .tokens import pad_text, show_token, text_width
 
@@ -44,10 +44,10 @@ def generate_by_hand(model: Any, input_ids: torch.Tensor, attention_mask: torch.
     >>> tokenizer.decode(ids[0, inputs.input_ids.shape[1]:])                        # doctest: +SKIP
     ', and green'
     """
-    check_model(model, where="generate_by_hand")
-    _check_inputs(input_ids, attention_mask, max_new_tokens)
-    check_room(model, input_ids.shape[1], max_new_tokens)
-    check_sampling_settings(do_sample, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+    require_model(model, where="generate_by_hand")
+    _require_inputs(input_ids, attention_mask, max_new_tokens)
+    require_room(model, input_ids.shape[1], max_new_tokens)
+    require_sampling_settings(do_sample, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
     eos_ids, pad_id = _eos_and_pad(model, eos_token_id, pad_token_id, input_ids.device)
     sequences, new_ids, cache = input_ids, input_ids, None  # (batch, prompt_len)
     finished = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)  # (batch,)
@@ -111,9 +111,9 @@ def generation_steps(model: Any, tokenizer: Any, prompt_or_ids: str | list[int] 
     >>> [(s.token, round(s.prob, 2)) for s in steps]                                                # doctest: +SKIP
     [(',', 0.99), (' and', 0.43), (' green', 0.63)]
     """
-    check_model(model, tokenizer, "generation_steps")
+    require_model(model, tokenizer, "generation_steps")
     ids = _prompt_ids(tokenizer, prompt_or_ids)  # (1, prompt_len)
-    settings = _check_sampling(sampling, alternatives, len(tokenizer))  # checked now, not at the first step
+    settings = _validated_sampling(sampling, alternatives, len(tokenizer))  # checked now, not at the first step
     steps: list[Step] = []
 
     def record(logits: torch.Tensor, next_id: torch.Tensor) -> None:  # (1, vocab), (1,)
@@ -143,7 +143,7 @@ def format_steps(steps: Iterable[Step], *, prob_digits: int = 3) -> str:
     step  token  prob   most likely
        0  ␣red   0.500  ␣red 0.500 · ↵ 0.250
     """
-    steps = _check_steps(steps)
+    steps = _validated_steps(steps)
     rows = [(str(s.index), show_token(s.token), f"{s.prob:.{prob_digits}f}",
              " · ".join(f"{show_token(t)} {p:.{prob_digits}f}" for t, p in s.alternatives)) for s in steps]
     header = (say(en="step", ja="ステップ"), say(en="token", ja="トークン"), say(en="prob", ja="確率"),
@@ -176,7 +176,7 @@ def _eos_and_pad(model: Any, eos_token_id: int | list[int] | None, pad_token_id:
     return torch.tensor(eos, dtype=torch.long, device=device), pad
 
 
-def _check_inputs(input_ids: Any, attention_mask: Any, max_new_tokens: Any) -> None:
+def _require_inputs(input_ids: Any, attention_mask: Any, max_new_tokens: Any) -> None:
     """Refuse the usual mistakes: a 1-D prompt, a mask of the wrong shape, a bad length."""
     if hasattr(input_ids, "input_ids"):  # the whole BatchEncoding, passed as input_ids
         name = type(input_ids).__name__
@@ -244,7 +244,7 @@ def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -
     return ids
 
 
-def _check_sampling(sampling: dict[str, Any], alternatives: int, vocabulary: int) -> dict[str, Any]:
+def _validated_sampling(sampling: dict[str, Any], alternatives: int, vocabulary: int) -> dict[str, Any]:
     """Check generation_steps' extra settings and ``alternatives``; return the settings."""
     known = ("do_sample", *SAMPLING_SETTINGS)
     unknown = sorted(set(sampling) - set(known))
@@ -257,11 +257,11 @@ def _check_sampling(sampling: dict[str, Any], alternatives: int, vocabulary: int
                                  f"{', '.join(known)}（と max_new_tokens、alternatives）です。{meant_ja}"))
     if isinstance(alternatives, bool) or not isinstance(alternatives, int) or not 1 <= alternatives <= vocabulary:
         raise CourseError(alternatives_message(alternatives, vocabulary))
-    check_sampling_settings(sampling.get("do_sample", False), **{k: v for k, v in sampling.items() if k != "do_sample"})
+    require_sampling_settings(sampling.get("do_sample", False), **{k: v for k, v in sampling.items() if k != "do_sample"})
     return dict(sampling)
 
 
-def _check_steps(steps: Any) -> list[Step]:
+def _validated_steps(steps: Any) -> list[Step]:
     """format_steps takes what generation_steps returns: a list of `Step`."""
     if isinstance(steps, Step):
         raise CourseError(say(en="format_steps takes a list of steps, got one Step: format_steps([step]), "

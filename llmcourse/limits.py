@@ -1,6 +1,6 @@
 """What one generation request may ask, checked before the model runs: each refusal says why, with the numbers.
 
-`generate` and the hand-written loop (`handloop`) share these checks, so a learner's
+`generate` and the hand-written loop (`handloop`) share these guards (`require_*`), so a learner's
 mistake gets the same message from both: the model and tokenizer in the right places,
 a prompt and a length that fit the model's context and the course's new-token cap, a
 batch whose record fits in memory, and sampling settings that act and are in range.
@@ -36,10 +36,10 @@ def misnamed(name: str) -> str:
     return say(en=MISNAMED[name], ja=MISNAMED_JA.get(name, MISNAMED[name]))
 
 
-def check_model(model: Any, tokenizer: Any = None, where: str = "generate") -> None:
+def require_model(model: Any, tokenizer: Any = None, where: str = "generate") -> None:
     """Refuse anything but a model (and a tokenizer) in the first arguments, e.g. the two swapped.
 
-    >>> check_model("SmolLM2-135M-Instruct")  # doctest: +ELLIPSIS
+    >>> require_model("SmolLM2-135M-Instruct")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     llmcourse.errors.CourseError: generate's first argument must be the model, got the string 'SmolLM2-135M-Instruct'...
@@ -71,10 +71,10 @@ def context_size(model: Any) -> int | None:
     return None
 
 
-def check_room(model: Any, prompt_tokens: int, new_tokens: int) -> None:
+def require_room(model: Any, prompt_tokens: int, new_tokens: int) -> None:
     """Fail fast, with the numbers, when a request exceeds the model's context or the new-token cap.
 
-    >>> check_room(model, prompt_tokens=9000, new_tokens=20)  # doctest: +SKIP
+    >>> require_room(model, prompt_tokens=9000, new_tokens=20)  # doctest: +SKIP
     Traceback (most recent call last):
     ...
     llmcourse.errors.CourseError: The prompt has 9,000 tokens, more than this model's context of 8,192 tokens ...
@@ -122,10 +122,10 @@ def whole_number(name: str, value: Any) -> None:
                               ja=f"{name} は正の整数にしてください。{value!r} が渡されました。"))
 
 
-def check_sampling_settings(do_sample: Any, **filters: Any) -> None:
+def require_sampling_settings(do_sample: Any, **filters: Any) -> None:
     """Sampling settings act only when sampling, and must be in range: refuse them otherwise, before any step.
 
-    >>> check_sampling_settings(False, temperature=0.7)  # doctest: +ELLIPSIS
+    >>> require_sampling_settings(False, temperature=0.7)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     llmcourse.errors.CourseError: temperature=0.7 has no effect without do_sample=True: greedy decoding and beam...
@@ -145,7 +145,7 @@ def check_sampling_settings(do_sample: Any, **filters: Any) -> None:
     process_logits(torch.zeros(1, 2), **given)  # a value out of range (top_p=1.5...) raises its CourseError now
 
 
-def check_record_size(model: Any, tokenizer: Any, prompts: int, new_tokens: int, settings: dict[str, Any]) -> None:
+def require_record_size(model: Any, tokenizer: Any, prompts: int, new_tokens: int, settings: dict[str, Any]) -> None:
     """Refuse a batch whose per-step record (two float32 distributions per row and step) would not fit in memory."""
     per_prompt = max(settings.get("num_beams", 1), settings.get("num_return_sequences", 1))  # rows per prompt
     vocab = getattr(model.config, "vocab_size", None) or len(tokenizer)

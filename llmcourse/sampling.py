@@ -23,7 +23,7 @@ from .i18n import say
 
 __all__ = [
     "SAMPLING_SETTINGS", "apply_temperature", "top_k_filter", "top_p_filter", "min_p_filter", "process_logits",
-    "sampling_probs", "temperature_probs", "sample_frequencies", "greedy_pick", "sample_pick", "check_logits",
+    "sampling_probs", "temperature_probs", "sample_frequencies", "greedy_pick", "sample_pick", "require_logits",
     # logits processors for generate(..., logits_processor=...) (lesson 07), from `constrain`
     "RegexLogitsProcessor", "PresenceFrequencyPenalty",
 ]
@@ -37,7 +37,7 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     >>> apply_temperature(torch.tensor([[2.0, 1.0]]), 0.5)
     tensor([[4., 2.]])
     """
-    check_logits(logits)
+    require_logits(logits)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
         raise CourseError(say(en=f"temperature must be a number > 0, got {temperature!r}. "
                                  "For always picking the most likely token use greedy decoding (do_sample=False).",
@@ -52,7 +52,7 @@ def top_k_filter(logits: torch.Tensor, top_k: int) -> torch.Tensor:
     >>> top_k_filter(torch.tensor([[1.0, 3.0, 2.0, 0.0]]), 2)
     tensor([[-inf, 3., 2., -inf]])
     """
-    check_logits(logits)
+    require_logits(logits)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise CourseError(say(en=f"top_k must be a whole number >= 1, got {top_k!r}. "
                                  "To keep every token, don't filter (top_k=None).",
@@ -69,7 +69,7 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     >>> top_p_filter(torch.tensor([[0.0, 2.0, 1.0]]), 0.8)  # probabilities 0.09, 0.67, 0.24
     tensor([[-inf, 2., 1.]])
     """
-    check_logits(logits)
+    require_logits(logits)
     if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
         raise CourseError(say(en=f"top_p must be in (0, 1], got {top_p!r}. Typical values are 0.9 to 0.95.",
                               ja=f"top_p は (0, 1] の範囲にしてください。{top_p!r} が渡されました。"
@@ -91,7 +91,7 @@ def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     >>> min_p_filter(torch.tensor([[0.0, 2.0, 1.0]]), 0.2)  # probabilities 0.09, 0.67, 0.24
     tensor([[-inf, 2., 1.]])
     """
-    check_logits(logits)
+    require_logits(logits)
     if isinstance(min_p, bool) or not isinstance(min_p, (int, float)) or not 0 <= min_p <= 1:
         raise CourseError(say(en=f"min_p must be in [0, 1], got {min_p!r}. Typical values are 0.01 to 0.2.",
                               ja=f"min_p は [0, 1] の範囲にしてください。{min_p!r} が渡されました。"
@@ -138,7 +138,7 @@ def sampling_probs(logits: torch.Tensor, **settings: float | int | None) -> torc
         raise CourseError(say(en=f"unknown sampling setting(s) {unknown}: use {', '.join(SAMPLING_SETTINGS)}.",
                               ja=f"{unknown} はサンプリングの設定にありません。使えるのは "
                                  f"{', '.join(SAMPLING_SETTINGS)} です。"))
-    check_logits(logits)
+    require_logits(logits)
     return torch.softmax(process_logits(logits.float(), **settings), dim=-1)  # (batch, vocab)
 
 
@@ -148,7 +148,7 @@ def temperature_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     >>> temperature_probs(torch.tensor([[1.0, 3.0, 2.0]]), 0)
     tensor([[0., 1., 0.]])
     """
-    check_logits(logits)
+    require_logits(logits)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
         raise CourseError(say(en=f"temperature must be a number >= 0, got {temperature!r}.",
                               ja=f"temperature={temperature!r} は使えません。温度は 0 以上の数にしてください。"))
@@ -168,7 +168,7 @@ def sample_frequencies(probs: torch.Tensor, n: int, seed: int = 0) -> torch.Tens
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise CourseError(say(en=f"n must be a whole number >= 1, got {n!r}.",
                               ja=f"n は 1 以上の整数にしてください。{n!r} が渡されました。"))
-    check_logits(probs)  # the same (batch, vocab) float shape
+    require_logits(probs)  # the same (batch, vocab) float shape
     generator = torch.Generator().manual_seed(seed)
     draws = torch.multinomial(probs, n, replacement=True, generator=generator)  # (batch, n)
     counts = torch.zeros_like(probs).scatter_add_(1, draws, torch.ones_like(draws, dtype=probs.dtype))
@@ -181,7 +181,7 @@ def greedy_pick(logits: torch.Tensor) -> torch.Tensor:
     >>> greedy_pick(torch.tensor([[0.1, 2.0, -1.0], [3.0, 0.0, 0.0]]))
     tensor([1, 0])
     """
-    check_logits(logits)
+    require_logits(logits)
     return torch.argmax(logits, dim=-1)  # (batch,)
 
 
@@ -192,15 +192,15 @@ def sample_pick(logits: torch.Tensor) -> torch.Tensor:
     >>> sample_pick(torch.tensor([[0.0, float("-inf"), 0.0]])).item() in (0, 2)
     True
     """
-    check_logits(logits)
+    require_logits(logits)
     probs = torch.softmax(logits, dim=-1)  # (batch, vocab), each row sums to 1
     return torch.multinomial(probs, num_samples=1).squeeze(1)  # (batch,)
 
 
-def check_logits(logits: torch.Tensor) -> None:
+def require_logits(logits: torch.Tensor) -> None:
     """Refuse anything but a 2-D floating-point tensor ``(batch, vocab)``, saying how to fix it.
 
-    >>> check_logits(torch.zeros(3))  # doctest: +ELLIPSIS
+    >>> require_logits(torch.zeros(3))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     llmcourse.errors.CourseError: logits must have shape (batch, vocab), got (3,). ... with logits[None].

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .errors import CourseError, a_type
-from .generation import check_model
+from .generation import require_model
 from .i18n import say
 
 __all__ = ["Scored", "score_continuations", "token_logprobs"]
@@ -88,7 +88,7 @@ def score_continuations(model: Any, tokenizer: Any, prompt: str, continuations: 
     ...                                                  [" Paris", " London"])]  # doctest: +SKIP
     [-0.26, -4.42]
     """
-    check_model(model, tokenizer, "score_continuations")
+    require_model(model, tokenizer, "score_continuations")
     if not isinstance(prompt, str) or not prompt:
         raise CourseError(say(en=f"prompt must be a non-empty string, got {a_type(prompt)}.",
                               ja=f"prompt は空でない文字列にしてください。{a_type(prompt)}が渡されました。"))

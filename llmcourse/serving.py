@@ -131,8 +131,8 @@ def start_server(model_dir: str | os.PathLike | None = None, *, port: int = DEFA
     Server(http://127.0.0.1:8765/v1, model='SmolLM2-135M-Instruct': running)
     """
     folder = _checked_model_dir(model_dir)
-    _check_extras()
-    _check_not_running()
+    _require_extras()
+    _require_not_running()
     port = _free_port() if port == 0 else _checked_port(port)
     log_path = Path(tempfile.mkdtemp(prefix="llmcourse-serve-")) / "server.log"
     command = [sys.executable, "-m", "transformers.cli.transformers", "serve", "--host", HOST, "--port", str(port),
@@ -199,7 +199,7 @@ def _checked_model_dir(model_dir: str | os.PathLike | None) -> Path:
     return folder
 
 
-def _check_extras() -> None:
+def _require_extras() -> None:
     """`transformers serve` imports fastapi, uvicorn and openai: say how to install them if one is missing."""
     missing = [name for name in SERVING_EXTRAS if importlib.util.find_spec(name) is None]
     if missing:
@@ -213,7 +213,7 @@ def _check_extras() -> None:
                                 "再起動してください。"))
 
 
-def _check_not_running() -> None:
+def _require_not_running() -> None:
     """One server per notebook: a second would load a second copy of the model and compete for the CPU."""
     for server in running_servers():
         raise CourseError(say(en=f"A server started by this notebook is already running: {server}. Use it "

@@ -96,10 +96,10 @@ def ready_cache() -> str:
 @pytest.fixture
 def course_env(monkeypatch, ready_cache):
     """A ready cache, no model chosen, and a hub that answers 'unreachable' at once."""
-    from llmcourse import environment, offline
+    from llmcourse import checkup, offline
 
     monkeypatch.setenv(offline.CACHE_ENV, ready_cache)
     monkeypatch.delenv("LLMCOURSE_MODEL", raising=False)
     monkeypatch.delenv(offline.SOURCE_ENV, raising=False)
-    monkeypatch.setattr(environment, "hub_reachable", lambda timeout: False)
+    monkeypatch.setattr(checkup, "hub_reachable", lambda timeout: False)
     return monkeypatch

@@ -31,7 +31,7 @@ from llmcourse.checks import (
     check_tokens_per_second,
     check_top_p_filter,
 )
-from llmcourse.checks.lesson01_loading import _check_compute_dtype, _check_footprint
+from llmcourse.checks.lesson01_loading import _judge_compute_dtype, _judge_footprint
 from llmcourse.i18n import set_language
 
 QUESTION = "What is the capital of France?"
@@ -186,7 +186,7 @@ def test_4bit_compute_dtype_on_gpus(capability, used, passed):
 
     layer = type("Linear4bit", (), {"compute_dtype": used})()
     report = Report("compute dtype")
-    _check_compute_dtype(report, layer, pick_dtypes("cuda", capability=capability, name="GPU"))
+    _judge_compute_dtype(report, layer, pick_dtypes("cuda", capability=capability, name="GPU"))
     assert report.passed is passed, report
     if not passed:
         wanted = "float16" if capability < (8, 0) else "bfloat16"
@@ -197,7 +197,7 @@ def test_4bit_model_footprint(four_bit, offline_model, monkeypatch):
     monkeypatch.setattr(four_bit, "get_memory_footprint", lambda *args, **kwargs: 170e6)  # 0.32 of 538 MB
     assert_fails_with(check_4bit_model(four_bit), "Linear layers")
     report = Report("footprint")
-    _check_footprint(report, offline_model[0])  # fp32 everywhere: the embeddings too
+    _judge_footprint(report, offline_model[0])  # fp32 everywhere: the embeddings too
     assert_fails_with(report, r"dtype=torch\.bfloat16")
 
 

@@ -29,7 +29,7 @@ import torch  # noqa: E402
 from llmcourse import (  # noqa: E402
     CourseError,
     cache,
-    environment,
+    checkup,
     format_batch,
     format_steps,
     generate,
@@ -166,7 +166,7 @@ GENERATING = {  # name -> call(kit): a mistake made while generating (lessons 03
     "alternatives out of range": lambda k: generate(k.model, k.tokenizer, "abc", alternatives=0),
     "chat without a template": lambda k: generate(k.model, k.tokenizer, "abc", chat=True),
     "a length that is not a number": lambda k: generate(k.model, k.tokenizer, "abc", max_new_tokens="5"),
-    "too big a record": lambda k: limits.check_record_size(k.model, k.tokenizer, 10**6, 100, {}),
+    "too big a record": lambda k: limits.require_record_size(k.model, k.tokenizer, 10**6, 100, {}),
     "1-D ids by hand": lambda k: generate_by_hand(k.model, k.ids[0], max_new_tokens=2),
     "the whole encoding by hand": lambda k: generate_by_hand(k.model, k.tokenizer(["abc"]), max_new_tokens=2),
     "a mask of the wrong shape": lambda k: generate_by_hand(k.model, k.ids, k.ids[:, :1], max_new_tokens=2),
@@ -179,9 +179,9 @@ GENERATING = {  # name -> call(kit): a mistake made while generating (lessons 03
     "negative temperature": lambda k: sampling.apply_temperature(torch.zeros(1, 4), -1.0),
     "top_k of 0": lambda k: sampling.top_k_filter(torch.zeros(1, 4), 0),
     "min_p out of range": lambda k: sampling.min_p_filter(torch.zeros(1, 4), 2.0),
-    "1-D logits": lambda k: sampling.check_logits(torch.zeros(4)),
-    "3-D logits": lambda k: sampling.check_logits(torch.zeros(1, 2, 4)),
-    "integer logits": lambda k: sampling.check_logits(torch.zeros(1, 4, dtype=torch.long)),
+    "1-D logits": lambda k: sampling.require_logits(torch.zeros(4)),
+    "3-D logits": lambda k: sampling.require_logits(torch.zeros(1, 2, 4)),
+    "integer logits": lambda k: sampling.require_logits(torch.zeros(1, 4, dtype=torch.long)),
     "an unknown sampling setting": lambda k: sampling.sampling_probs(torch.zeros(1, 4), top=3),
     "n of 0 samples": lambda k: sampling.sample_frequencies(torch.ones(1, 4) / 4, 0),
     "a bad pattern": lambda k: sampling.RegexLogitsProcessor(k.tokenizer, "[0-9", prompt_length=0),
@@ -288,17 +288,17 @@ def test_format_steps_and_format_batch_headers(kit):
 def test_the_doctor_report_before_a_fetch(course_env, tmp_path):
     course_env.setenv(offline.CACHE_ENV, str(tmp_path))
     out = io.StringIO()
-    assert environment.doctor(out) is False
+    assert checkup.doctor(out) is False
     lines = out.getvalue().splitlines()
     assert all(not leaks(line) for line in lines if line.split()[1] not in ("python", "transformers")), lines
     assert not english_runs(out.getvalue())
 
 
-def test_check_model_choice_names_the_model_in_japanese(course_env):
+def test_probe_model_choice_names_the_model_in_japanese(course_env):
     """Lesson 00 shows this line: '✘ モデル  $LLMCOURSE_MODEL = ハブのモデル ...', its label included."""
     course_env.setenv("LLMCOURSE_MODEL", "HuggingFaceTB/SmolLM2-360M-Instruct")
     course_env.setattr(loading, "in_hub_cache", lambda repo_id: False)
-    report = environment.format_report([environment.check_model_choice(reachable=False)])
+    report = checkup.format_report([checkup.probe_model_choice(reachable=False)])
     assert report.startswith("✘ モデル") and not leaks(report), report
 
 

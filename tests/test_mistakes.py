@@ -297,7 +297,7 @@ def test_max_length_is_never_overridden_by_the_default(kit):
     assert result.steps == 2 and "max_new_tokens" not in result.settings
     assert result.token_ids.tolist() == kit.result.token_ids.tolist()  # the same as max_new_tokens=2
     settings = {}
-    assert generation._check_length(settings, kit.model, prompt_tokens=8) == 20  # no length given: the default
+    assert generation._validated_length(settings, kit.model, prompt_tokens=8) == 20  # no length given: the default
     assert settings["max_new_tokens"] == generation.DEFAULT_MAX_NEW_TOKENS == 20
 
 

@@ -45,8 +45,8 @@ def check_4bit_model(report: Report, my_model: Any) -> None:
                    ja="二重量子化（既定では無効）はブロックごとのスケールも量子化し、重み 1 つあたり約 0.4 ビット"
                       "節約します"),
                "BitsAndBytesConfig(..., bnb_4bit_use_double_quant=True)")
-    _check_compute_dtype(report, layers[0], _device_dtypes(my_model))
-    _check_footprint(report, my_model)
+    _judge_compute_dtype(report, layers[0], _device_dtypes(my_model))
+    _judge_footprint(report, my_model)
 
 
 def _device_dtypes(model: Any) -> Any:
@@ -66,13 +66,13 @@ def _device_words(dtypes: Any) -> str:
                ja=f"この GPU（{dtypes.device}、compute capability {dotted}）")
 
 
-def _check_compute_dtype(report: Report, layer: Any, dtypes: Any) -> None:
+def _judge_compute_dtype(report: Report, layer: Any, dtypes: Any) -> None:
     """Add a line: the 4-bit matmuls run in the 16-bit type the course's rule picks for this device.
 
     >>> from llmcourse.i18n import set_language; set_language("en")
     >>> from llmcourse.precision import pick_dtypes
     >>> layer = type("Linear4bit", (), {"compute_dtype": None})()
-    >>> report = Report("compute"); _check_compute_dtype(report, layer, pick_dtypes("cuda", capability=(7, 5)))
+    >>> report = Report("compute"); _judge_compute_dtype(report, layer, pick_dtypes("cuda", capability=(7, 5)))
     >>> report.lines[0].message, report.lines[0].code
     ('matmuls run in float32, not float16', 'BitsAndBytesConfig(..., bnb_4bit_compute_dtype=torch.float16)')
     """
@@ -103,11 +103,11 @@ def _no_4bit_hint(model: Any) -> str:
                ja="このモデルは量子化されていません。4 ビットの量子化設定を渡して読み込みます")
 
 
-def _check_footprint(report: Report, model: Any) -> None:
+def _judge_footprint(report: Report, model: Any) -> None:
     """Add a line: the memory footprint is at most 0.3 of the same model in fp32 (parameter count × 4 bytes).
 
     >>> import torch; from llmcourse.i18n import set_language; set_language("en")
-    >>> report = Report("Footprint"); _check_footprint(report, torch.nn.Linear(10, 10))
+    >>> report = Report("Footprint"); _judge_footprint(report, torch.nn.Linear(10, 10))
     >>> report.lines[0].message
     'memory footprint 0 MB is 1.00 of the fp32 size (0 MB), more than 0.3'
     """

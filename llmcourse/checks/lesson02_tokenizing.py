@@ -35,10 +35,10 @@ def check_left_padding(report: Report, my_tokenizer: Any) -> None:
                say(en="the tokenizer has no token to pad with: reuse its end-of-text token as the pad token",
                    ja="パディングに使うトークンがありません。終了トークンをパディングトークンとして使います"),
                "my_tokenizer.pad_token = my_tokenizer.eos_token")
-    _check_pads_left(report, my_tokenizer)
+    _judge_pads_left(report, my_tokenizer)
 
 
-def _check_pads_left(report: Report, tokenizer: Any) -> None:
+def _judge_pads_left(report: Report, tokenizer: Any) -> None:
     """Encode the counting batch with padding=True: the shorter row must start with pad ids and mask 0s."""
     hint = say(en='the pad ids and the 0s of the attention mask must come first, so that every row ends with its '
                   'own last token: padding_side="left" and a pad token',

@@ -150,8 +150,8 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
                say(en="seeds 0-3 all give the same text", ja="シード 0〜3 がすべて同じテキストになります"),
                _sampling_hint(calls), code)
     # lines only when wrong, so that the passing output stays as it was
-    _check_new_text(report, my_sample, texts[0], calls[0])
-    _check_length(report, calls[0])
+    _judge_new_text(report, my_sample, texts[0], calls[0])
+    _judge_length(report, calls[0])
 
 
 def _seed_hint(calls: list[list]) -> str:
@@ -189,7 +189,7 @@ SAMPLED_TOKENS = 8  # exercise 2: 8 new tokens after "I am a cat."
 DECODE_NEW = "tokenizer.decode(output_ids[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)"
 
 
-def _check_new_text(report: Report, my_sample: Callable, text: str, events: list) -> None:
+def _judge_new_text(report: Report, my_sample: Callable, text: str, events: list) -> None:
     """Add a failed line for each mistake my_sample(0) shows against its own generate call; nothing when right."""
     run = _decoded_run(my_sample, events)
     if run is None:  # no generate call seen, or no tokenizer found: nothing to compare with
@@ -219,7 +219,7 @@ def _check_new_text(report: Report, my_sample: Callable, text: str, events: list
                    DECODE_NEW)
 
 
-def _check_length(report: Report, events: list) -> None:
+def _judge_length(report: Report, events: list) -> None:
     """Add a failed line when generate was not asked for `SAMPLED_TOKENS` new tokens; nothing when it was."""
     asked = next((event[4] for event in reversed(events) if event[0] == "generate"), SAMPLED_TOKENS)
     if asked != SAMPLED_TOKENS:
@@ -350,7 +350,7 @@ def check_padded_batch(report: Report, my_texts: Any) -> None:
                say(en="each text must come from its own row of output_ids, after the padded prompt",
                    ja="それぞれのテキストは output_ids の自分の行の、パディング込みのプロンプトより後ろから取ります"),
                decode)
-    _check_only_new_texts(report, my_texts, early, decode)  # lines only when wrong: the passing output stays
+    _judge_only_new_texts(report, my_texts, early, decode)  # lines only when wrong: the passing output stays
 
 
 def _prompt_end(text: str, prompt: str, word: str) -> str:
@@ -363,7 +363,7 @@ def _prompt_end(text: str, prompt: str, word: str) -> str:
     return before if before and prompt.endswith(before) else ""
 
 
-def _check_only_new_texts(report: Report, my_texts: list[str], early: str, decode: str) -> None:
+def _judge_only_new_texts(report: Report, my_texts: list[str], early: str, decode: str) -> None:
     """Add a failed line for a prompt (whole, or its end) or special tokens in the texts; nothing when right."""
     prompts = [row for row, (prompt, text) in enumerate(zip(PADDED_BATCH, my_texts, strict=True)) if prompt in text]
     if prompts:

@@ -17,7 +17,7 @@ from matplotlib.patches import Patch
 from ..errors import CourseError, a_type
 from ..generation import Distribution, GenerationResult
 from ..i18n import say
-from ..sampling import SAMPLING_SETTINGS, check_logits
+from ..sampling import SAMPLING_SETTINGS, require_logits
 from ..tokens import show_token, token_labels
 from .style import BLUE, LIGHT_GREY, VERMILLION, points, set_token_ticks
 
@@ -110,7 +110,7 @@ def distribution_label(which: str, settings: dict[str, Any] | None = None) -> st
     >>> distribution_label("raw") == raw_label()
     True
     """
-    check_which(which)
+    require_which(which)
     if which == "raw":
         return raw_label()
     return processed_label() if settings is None else applied_label(settings)
@@ -135,12 +135,12 @@ def probability_word() -> str:
     return say(en="probability", ja="確率")
 
 
-# ---------------------------------------------------------------- argument checks
+# ---------------------------------------------------------------- argument guards
 
-def check_which(which: str) -> None:
+def require_which(which: str) -> None:
     """Refuse anything but "raw" or "processed".
 
-    >>> check_which("logits")  # doctest: +ELLIPSIS
+    >>> require_which("logits")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     llmcourse.errors.CourseError: which must be "raw" (the model distribution) or "processed" (...), got 'logits'.
@@ -152,10 +152,10 @@ def check_which(which: str) -> None:
                                  f'{which!r} が渡されました。'))
 
 
-def check_result(result: Any) -> None:
+def require_result(result: Any) -> None:
     """Refuse anything but a `GenerationResult`, saying what the learner passed and what to pass.
 
-    >>> check_result(None)  # doctest: +ELLIPSIS
+    >>> require_result(None)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     llmcourse.errors.CourseError: This plot takes the GenerationResult that generate(...) returns, got None.
@@ -179,9 +179,9 @@ def check_result(result: Any) -> None:
                           ja=f"この図は generate(...) が返す GenerationResult を受け取ります。{what_ja}。"))
 
 
-def check_position(result: GenerationResult, row: int, step: int | None = None) -> int:
+def require_position(result: GenerationResult, row: int, step: int | None = None) -> int:
     """Check row (and step) against the result; return how many tokens that row generated."""
-    check_result(result)
+    require_result(result)
     rows = result.token_ids.shape[0]
     if not 0 <= row < rows:
         raise CourseError(row_message(row, rows))
@@ -196,8 +196,8 @@ def check_position(result: GenerationResult, row: int, step: int | None = None) 
 
 def distribution(result: GenerationResult, which: str) -> Distribution:
     """result.raw or result.processed, with a clear error for beam search results."""
-    check_result(result)
-    check_which(which)
+    require_result(result)
+    require_which(which)
     dist = getattr(result, which)
     if dist is None:
         raise CourseError(say(en="This result comes from beam search, which has no single next-token distribution. "
@@ -245,7 +245,7 @@ def logits_row(logits: Any, tokenizer: Any, row: int) -> torch.Tensor:
                                  "model(**inputs).logits[:, -1, :].",
                               ja=takes + "モデルそのものが渡されました。先にモデルを実行してください："
                                  "model(**inputs).logits[:, -1, :]。"))
-    check_logits(logits)  # (batch, vocab): says how to fix a 1-D or 3-D tensor
+    require_logits(logits)  # (batch, vocab): says how to fix a 1-D or 3-D tensor
     if not 0 <= row < logits.shape[0]:
         raise CourseError(row_message(row, logits.shape[0]))
     if tokenizer is None:
@@ -254,10 +254,10 @@ def logits_row(logits: Any, tokenizer: Any, row: int) -> torch.Tensor:
     return logits[row].detach().float().cpu()  # (vocab,)
 
 
-def check_alternatives(alternatives: int, recorded: int | None = None) -> None:
+def require_alternatives(alternatives: int, recorded: int | None = None) -> None:
     """``alternatives`` (how many tokens to draw) is a whole number >= 1, at most what generate recorded.
 
-    >>> check_alternatives(12, recorded=10)  # doctest: +ELLIPSIS
+    >>> require_alternatives(12, recorded=10)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     llmcourse.errors.CourseError: alternatives must be between 1 and 10, ...; got 12.

@@ -23,12 +23,12 @@ from ..generation import GenerationResult
 from ..i18n import say
 from ..tokens import show_token, token_labels
 from .common import (
-    check_alternatives,
-    check_position,
     distribution,
     distribution_label,
     probability_word,
     raw_label,
+    require_alternatives,
+    require_position,
     settings_text,
 )
 from .style import (
@@ -52,8 +52,8 @@ def plot_generation_heatmap(result: GenerationResult, *, row: int = 0, alternati
     >>> plot_generation_heatmap(generate(model, tokenizer, "The capital of France is"))  # doctest: +SKIP
     """
     dist = distribution(result, which)
-    steps = check_position(result, row)
-    check_alternatives(alternatives, recorded=dist.ids.shape[-1])
+    steps = require_position(result, row)
+    require_alternatives(alternatives, recorded=dist.ids.shape[-1])
     k = alternatives  # columns of the grid
     probs, ids = dist.probs[row, :steps, :k], dist.ids[row, :steps, :k]  # (steps, alternatives) each
     ranks = dist.chosen_rank[row, :steps].tolist()
@@ -92,7 +92,7 @@ def plot_confidence(result: GenerationResult, *, row: int = 0) -> Figure:
     >>> plot_confidence(generate(model, tokenizer, "Once upon a time", do_sample=True))  # doctest: +SKIP
     """
     raw, processed = distribution(result, "raw"), distribution(result, "processed")
-    steps = check_position(result, row)
+    steps = require_position(result, row)
     x = np.arange(steps)
     off = np.flatnonzero(raw.chosen_rank[row, :steps].numpy() > 0)  # steps where the pick was not the raw top-1
     with plot_style():
@@ -130,7 +130,7 @@ def plot_token_shading(result: GenerationResult, *, row: int = 0, by: str = "pro
         raise CourseError(say(en=f'by must be "prob" or "rank", got {by!r}.',
                               ja=f'by は "prob" か "rank" にしてください。{by!r} が渡されました。'))
     dist = distribution(result, which)
-    steps = check_position(result, row)
+    steps = require_position(result, row)
     if by == "prob":
         values, cmap, norm = dist.chosen_prob[row, :steps].tolist(), colormaps[CMAP], Normalize(0, 1)
     else:  # ranks 0..9 each get a colour, 10 and above share the last one

@@ -29,7 +29,7 @@ def plot_token_surprisal(scored: Sequence[Scored]) -> Figure:
     >>> plot_token_surprisal(score_continuations(model, tokenizer, "The capital of France is",
     ...                                          [" Paris", " the city of Paris"]))  # doctest: +SKIP
     """
-    scored = _check_scored(scored)
+    scored = _validated_scored(scored)
     longest = max(float(-s.logprobs.sum()) for s in scored)
     with plot_style():
         fig, ax = new_figure((10, 0.75 * len(scored) + 1.9))
@@ -61,7 +61,7 @@ def _summary(answer: Scored) -> str:
                ja=f"合計 {answer.total:.2f} · 平均 {answer.mean:.2f}（{count} トークン）")
 
 
-def _check_scored(scored: object) -> list[Scored]:
+def _validated_scored(scored: object) -> list[Scored]:
     """A non-empty list of `Scored` answers of one prompt; say what to pass otherwise."""
     if isinstance(scored, Scored):
         scored = [scored]

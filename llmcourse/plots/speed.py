@@ -16,7 +16,7 @@ from ..i18n import say
 from .style import BLUE, GREY, ORANGE, SKY, new_figure, plot_style, points
 
 
-def _check_runs(runs: object, example: str) -> None:
+def _require_runs(runs: object, example: str) -> None:
     """A non-empty mapping of label -> non-empty list of positive numbers, or a CourseError that says how."""
     if not isinstance(runs, Mapping) or not runs:
         got = a_type(runs) if not isinstance(runs, Mapping) else say(en="an empty mapping", ja="空の辞書")
@@ -41,7 +41,7 @@ def plot_tokens_per_pass(runs: Mapping[str, Sequence[int]]) -> Figure:
     >>> plot_tokens_per_pass({"plain greedy": [1, 1, 1, 1], "prompt lookup": [3, 1]})
     <CourseFigure size 800x250 with 1 Axes>
     """
-    _check_runs(runs, '{"plain greedy": log.tokens}')
+    _require_runs(runs, '{"plain greedy": log.tokens}')
     labels = list(runs)
     with plot_style():
         fig, ax = new_figure((8, 1.3 + 0.6 * len(labels)))
@@ -73,7 +73,7 @@ def plot_speedups(speedups: Mapping[str, Sequence[float]], *, xlabel: str = "") 
     >>> plot_speedups({"prompt lookup": [2.1, 1.8, 2.3]})
     <CourseFigure size 600x300 with 1 Axes>
     """
-    _check_runs(speedups, '{"prompt lookup": lookup_time.speedups(plain_time)}')
+    _require_runs(speedups, '{"prompt lookup": lookup_time.speedups(plain_time)}')
     labels = list(speedups)
     medians = [statistics.median(speedups[label]) for label in labels]
     low = [median - min(speedups[label]) for label, median in zip(labels, medians, strict=True)]

@@ -23,9 +23,6 @@ from ..tokens import token_labels
 from .common import (
     applied_label,
     bar_legend,
-    check_alternatives,
-    check_position,
-    check_which,
     context,
     distribution_label,
     draw_bars,
@@ -34,6 +31,9 @@ from .common import (
     other_label,
     probability_word,
     raw_label,
+    require_alternatives,
+    require_position,
+    require_which,
     settings_text,
     step_logits,
     top_with_other,
@@ -61,12 +61,12 @@ def plot_next_token(result_or_logits: GenerationResult | torch.Tensor, *, step: 
     >>> plot_next_token(result, step=0)                                                      # doctest: +SKIP
     >>> plot_next_token(model(**inputs).logits[:, -1, :], tokenizer=tokenizer)               # doctest: +SKIP
     """
-    check_which(which)
-    check_alternatives(alternatives)
+    require_which(which)
+    require_alternatives(alternatives)
     chosen = rank = None
     if isinstance(result_or_logits, GenerationResult):
         result = result_or_logits
-        check_position(result, row, step)
+        require_position(result, row, step)
         logits, tokenizer = step_logits(result, which, row, step), result.tokenizer
         chosen = int(result.token_ids[row, step])
         rank = int(getattr(result, which).chosen_rank[row, step])
@@ -92,8 +92,8 @@ def plot_raw_vs_processed(result: GenerationResult, *, step: int = 0, row: int =
     >>> result = generate(model, tokenizer, "Once upon a time", do_sample=True, top_k=5)  # doctest: +SKIP
     >>> plot_raw_vs_processed(result, step=0)                                            # doctest: +SKIP
     """
-    check_position(result, row, step)
-    check_alternatives(alternatives)
+    require_position(result, row, step)
+    require_alternatives(alternatives)
     raw = torch.softmax(step_logits(result, "raw", row, step), -1)
     processed = torch.softmax(step_logits(result, "processed", row, step), -1)
     ids, raw_heights = top_with_other(raw, alternatives)
@@ -124,7 +124,7 @@ def plot_temperatures(logits: torch.Tensor, tokenizer: Any, temperatures: Sequen
     >>> plot_temperatures(model(**inputs).logits[:, -1, :], tokenizer)  # doctest: +SKIP
     """
     logits = logits_row(logits, tokenizer, row)
-    check_alternatives(alternatives)
+    require_alternatives(alternatives)
     ids = logits.topk(min(alternatives, logits.numel())).indices  # temperature never changes the order
     ncols = min(len(temperatures), 4)
     nrows = math.ceil(len(temperatures) / ncols)
@@ -159,7 +159,7 @@ def plot_truncation(logits: torch.Tensor, tokenizer: Any, *, top_k: int | None =
     >>> plot_truncation(model(**inputs).logits[:, -1, :], tokenizer, top_p=0.9)  # doctest: +SKIP
     """
     logits = logits_row(logits, tokenizer, row)[None]  # (1, vocab)
-    check_alternatives(alternatives)
+    require_alternatives(alternatives)
     probs = sampling_probs(logits, temperature=temperature)[0]  # (vocab,)
     processed = process_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)[0]
     kept = torch.isfinite(processed)  # (vocab,) what generate would keep
@@ -231,7 +231,7 @@ def plot_empirical_vs_model(logits: torch.Tensor, tokenizer: Any, *, n: int = 10
     >>> plot_empirical_vs_model(model(**inputs).logits[:, -1, :], tokenizer, n=500, temperature=0.8)  # doctest: +SKIP
     """
     logits = logits_row(logits, tokenizer, row)[None]  # (1, vocab)
-    check_alternatives(alternatives)
+    require_alternatives(alternatives)
     probs = sampling_probs(logits, **sampling)  # (1, vocab)
     which = "processed" if any(sampling.get(key) not in (None, 1.0) for key in SAMPLING_SETTINGS) else "raw"
     settings = {"do_sample": True, "top_k": None, **sampling}  # sampling_probs applies no default top-k

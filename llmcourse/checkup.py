@@ -1,11 +1,13 @@
-"""The environment doctor (`doctor()`): can this machine run the course, and if not, what to do.
+"""The checkup of this machine (`doctor()`): can it run the course, and if not, what to do.
 
-Lesson 00 introduces it (``python -m llmcourse doctor``). Each check returns a
-`Check` with a status ("ok", "warn" or "fail"), one line of detail and, when
-something needs doing, the command that fixes it. Nothing here downloads or loads a
-model; the slowest check is the hub probe, bounded at 3 s. The report speaks the
-language of `llmcourse.i18n.get_language()` (English or Japanese): details, fixes and
-the names of the checks (`label`); package names and commands stay as they are.
+Lesson 00 introduces it (``python -m llmcourse doctor``). Each probe (`probe_python`
+... `probe_model_choice`) returns a `Probe` with a status ("ok", "warn" or "fail"),
+one line of detail and, when something needs doing, the command that fixes it.
+Nothing here downloads or loads a model; the slowest probe is the hub's, bounded at
+3 s. The report speaks the language of `llmcourse.i18n.get_language()` (English or
+Japanese): details, fixes and the names of the probes (`label`); package names and
+commands stay as they are. (Exercise checks, which return a `Report`, live in
+`llmcourse.checks`.)
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ ASCII_MARKS = {"ok": "+", "warn": "!", "fail": "x"}
 
 
 @dataclass(frozen=True)
-class Check:
+class Probe:
     """One line of the doctor's report.
 
-    >>> Check("python", "ok", "3.11.7").status
+    >>> Probe("python", "ok", "3.11.7").status
     'ok'
     """
 
@@ -56,51 +58,51 @@ def _major_minor(version: str) -> tuple[int, int]:
     return (int(found[1]), int(found[2])) if found else (0, 0)
 
 
-def check_python() -> Check:
+def probe_python() -> Probe:
     """Python 3.11 or newer.
 
-    >>> check_python().status
+    >>> probe_python().status
     'ok'
     """
     version = ".".join(str(part) for part in sys.version_info[:3])
     if sys.version_info < (3, 11):  # noqa: UP036 (the doctor must run, and say so, on an older Python)
-        return Check("python", "fail", say(en=f"{version} is too old", ja=f"{version} は古すぎます"),
+        return Probe("python", "fail", say(en=f"{version} is too old", ja=f"{version} は古すぎます"),
                      say(en="install Python 3.11 or newer, then reinstall the course into it",
                          ja="Python 3.11 以降をインストールし、コースをそこにインストールし直してください"))
-    return Check("python", "ok", version)
+    return Probe("python", "ok", version)
 
 
-def check_torch() -> Check:
+def probe_torch() -> Probe:
     """torch's version and the GPU it sees (none is fine: the course runs on CPU).
 
-    >>> check_torch().name
+    >>> probe_torch().name
     'torch'
     """
     try:
         import torch
     except ImportError:
-        return Check("torch", "fail", say(en="not installed", ja="インストールされていません"),
+        return Probe("torch", "fail", say(en="not installed", ja="インストールされていません"),
                      'pip install "torch>=2.4"')
     if _major_minor(torch.__version__) < (2, 4):
-        return Check("torch", "fail", say(en=f"{torch.__version__} is too old", ja=f"{torch.__version__} は古すぎます"),
+        return Probe("torch", "fail", say(en=f"{torch.__version__} is too old", ja=f"{torch.__version__} は古すぎます"),
                      'pip install "torch>=2.4"')
     if torch.cuda.is_available():
         gpu = torch.cuda.get_device_properties(0)
         memory = f"{gpu.total_memory / 2**30:.0f} GiB"
-        return Check("torch", "ok", say(en=f"{torch.__version__}, GPU {gpu.name} ({memory})",
+        return Probe("torch", "ok", say(en=f"{torch.__version__}, GPU {gpu.name} ({memory})",
                                         ja=f"{torch.__version__}、GPU {gpu.name}（{memory}）"))
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return Check("torch", "ok", say(en=f"{torch.__version__}, Apple GPU (mps); the lessons default to CPU",
+        return Probe("torch", "ok", say(en=f"{torch.__version__}, Apple GPU (mps); the lessons default to CPU",
                                         ja=f"{torch.__version__}、Apple GPU（mps）。レッスンは既定では CPU で動きます"))
-    return Check("torch", "ok", say(
+    return Probe("torch", "ok", say(
         en=f"{torch.__version__}, no GPU: every lesson runs on CPU (more slowly)",
         ja=f"{torch.__version__}、GPU なし。どのレッスンも CPU で動きます（速度は遅めです）"))
 
 
-def check_bitsandbytes() -> Check:
+def probe_bitsandbytes() -> Probe:
     """bitsandbytes' version and backend; 4-bit on CPU needs 0.49 or newer.
 
-    >>> check_bitsandbytes().name
+    >>> probe_bitsandbytes().name
     'bitsandbytes'
     """
     silence_bitsandbytes()  # before the import: it logs about optional kernels
@@ -108,7 +110,7 @@ def check_bitsandbytes() -> Check:
         import bitsandbytes
         from bitsandbytes import cextension
     except Exception as error:  # ImportError, or a broken native library
-        return Check("bitsandbytes", "fail", say(en=f"cannot be imported ({type(error).__name__})",
+        return Probe("bitsandbytes", "fail", say(en=f"cannot be imported ({type(error).__name__})",
                                                  ja=f"インポートできません（{type(error).__name__}）"),
                      'pip install "bitsandbytes>=0.49"')
     version = bitsandbytes.__version__
@@ -116,33 +118,33 @@ def check_bitsandbytes() -> Check:
     mock_library = getattr(cextension, "ErrorHandlerMockBNBNativeLibrary", ())  # what bitsandbytes loads on failure
     native = not isinstance(getattr(cextension, "lib", None), mock_library)
     if backend == "CPU" and _major_minor(version) < (0, 49):
-        return Check("bitsandbytes", "fail", say(en=f"{version} quantizes only on a GPU",
+        return Probe("bitsandbytes", "fail", say(en=f"{version} quantizes only on a GPU",
                                                  ja=f"{version} は GPU でしか量子化できません"),
                      say(en='pip install "bitsandbytes>=0.49" (4-bit on CPU needs 0.49 or newer)',
                          ja='pip install "bitsandbytes>=0.49"（CPU で 4 ビット量子化するには 0.49 以降が必要です）'))
     if backend != "CPU" and not native:
-        return Check("bitsandbytes", "fail", say(en=f"{version}: its {backend} library did not load",
+        return Probe("bitsandbytes", "fail", say(en=f"{version}: its {backend} library did not load",
                                                  ja=f"{version}：{backend} 用のライブラリを読み込めませんでした"),
                      'pip install --force-reinstall "bitsandbytes>=0.49"')
-    return Check("bitsandbytes", "ok", say(en=f"{version}, {backend} backend (4-bit and 8-bit available)",
+    return Probe("bitsandbytes", "ok", say(en=f"{version}, {backend} backend (4-bit and 8-bit available)",
                                            ja=f"{version}、{backend} バックエンド（4 ビットも 8 ビットも使えます）"))
 
 
-def check_dtypes() -> Check:
+def probe_dtypes() -> Probe:
     """The dtypes `load_model` uses here (`precision.pick_dtypes`); on a GPU its name and compute capability.
 
-    >>> check_dtypes().name
+    >>> probe_dtypes().name
     'dtypes'
     """
     found = gpu_capability("cuda")
     if found is None:
-        return Check("dtypes", "ok", say(
+        return Probe("dtypes", "ok", say(
             en="CPU: float32 by default; quantized (4-bit, 8-bit): bfloat16 matmuls and other layers",
             ja="CPU：既定は float32。量子化（4 ビット、8 ビット）では行列積もほかの層も bfloat16"))
     capability, name = found
     dotted = ".".join(str(part) for part in capability)
     if capability < BNB_4BIT_CAPABILITY:
-        return Check("dtypes", "fail", say(
+        return Probe("dtypes", "fail", say(
             en=f"GPU {name}, compute capability {dotted}: too old for bitsandbytes 4-bit "
                "(it needs 6.0, Pascal or newer)",
             ja=f"GPU {name}、compute capability {dotted}：bitsandbytes の 4 ビットには古すぎます"
@@ -155,7 +157,7 @@ def check_dtypes() -> Check:
                ja="8.0（Ampere）より前は bfloat16 をネイティブに計算できません"))
     no_8bit = "" if capability >= BNB_8BIT_CAPABILITY else say(
         en="; 8-bit needs 7.5 (Turing)", ja="。8 ビットには 7.5（Turing）以降が必要です")
-    return Check("dtypes", "ok", say(
+    return Probe("dtypes", "ok", say(
         en=f"GPU {name}, compute capability {dotted}: 4-bit NF4 with {dtype} matmuls and other layers ({why}){no_8bit}",
         ja=f"GPU {name}、compute capability {dotted}：4 ビット NF4、行列積もほかの層も {dtype}（{why}）{no_8bit}"))
 
@@ -167,46 +169,46 @@ def _torch_backend() -> str:
     return "CUDA" if torch.cuda.is_available() else "CPU"
 
 
-def check_transformers() -> Check:
+def probe_transformers() -> Probe:
     """transformers 5.x: the course uses its v5 API (``dtype=``, ``quantization_config=``).
 
-    >>> check_transformers().status
+    >>> probe_transformers().status
     'ok'
     """
     try:
         import transformers
     except ImportError:
-        return Check("transformers", "fail", say(en="not installed", ja="インストールされていません"),
+        return Probe("transformers", "fail", say(en="not installed", ja="インストールされていません"),
                      'pip install "transformers>=5,<6"')
     version = transformers.__version__
     if _major_minor(version)[0] != 5:
-        return Check("transformers", "fail", say(en=f"{version}, the course needs 5.x",
+        return Probe("transformers", "fail", say(en=f"{version}, the course needs 5.x",
                                                  ja=f"{version}：このコースには 5.x が必要です"),
                      'pip install "transformers>=5,<6"')
-    return Check("transformers", "ok", version)
+    return Probe("transformers", "ok", version)
 
 
-def check_offline_model(deep: bool = False) -> Check:
+def probe_offline_model(deep: bool = False) -> Probe:
     """Is the offline default converted and complete (file sizes, or with ``deep`` sha256, against its manifest)?
 
-    >>> check_offline_model().name
+    >>> probe_offline_model().name
     'offline model'
     """
     try:
         status = offline.cache_status(deep=deep)
     except Exception as error:  # an unreadable cache folder must not crash the doctor
-        return Check("offline model", "fail", say(en=f"cache at {offline.checkpoint_dir()} is unreadable ({error})",
+        return Probe("offline model", "fail", say(en=f"cache at {offline.checkpoint_dir()} is unreadable ({error})",
                                                   ja=f"キャッシュ {offline.checkpoint_dir()} を読めません（{error}）"),
                      "python -m llmcourse fetch --force")
     if status.ready:
-        return Check("offline model", "ok", say(en=f"{offline.MODEL_NAME} ready at {status.path}",
+        return Probe("offline model", "ok", say(en=f"{offline.MODEL_NAME} ready at {status.path}",
                                                 ja=f"{offline.MODEL_NAME} は準備できています（{status.path}）"))
     if not_a_folder(status.path.parent):
-        return Check("offline model", "fail", say(en=f"the cache cannot hold it: {status.detail}",
+        return Probe("offline model", "fail", say(en=f"the cache cannot hold it: {status.detail}",
                                                   ja=f"キャッシュに置けません：{status.detail}"),
                      say(en=f"point ${offline.CACHE_ENV} at a folder (it is created if missing), or unset it",
                          ja=f"${offline.CACHE_ENV} をフォルダに向けるか（なければ作られます）、設定を外してください"))
-    return Check("offline model", "fail", say(  # status.detail is in the same language (offline.cache_status)
+    return Probe("offline model", "fail", say(  # status.detail is in the same language (offline.cache_status)
         en=f"{offline.MODEL_NAME} {status.detail} ({status.path})",
         ja=f"{offline.MODEL_NAME} はまだ使えません：{status.detail}（{status.path}）"), _fetch_fix())
 
@@ -217,29 +219,29 @@ def _fetch_fix() -> str:
     return "python -m llmcourse fetch" if can_write(root) else how_to_fetch(root)
 
 
-def check_hub(reachable: bool) -> Check:
+def probe_hub(reachable: bool) -> Probe:
     """Report the hub probe; unreachable is only a warning (the offline default works).
 
-    >>> check_hub(False).status
+    >>> probe_hub(False).status
     'warn'
     """
     url = os.environ.get("HF_ENDPOINT", HUB_URL)
     if reachable:
-        return Check("hub", "ok", say(en=f"{url} reachable: hub models can be downloaded",
+        return Probe("hub", "ok", say(en=f"{url} reachable: hub models can be downloaded",
                                       ja=f"{url} に接続できます。ハブのモデルをダウンロードできます"))
     if hub_offline_by_setting():
         why = say(en="switched off (HF_HUB_OFFLINE)", ja="HF_HUB_OFFLINE で無効にされています")
     else:
         why = say(en=f"{url} not reachable", ja=f"{url} に接続できません")
-    return Check("hub", "warn", say(
+    return Probe("hub", "warn", say(
         en=f"{why}: hub models need a network; the offline default does not",
         ja=f"{why}。ハブのモデルにはネットワークが必要ですが、オフラインの既定モデルには不要です"))
 
 
-def check_model_choice(reachable: bool) -> Check:
+def probe_model_choice(reachable: bool) -> Probe:
     """The model ``$LLMCOURSE_MODEL`` picks, and whether it can load from here (`loading.resolve_model` decides).
 
-    >>> check_model_choice(False).name
+    >>> probe_model_choice(False).name
     'model'
     """
     choice = resolve_model(None, reachable=reachable)  # $LLMCOURSE_MODEL, read exactly as load_model reads it
@@ -248,53 +250,53 @@ def check_model_choice(reachable: bool) -> Check:
                 ja=f"{MODEL_ENV} の設定を解除して、オフラインの既定モデル {offline.MODEL_NAME} に戻してください")
     if choice.origin == "offline default":
         how = f"{env} = {chosen}" if chosen else say(en=f"{env} not set", ja=f"{env} は未設定")
-        return Check("model", "ok", say(en=f"offline default {offline.MODEL_NAME} ({how})",
+        return Probe("model", "ok", say(en=f"offline default {offline.MODEL_NAME} ({how})",
                                         ja=f"オフラインの既定モデル {offline.MODEL_NAME}（{how}）"))
     if choice.origin == "folder" and choice.ok:
-        return Check("model", "ok", say(en=f"{env} = folder {chosen}", ja=f"{env} = フォルダ {chosen}"))
+        return Probe("model", "ok", say(en=f"{env} = folder {chosen}", ja=f"{env} = フォルダ {chosen}"))
     if choice.origin == "folder" and os.path.isfile(os.path.expanduser(chosen)):
-        return Check("model", "fail", say(en=f"{env} = {chosen}, a file: it must be a model folder",
+        return Probe("model", "fail", say(en=f"{env} = {chosen}, a file: it must be a model folder",
                                           ja=f"{env} = {chosen} はファイルです。モデルのフォルダを指定してください"),
                      say(en=f"set it to the folder that holds the file, or {unset}",
                          ja=f"ファイルのあるフォルダを指定するか、{unset}"))
     if choice.origin == "folder":
-        return Check("model", "fail", say(en=f"{env} = {chosen}, but there is no such folder",
+        return Probe("model", "fail", say(en=f"{env} = {chosen}, but there is no such folder",
                                           ja=f"{env} = {chosen} ですが、そのフォルダはありません"),
                      say(en=f"correct the path, or {unset}", ja=f"パスを直すか、{unset}"))
     if choice.origin == "hub cache":
-        return Check("model", "ok", say(en=f"{env} = hub model {chosen}, already in the local hub cache",
+        return Probe("model", "ok", say(en=f"{env} = hub model {chosen}, already in the local hub cache",
                                         ja=f"{env} = ハブのモデル {chosen}（ローカルのハブキャッシュにあります）"))
     if choice.ok:
-        return Check("model", "ok", say(en=f"{env} = hub model {chosen} (downloaded on first load)",
+        return Probe("model", "ok", say(en=f"{env} = hub model {chosen} (downloaded on first load)",
                                         ja=f"{env} = ハブのモデル {chosen}（最初の読み込みでダウンロードされます）"))
-    return Check("model", "fail", say(en=f"{env} = hub model {chosen}, but the hub is not reachable",
+    return Probe("model", "fail", say(en=f"{env} = hub model {chosen}, but the hub is not reachable",
                                       ja=f"{env} = ハブのモデル {chosen} ですが、ハブに接続できません"),
                  say(en=f"{unset} (or connect to the internet)",
                      ja=f"{unset}（またはインターネットに接続してください）"))
 
 
-def run_checks(deep: bool = False) -> list[Check]:
-    """Run every check in order; the hub is probed once, for at most 3 s; ``deep`` hashes the model files.
+def run_probes(deep: bool = False) -> list[Probe]:
+    """Run every probe in order; the hub is reached for once, for at most 3 s; ``deep`` hashes the model files.
 
-    >>> [check.name for check in run_checks()][:2]
+    >>> [probe.name for probe in run_probes()][:2]
     ['python', 'torch']
     """
-    checks: list[Callable[[], Check]] = [check_python, check_torch, check_bitsandbytes, check_dtypes,
-                                         check_transformers, lambda: check_offline_model(deep)]
-    results = [_safely(check) for check in checks]
+    probes: list[Callable[[], Probe]] = [probe_python, probe_torch, probe_bitsandbytes, probe_dtypes,
+                                         probe_transformers, lambda: probe_offline_model(deep)]
+    results = [_safely(probe) for probe in probes]
     reachable = hub_reachable(HUB_TIMEOUT_S)
-    results.append(_safely(lambda: check_hub(reachable)))
-    results.append(_safely(lambda: check_model_choice(reachable)))
+    results.append(_safely(lambda: probe_hub(reachable)))
+    results.append(_safely(lambda: probe_model_choice(reachable)))
     return results
 
 
-def _safely(check: Callable[[], Check]) -> Check:
-    """Run one check; a crash inside it becomes a "fail" line instead of a traceback."""
+def _safely(probe: Callable[[], Probe]) -> Probe:
+    """Run one probe; a crash inside it becomes a "fail" line instead of a traceback."""
     try:
-        return check()
+        return probe()
     except Exception as error:
-        name = getattr(check, "__name__", "check").removeprefix("check_")
-        return Check(name, "fail", say(en=f"the check itself failed: {type(error).__name__}: {error}",
+        name = getattr(probe, "__name__", "probe").removeprefix("probe_")
+        return Probe(name, "fail", say(en=f"the check itself failed: {type(error).__name__}: {error}",
                                        ja=f"チェック自体が失敗しました：{type(error).__name__}: {error}"),
                      say(en="report this at the course's issue tracker, with the line above",
                          ja="上の行を添えて、コースの issue トラッカーに報告してください"))
@@ -315,7 +317,7 @@ def _marks(stream: TextIO) -> dict[str, str]:
 
 
 def label(name: str) -> str:
-    """The name of a check as the report shows it: the package names as they are, the others translated.
+    """The name of a probe as the report shows it: the package names as they are, the others translated.
 
     >>> from llmcourse.i18n import set_language
     >>> set_language("ja"); label("offline model"), label("torch")
@@ -326,20 +328,20 @@ def label(name: str) -> str:
     return say(en=name, ja=JAPANESE_LABELS.get(name, name))
 
 
-def format_report(checks: list[Check], marks: dict[str, str] = MARKS) -> str:
-    """One aligned line per check, with ``fix:`` under those that need one.
+def format_report(probes: list[Probe], marks: dict[str, str] = MARKS) -> str:
+    """One aligned line per probe, with ``fix:`` under those that need one.
 
-    >>> print(format_report([Check("python", "ok", "3.11.7"), Check("hub", "warn", "offline")]))
+    >>> print(format_report([Probe("python", "ok", "3.11.7"), Probe("hub", "warn", "offline")]))
     ✔ python  3.11.7
     ! hub     offline
     """
-    width = max(text_width(label(check.name)) for check in checks)  # columns: a Japanese label takes 2 per character
+    width = max(text_width(label(probe.name)) for probe in probes)  # columns: a Japanese label takes 2 per character
     fix = say(en="fix: ", ja="対処：")
     lines = []
-    for check in checks:
-        lines.append(f"{marks[check.status]} {pad_text(label(check.name), width)}  {check.detail}")
-        if check.fix and check.status != "ok":
-            lines.append(f"  {'':<{width}}  {fix}{check.fix}")
+    for probe in probes:
+        lines.append(f"{marks[probe.status]} {pad_text(label(probe.name), width)}  {probe.detail}")
+        if probe.fix and probe.status != "ok":
+            lines.append(f"  {'':<{width}}  {fix}{probe.fix}")
     return "\n".join(lines)
 
 
@@ -357,9 +359,9 @@ def doctor(stream: TextIO | None = None, *, deep: bool = False) -> bool:
             return doctor(stream, deep=deep)
         finally:
             set_language("ja")
-    checks = run_checks(deep)
+    probes = run_probes(deep)
     marks = _marks(stream)
-    ready = all(check.status != "fail" for check in checks)
+    ready = all(probe.status != "fail" for probe in probes)
     if ready:
         verdict = say(en="Ready: the course can run here.", ja="準備完了：このマシンでコースを実行できます。")
     else:
@@ -367,5 +369,5 @@ def doctor(stream: TextIO | None = None, *, deep: bool = False) -> bool:
                          "then run `python -m llmcourse doctor` again.",
                       ja=f"準備ができていません：{marks['fail']} の各行の下にある対処を行ってから、"
                          "もう一度 `python -m llmcourse doctor` を実行してください。")
-    print(format_report(checks, marks), verdict, sep="\n", file=stream)
+    print(format_report(probes, marks), verdict, sep="\n", file=stream)
     return ready
