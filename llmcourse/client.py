@@ -53,14 +53,14 @@ class StreamedReply:
         return self.arrived[0] if self.arrived else self.seconds
 
     @property
-    def tokens(self) -> int:
+    def token_count(self) -> int:
         """New tokens: the server's count when it sent one, else the number of pieces."""
         return int(self.usage["completion_tokens"]) if self.usage else len(self.pieces)
 
     @property
     def tokens_per_second(self) -> float:
         """New tokens per second of this request, waiting included."""
-        return self.tokens / self.seconds if self.seconds > 0 else float("nan")
+        return self.token_count / self.seconds if self.seconds > 0 else float("nan")
 
 
 @dataclass
@@ -72,14 +72,14 @@ class RequestRun:
     concurrent: bool
 
     @property
-    def tokens(self) -> int:
+    def token_count(self) -> int:
         """New tokens of all the answers together."""
-        return sum(reply.tokens for reply in self.replies)
+        return sum(reply.token_count for reply in self.replies)
 
     @property
     def tokens_per_second(self) -> float:
         """Throughput: new tokens of all answers per second of wall time."""
-        return self.tokens / self.seconds if self.seconds > 0 else float("nan")
+        return self.token_count / self.seconds if self.seconds > 0 else float("nan")
 
 
 def read_events(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:

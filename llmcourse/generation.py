@@ -73,7 +73,7 @@ class GenerationResult:
 
     Rows of a batch stop at different lengths: after its EOS a row is padded, and
     ``token_mask`` says which positions of ``token_ids`` hold real new tokens. The
-    tokens of one row, as text: ``result.tokens(row)``; how many were generated in
+    tokens of one row, as text: ``result.token_texts(row)``; how many were generated in
     all: ``int(result.token_mask.sum())``.
     """
 
@@ -94,10 +94,10 @@ class GenerationResult:
         """Number of generation steps (the longest new sequence)."""
         return int(self.token_ids.shape[1])
 
-    def tokens(self, row: int = 0) -> list[str]:
+    def token_texts(self, row: int = 0) -> list[str]:
         """The text of each generated token of one row (padding after EOS left out).
 
-        >>> generate(model, tokenizer, "A list of colors: red, blue", max_new_tokens=3).tokens(0)  # doctest: +SKIP
+        >>> generate(model, tokenizer, "A list of colors: red, blue", max_new_tokens=3).token_texts(0)  # doctest: +SKIP
         [',', ' and', ' green']
         """
         ids = self.token_ids[row][self.token_mask[row]].tolist()

@@ -270,9 +270,9 @@ def _validated_steps(steps: Any) -> list[Step]:
                                  "format_steps([step]) とするか、全部なら format_steps(steps) としてください。"))
     if isinstance(steps, (GenerationResult, str)) or not isinstance(steps, Iterable):
         result = isinstance(steps, GenerationResult)
-        what = ("a GenerationResult (from generate): for its tokens use result.tokens(0), or plot it"
+        what = ("a GenerationResult (from generate): for its tokens use result.token_texts(0), or plot it"
                 if result else a_type(steps))
-        what_ja = ("generate が返す GenerationResult が渡されました。そのトークンには result.tokens(0) を使うか、"
+        what_ja = ("generate が返す GenerationResult が渡されました。そのトークンには result.token_texts(0) を使うか、"
                    "図に描いてください" if result else f"{a_type(steps)}が渡されました")
         raise CourseError(say(en=f"format_steps takes the list that generation_steps(...) returns, got {what}.",
                               ja=f"format_steps は generation_steps(...) が返すリストを受け取ります。{what_ja}。"))

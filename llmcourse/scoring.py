@@ -34,7 +34,7 @@ class Scored:
     tokenizer: Any = field(repr=False)
 
     @property
-    def tokens(self) -> list[str]:
+    def token_texts(self) -> list[str]:
         """The text of each token."""
         return [self.tokenizer.decode([i]) for i in self.ids]
 

@@ -167,19 +167,19 @@ class StepLog:
     >>> log = StepLog()
     >>> for ids in (torch.tensor([[5, 6, 7]]), torch.tensor([8]), torch.tensor([[9, 10, 11]])):
     ...     log.put(ids)
-    >>> log.tokens, log.passes, log.new_tokens
+    >>> log.tokens_per_pass, log.passes, log.new_tokens
     ([1, 3], 2, 4)
     """
 
     def __init__(self) -> None:
-        self.tokens: list[int] = []  # new tokens per forward pass, in order
+        self.tokens_per_pass: list[int] = []  # new tokens of each forward pass, in order
         self.times: list[float] = []  # perf_counter at the prompt, then after each pass
         self._prompt_seen = False
 
     def put(self, value: Any) -> None:
         self.times.append(time.perf_counter())
         if self._prompt_seen:
-            self.tokens.append(int(value.numel()))
+            self.tokens_per_pass.append(int(value.numel()))
         self._prompt_seen = True
 
     def end(self) -> None:
@@ -188,11 +188,11 @@ class StepLog:
     @property
     def passes(self) -> int:
         """Forward passes of the model after the prompt's (the prefill's pass gave the first token)."""
-        return len(self.tokens)
+        return len(self.tokens_per_pass)
 
     @property
     def new_tokens(self) -> int:
-        return sum(self.tokens)
+        return sum(self.tokens_per_pass)
 
     def step_seconds(self) -> Timing:
         """Seconds of each pass after the first (the first one also read the prompt): median and spread."""

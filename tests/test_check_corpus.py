@@ -445,7 +445,7 @@ WRONG = [
          "prompt tokens were read"),
     mistake("rate: seconds per token",
          lambda k: C.check_tokens_per_second(lambda r, s: s / r.token_mask.sum().item()), "seconds per token"),
-    mistake("rate: one row", lambda k: C.check_tokens_per_second(lambda r, s: len(r.tokens(0)) / s), "one row"),
+    mistake("rate: one row", lambda k: C.check_tokens_per_second(lambda r, s: len(r.token_texts(0)) / s), "one row"),
     mistake("rate: EOS left out", lambda k: C.check_tokens_per_second(
         lambda r, s: (r.token_ids != r.tokenizer.eos_token_id).sum().item() / s), "EOS token was left out"),
     mistake("rate: not divided", lambda k: C.check_tokens_per_second(lambda r, s: r.token_mask.sum().item()),
@@ -498,8 +498,8 @@ RIGHT = [
         streamed(k, skip_prompt=True, skip_special_tokens=True), full_text(k))),
     answer("chunks: a tuple", lambda k: C.check_streamed_chunks((", green", ", yellow"), ", green, yellow")),
     answer("rate: token_mask", lambda k: C.check_tokens_per_second(lambda r, s: r.token_mask.sum().item() / s)),
-    answer("rate: result.tokens of every row", lambda k: C.check_tokens_per_second(
-        lambda r, s: sum(len(r.tokens(row)) for row in range(len(r.texts))) / s)),
+    answer("rate: result.token_texts of every row", lambda k: C.check_tokens_per_second(
+        lambda r, s: sum(len(r.token_texts(row)) for row in range(len(r.texts))) / s)),
     answer("rate: a tensor", lambda k: C.check_tokens_per_second(lambda r, s: r.token_mask.sum() / s)),
 ]
 

@@ -37,8 +37,8 @@ def test_tokens_are_the_masked_ids_as_text(batch, tiny_tokenizer):
     result, _ = batch
     for row in range(len(PROMPTS)):
         ids = result.token_ids[row][result.token_mask[row]].tolist()
-        assert result.tokens(row) == [tiny_tokenizer.decode([i]) for i in ids]
-    assert int(result.token_mask.sum()) == sum(len(result.tokens(row)) for row in range(len(PROMPTS)))
+        assert result.token_texts(row) == [tiny_tokenizer.decode([i]) for i in ids]
+    assert int(result.token_mask.sum()) == sum(len(result.token_texts(row)) for row in range(len(PROMPTS)))
 
 
 def test_without_a_pad_token_generate_pads_with_eos(tiny_model, tiny_tokenizer):

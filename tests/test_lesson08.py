@@ -43,7 +43,7 @@ def greedy(model, inputs, new_tokens, **settings):
     """Greedy ids and the tokens each forward pass added."""
     log = StepLog()
     ids = model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False, streamer=log, **settings)
-    return ids, log.tokens
+    return ids, log.tokens_per_pass
 
 
 def set_draft_tokens(draft, k):
@@ -183,7 +183,7 @@ def test_step_log_counts_passes_and_times_them(tiny_model):
     log = StepLog()
     tiny_model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=6, min_new_tokens=6,
                         do_sample=False, streamer=log)
-    assert log.tokens == [1] * 6 and log.passes == 6 and log.new_tokens == 6
+    assert log.tokens_per_pass == [1] * 6 and log.passes == 6 and log.new_tokens == 6
     assert len(log.times) == 7 and len(log.step_seconds().seconds) == 5
 
 

@@ -275,7 +275,7 @@ def test_heatmap_cells_are_the_recorded_alternatives_and_the_chosen_tokens_are_o
 def test_token_shading_writes_every_token_on_its_colour(sampled, by):
     fig = plots.plot_token_shading(sampled, by=by)
     tokens = [text for text in fig.texts if text.get_bbox_patch() is not None]
-    assert [t.get_text() for t in tokens] == [show_token(token, 40) for token in sampled.tokens(0)]
+    assert [t.get_text() for t in tokens] == [show_token(token, 40) for token in sampled.token_texts(0)]
     steps = len(tokens)
     if by == "prob":
         expected = colormaps["viridis"](sampled.raw.chosen_prob[0, :steps].numpy())

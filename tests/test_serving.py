@@ -135,10 +135,10 @@ def test_a_folder_without_a_model_is_refused(tmp_path):
 
 def test_reply_and_run_numbers():
     reply = StreamedReply("Hi there", ["Hi", " there"], [0.5, 0.75], 1.0, "stop", {"completion_tokens": 3})
-    assert (reply.ttft, reply.tokens, reply.tokens_per_second) == (0.5, 3, 3.0)
+    assert (reply.ttft, reply.token_count, reply.tokens_per_second) == (0.5, 3, 3.0)
     assert StreamedReply("", [], [], 2.0, "length").ttft == 2.0  # nothing arrived: waited the whole time
     run = client.RequestRun([reply, reply], seconds=2.0, concurrent=True)
-    assert (run.tokens, run.tokens_per_second) == (6, 3.0)
+    assert (run.token_count, run.tokens_per_second) == (6, 3.0)
 
 
 def test_the_timeline_draws_each_request_from_its_start():
@@ -189,7 +189,7 @@ def test_concurrent_replies_match_sequential_ones_and_generate_greedy(server, of
     together = send_requests(server, QUESTIONS[:2], concurrent=True, max_tokens=8, temperature=0)
     apart = send_requests(server, QUESTIONS[:2], concurrent=False, max_tokens=8, temperature=0)
     assert [r.text for r in together.replies] == [r.text for r in apart.replies]
-    assert all(r.finish_reason == "length" and r.tokens == 8 for r in together.replies + apart.replies)
+    assert all(r.finish_reason == "length" and r.token_count == 8 for r in together.replies + apart.replies)
     model, tokenizer = offline_model
     expected = generate(model, tokenizer, QUESTIONS[0], chat=True, max_new_tokens=8).texts[0]
     assert together.replies[0].text == expected

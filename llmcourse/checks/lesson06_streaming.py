@@ -83,7 +83,7 @@ def check_tokens_per_second(report: Report, my_rate_fn: Callable[[Any, float], A
 
     >>> check_tokens_per_second(lambda result, seconds: result.token_mask.sum().item() / seconds).passed
     True
-    >>> check_tokens_per_second(lambda result, seconds: len(result.tokens(0) + result.tokens(1)) / seconds).passed
+    >>> check_tokens_per_second(lambda result, seconds: len(result.token_texts(0) + result.token_texts(1)) / seconds).passed
     True
     """
     result = _finished_early_result()
@@ -109,7 +109,7 @@ def _finished_early_result() -> Any:
 
     >>> _finished_early_result().token_mask.sum().item()
     9
-    >>> _finished_early_result().tokens(1)
+    >>> _finished_early_result().token_texts(1)
     ['·20', '·21', '</s>']
     """
     import torch

@@ -343,7 +343,7 @@ def bar_legend(fig: Figure, chosen: int | None, ids: Sequence[int], rank: int | 
 
 def context(result: GenerationResult, row: int, step: int, chars: int = 50) -> str:
     """The text the model saw before ``step``: prompt plus the tokens generated so far, shortened at the front."""
-    shown = show_token(result.prompts[row] + "".join(result.tokens(row)[:step]))
+    shown = show_token(result.prompts[row] + "".join(result.token_texts(row)[:step]))
     return shown if len(shown) <= chars else "…" + shown[-chars:]
 
 

@@ -138,7 +138,7 @@ def plot_token_shading(result: GenerationResult, *, row: int = 0, by: str = "pro
         cmap, norm = colormaps[CMAP + "_r"], BoundaryNorm(np.arange(-0.5, 11), colormaps[CMAP].N)
     with plot_style():
         fig, _ = new_figure((10, 3), nrows=0)  # placed by hand: tokens wrap like text
-        height = _lay_out_tokens(fig, result.tokens(row), [cmap(norm(v)) for v in values], bottom=1.05)
+        height = _lay_out_tokens(fig, result.token_texts(row), [cmap(norm(v)) for v in values], bottom=1.05)
         colorbar = fig.colorbar(ScalarMappable(norm, cmap), orientation="horizontal",
                                 cax=fig.add_axes((0.25, 0.6 / height, 0.5, 0.22 / height)))
         colorbar.set_label(say(en=f"{'probability' if by == 'prob' else 'rank'} of the chosen token: ",

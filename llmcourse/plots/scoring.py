@@ -35,7 +35,7 @@ def plot_token_surprisal(scored: Sequence[Scored]) -> Figure:
         fig, ax = new_figure((10, 0.75 * len(scored) + 1.9))
         for row, answer in enumerate(scored):
             left = 0.0
-            for index, (token, logprob) in enumerate(zip(answer.tokens, answer.logprobs.tolist(), strict=True)):
+            for index, (token, logprob) in enumerate(zip(answer.token_texts, answer.logprobs.tolist(), strict=True)):
                 colour = SEGMENT_COLOURS[index % 2]
                 width = -logprob
                 ax.barh(row, width, left=left, height=0.6, color=colour, edgecolor="white", linewidth=1)

@@ -36,12 +36,12 @@ def plot_tokens_per_pass(runs: Mapping[str, Sequence[int]]) -> Figure:
 
     Plain decoding adds one token per pass (many thin blocks); prompt lookup and a draft model add
     several when the model accepts their guesses (fewer, wider blocks). ``runs`` maps a label to
-    `StepLog.tokens`.
+    `StepLog.tokens_per_pass`.
 
     >>> plot_tokens_per_pass({"plain greedy": [1, 1, 1, 1], "prompt lookup": [3, 1]})
     <CourseFigure size 800x250 with 1 Axes>
     """
-    _require_runs(runs, '{"plain greedy": log.tokens}')
+    _require_runs(runs, '{"plain greedy": log.tokens_per_pass}')
     labels = list(runs)
     with plot_style():
         fig, ax = new_figure((8, 1.3 + 0.6 * len(labels)))
