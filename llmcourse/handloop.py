@@ -94,7 +94,7 @@ class Step:
     token_id: int  # the id that was picked
     token: str  # its text
     prob: float  # its probability in the distribution it was picked from
-    alternatives: list[tuple[str, float]]  # the most likely (text, probability) pairs, most likely first
+    most_likely: list[tuple[str, float]]  # the most likely (text, probability) pairs, most likely first
     text: str  # the generated text so far, this token included (prompt left out)
 
 
@@ -104,8 +104,8 @@ def generation_steps(model: Any, tokenizer: Any, prompt_or_ids: str | list[int] 
 
     ``sampling`` takes do_sample, temperature, top_k, top_p and min_p, as `generate_by_hand`.
     Probabilities come from the distribution actually picked from (after temperature and
-    filters when sampling); tokens a filter removed (probability 0) are left out of a
-    step's ``alternatives``.
+    filters when sampling); ``alternatives`` is how many of the most likely tokens a step keeps in
+    ``most_likely``, leaving out the tokens a filter removed (probability 0).
 
     >>> steps = generation_steps(model, tokenizer, "A list of colors: red, blue", max_new_tokens=3)  # doctest: +SKIP
     >>> [(s.token, round(s.prob, 2)) for s in steps]                                                # doctest: +SKIP
@@ -130,7 +130,7 @@ def _step(tokenizer: Any, logits: torch.Tensor, token_id: int, before: list[Step
     likely = [(tokenizer.decode([int(i)]), float(p)) for i, p in zip(best.indices, best.values, strict=True) if p > 0]
     ids = [step.token_id for step in before] + [token_id]
     return Step(index=len(before), token_id=token_id, token=tokenizer.decode([token_id]),
-                prob=float(probs[token_id]), alternatives=likely, text=tokenizer.decode(ids))
+                prob=float(probs[token_id]), most_likely=likely, text=tokenizer.decode(ids))
 
 
 def format_steps(steps: Iterable[Step], *, prob_digits: int = 3) -> str:
@@ -145,7 +145,7 @@ def format_steps(steps: Iterable[Step], *, prob_digits: int = 3) -> str:
     """
     steps = _validated_steps(steps)
     rows = [(str(s.index), show_token(s.token), f"{s.prob:.{prob_digits}f}",
-             " · ".join(f"{show_token(t)} {p:.{prob_digits}f}" for t, p in s.alternatives)) for s in steps]
+             " · ".join(f"{show_token(t)} {p:.{prob_digits}f}" for t, p in s.most_likely)) for s in steps]
     header = (say(en="step", ja="ステップ"), say(en="token", ja="トークン"), say(en="prob", ja="確率"),
               say(en="most likely", ja="確率の高い候補"))
     widths = [max(text_width(r[i]) for r in [header, *rows]) for i in range(3)]

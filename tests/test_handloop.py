@@ -116,9 +116,9 @@ def test_generation_steps_greedy_match_generate(tiny_model, tiny_tokenizer, one_
     expected = reference(tiny_model, **one_prompt, max_new_tokens=20)[0, one_prompt.input_ids.shape[1]:]
     assert [s.token_id for s in steps] == expected.tolist()
     for index, step in enumerate(steps):
-        probs = [p for _, p in step.alternatives]
+        probs = [p for _, p in step.most_likely]
         assert step.index == index
-        assert step.alternatives[0] == (step.token, step.prob)  # greedy picks the most likely token
+        assert step.most_likely[0] == (step.token, step.prob)  # greedy picks the most likely token
         assert probs == sorted(probs, reverse=True)
         assert sum(probs) == pytest.approx(1.0, abs=1e-5)  # alternatives=64 is the whole vocabulary
         assert step.text == tiny_tokenizer.decode(expected[: index + 1])
@@ -134,9 +134,9 @@ def test_generation_steps_sampling_match_generate(tiny_model, tiny_tokenizer, on
     assert [s.token_id for s in steps] == expected[0, one_prompt.input_ids.shape[1]:].tolist()
     for step in steps:
         # probabilities of the filtered distribution: the kept tokens only, summing to 1
-        assert sum(p for _, p in step.alternatives) == pytest.approx(1.0, abs=1e-5)
-        assert all(p > 0 for _, p in step.alternatives) and step.prob > 0
-        assert len(step.alternatives) <= settings.get("top_k", 64)
+        assert sum(p for _, p in step.most_likely) == pytest.approx(1.0, abs=1e-5)
+        assert all(p > 0 for _, p in step.most_likely) and step.prob > 0
+        assert len(step.most_likely) <= settings.get("top_k", 64)
 
 
 def test_generation_steps_stop_at_eos_and_accept_ids(tiny_model, tiny_tokenizer):
@@ -147,7 +147,7 @@ def test_generation_steps_stop_at_eos_and_accept_ids(tiny_model, tiny_tokenizer)
     for prompt in ([20, 21, 22], ids[0], ids):
         steps = list(generation_steps(tiny_model, tiny_tokenizer, prompt, max_new_tokens=40, alternatives=3))
         assert [s.token_id for s in steps] == until_eos
-        assert all(len(s.alternatives) == 3 for s in steps)
+        assert all(len(s.most_likely) == 3 for s in steps)
 
 
 def test_format_steps_shows_whitespace_as_every_table_and_plot_does():
