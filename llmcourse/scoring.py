@@ -3,7 +3,7 @@
 One forward pass over prompt + continuation gives, at every position, the model's
 distribution over the next token; the log-probability of each continuation token is
 read at the position just before it. Their sum is the log-likelihood of the whole
-continuation, their mean the per-token score that does not favour short texts, and
+continuation, their mean the per-token average that does not favour short texts, and
 ``exp(-mean)`` its perplexity. `llmcourse.plots.plot_token_surprisal` draws them.
 """
 
@@ -20,11 +20,11 @@ from .errors import CourseError, a_type
 from .generation import require_model
 from .i18n import say
 
-__all__ = ["Scored", "score_continuations", "token_logprobs"]
+__all__ = ["ContinuationLogprobs", "score_continuations", "token_logprobs"]
 
 
 @dataclass
-class Scored:
+class ContinuationLogprobs:
     """One continuation of a prompt, with the log-probability (natural log) of each of its tokens."""
 
     prompt: str
@@ -39,7 +39,7 @@ class Scored:
         return [self.tokenizer.decode([i]) for i in self.ids]
 
     @property
-    def total(self) -> float:
+    def log_likelihood(self) -> float:
         """The log-likelihood of the whole continuation: the sum over its tokens (closer to 0 is likelier)."""
         return float(self.logprobs.sum())
 
@@ -78,14 +78,15 @@ def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, prompt_length:
 
 
 @torch.no_grad()
-def score_continuations(model: Any, tokenizer: Any, prompt: str, continuations: Sequence[str]) -> list[Scored]:
+def score_continuations(model: Any, tokenizer: Any, prompt: str,
+                        continuations: Sequence[str]) -> list[ContinuationLogprobs]:
     """Score each continuation of ``prompt`` with one forward pass: the log-probability of each of its tokens.
 
     A continuation is tokenized on its own and appended to the prompt's tokens, so a
     leading space belongs to it: ``" Paris"``, not ``"Paris"``.
 
-    >>> [round(s.total, 2) for s in score_continuations(model, tokenizer, "The capital of France is",
-    ...                                                  [" Paris", " London"])]  # doctest: +SKIP
+    >>> [round(s.log_likelihood, 2) for s in score_continuations(model, tokenizer, "The capital of France is",
+    ...                                                           [" Paris", " London"])]  # doctest: +SKIP
     [-0.26, -4.42]
     """
     require_model(model, tokenizer, "score_continuations")
@@ -103,5 +104,5 @@ def score_continuations(model: Any, tokenizer: Any, prompt: str, continuations: 
         input_ids = torch.cat([prompt_ids, ids], dim=1).to(model.device)
         logits = model(input_ids).logits  # (1, length, vocab)
         logprobs = token_logprobs(logits, input_ids, prompt_ids.shape[1])[0].cpu()  # (tokens,)
-        scored.append(Scored(prompt, text, ids[0].tolist(), logprobs, tokenizer))
+        scored.append(ContinuationLogprobs(prompt, text, ids[0].tolist(), logprobs, tokenizer))
     return scored

@@ -82,7 +82,7 @@ class BeamNode:
 
     step: int  # 0 = the first new token
     ids: tuple[int, ...]  # the new tokens so far; the last one is this node's token
-    score: float  # sum of the log-probabilities of ids: what beam search ranks
+    cumulative_logprob: float  # sum of the log-probabilities of ids: what beam search ranks
     status: str  # "kept" (a beam at the next step), "finished" (stored as a hypothesis) or "pruned"
 
 
@@ -92,7 +92,7 @@ class BeamTree:
 
     >>> nodes = [BeamNode(0, (5,), -0.1, "kept"), BeamNode(0, (6,), -0.9, "pruned"),
     ...          BeamNode(1, (5, 7), -0.3, "finished")]
-    >>> tree = BeamTree([1], 1, nodes, final=(5, 7), final_score=-0.15, tokenizer=None)
+    >>> tree = BeamTree([1], 1, nodes, final=(5, 7), final_normalized_logprob=-0.15, tokenizer=None)
     >>> tree.steps, [node.ids for node in tree.at_step(0)]
     (2, [(5,), (6,)])
     """
@@ -101,7 +101,7 @@ class BeamTree:
     num_beams: int
     nodes: list[BeamNode]
     final: tuple[int, ...]  # the best finished hypothesis: generate's first returned sequence
-    final_score: float  # its score / length ** length_penalty, generate's sequences_scores
+    final_normalized_logprob: float  # its cumulative_logprob / length ** length_penalty: generate's sequences_scores
     tokenizer: Any = field(repr=False)
 
     @classmethod
@@ -118,10 +118,10 @@ class BeamTree:
         if eos_token_ids is None:
             eos_token_ids = settings.get("eos_token_id", result.tokenizer.eos_token_id)
         eos = {eos_token_ids} if isinstance(eos_token_ids, int) else set(eos_token_ids or ())
-        nodes, final, score = _replay_beam_search(result.outputs.scores, row, eos, settings)
+        nodes, final, normalized = _replay_beam_search(result.outputs.scores, row, eos, settings)
         returned_row = row * settings.get("num_return_sequences", 1)
         tree = cls(result.sequences[returned_row, : result.prompt_length].tolist(), settings["num_beams"], nodes,
-                   final, score, result.tokenizer)
+                   final, normalized, result.tokenizer)
         if result.sequences[returned_row, result.prompt_length:].tolist()[: len(final)] != list(final):
             raise CourseError(say(en="Replaying beam search did not give generate's first sequence; "
                                      "pass eos_token_ids=model.generation_config.eos_token_id.",
@@ -130,7 +130,7 @@ class BeamTree:
         return tree
 
     def at_step(self, step: int) -> list[BeamNode]:
-        """The candidates considered at one step, best score first."""
+        """The candidates considered at one step, highest cumulative log-probability first."""
         return [node for node in self.nodes if node.step == step]
 
     @property
@@ -146,14 +146,14 @@ def _replay_beam_search(scores: Sequence[torch.Tensor], row: int, eos: set[int],
     penalty, early_stopping = settings.get("length_penalty", 1.0), settings.get("early_stopping", False)
     keep = max(2, 1 + len(eos)) * num_beams  # generate looks at this many candidates per step
     beams = [((), 0.0)] + [((), -1e9)] * (num_beams - 1)  # only the first beam is live at the start
-    finished: list[tuple[float, tuple[int, ...]]] = []  # (score / length ** penalty, ids), best first
+    finished: list[tuple[float, tuple[int, ...]]] = []  # (cumulative log-prob / length ** penalty, ids), best first
     nodes, open_to_improvement = [], True
     for step, step_scores in enumerate(scores):
         log_probs = step_scores[row * num_beams:(row + 1) * num_beams].float().cpu()  # (beams, vocab)
-        totals = log_probs + torch.tensor([score for _, score in beams])[:, None]  # add each beam's score so far
+        totals = log_probs + torch.tensor([logprob for _, logprob in beams])[:, None]  # each beam's sum so far added
         values, flat = totals.flatten().topk(keep)
         vocab = log_probs.shape[-1]
-        pairs = zip(flat.tolist(), values.tolist(), strict=True)  # (index into beams x vocab, summed score)
+        pairs = zip(flat.tolist(), values.tolist(), strict=True)  # (index into beams x vocab, summed log-prob)
         candidates = [(beams[i // vocab][0] + (i % vocab,), v) for i, v in pairs]
         ends = [ids[-1] in eos or step + 1 >= max_new_tokens for ids, _ in candidates]
         # the best candidates that did not end become the next beams

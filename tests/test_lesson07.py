@@ -33,7 +33,7 @@ from llmcourse.checks import (  # noqa: E402
 from llmcourse.checks import loop as loop_check  # noqa: E402
 from llmcourse.constrain import vocabulary_texts  # noqa: E402
 from llmcourse.i18n import set_language  # noqa: E402
-from llmcourse.plots import Scored, plot_token_surprisal, score_continuations  # noqa: E402
+from llmcourse.plots import ContinuationLogprobs, plot_token_surprisal, score_continuations  # noqa: E402
 from llmcourse.sampling import PresenceFrequencyPenalty, RegexLogitsProcessor  # noqa: E402
 from llmcourse.scoring import token_logprobs  # noqa: E402
 
@@ -156,7 +156,7 @@ def test_one_forward_pass_gives_back_the_log_probabilities_generate_recorded(mod
     # one pass over the whole text vs one token at a time with the cache: the same up to float rounding
     torch.testing.assert_close(scored.logprobs, sampled.raw.chosen_prob[0].log(), atol=5e-4, rtol=0)
     torch.testing.assert_close(scored.logprobs, raw, atol=5e-4, rtol=0)
-    assert scored.total == pytest.approx(float(raw.sum()), abs=2e-3)
+    assert scored.log_likelihood == pytest.approx(float(raw.sum()), abs=2e-3)
     assert scored.perplexity == pytest.approx(float((-raw.mean()).exp()), rel=1e-3)
 
 
@@ -174,8 +174,8 @@ def test_token_logprobs_reads_each_token_one_position_earlier():
 
 
 def scored_answers(tokenizer):
-    return [Scored("Review:", "ab", [4, 5], torch.tensor([-0.5, -2.0]), tokenizer),
-            Scored("Review:", "c", [6], torch.tensor([-1.5]), tokenizer)]
+    return [ContinuationLogprobs("Review:", "ab", [4, 5], torch.tensor([-0.5, -2.0]), tokenizer),
+            ContinuationLogprobs("Review:", "c", [6], torch.tensor([-1.5]), tokenizer)]
 
 
 def test_surprisal_plot_draws_each_token_as_long_as_its_surprisal(tiny_tokenizer):

@@ -346,10 +346,10 @@ def test_beam_tree_on_the_real_model_ends_in_generates_sequence(offline_model, t
     tree = plots.beam_search_tree(model, tokenizer, prompt, num_beams=3, max_new_tokens=6)
     reference = beam_reference(model, tokenizer, prompt, num_beams=3, max_new_tokens=6)
     assert tree.prompt_ids + list(tree.final) == reference.sequences[0].tolist()
-    assert tree.final_score == pytest.approx(reference.sequences_scores[0].item(), abs=1e-4)
+    assert tree.final_normalized_logprob == pytest.approx(reference.sequences_scores[0].item(), abs=1e-4)
     transition = model.compute_transition_scores(reference.sequences, reference.scores, reference.beam_indices)
     final_node = next(n for n in tree.nodes if n.ids == tree.final)
-    assert final_node.score == pytest.approx(transition[0].sum().item(), abs=1e-3)
+    assert final_node.cumulative_logprob == pytest.approx(transition[0].sum().item(), abs=1e-3)
     for step in range(tree.steps - 1):
         assert [n.status for n in tree.at_step(step)].count("kept") == 3
     assert any(n.status == "pruned" for n in tree.nodes)
@@ -381,7 +381,7 @@ def test_beam_tree_replays_generate_on_the_tiny_model(tiny_model, tiny_tokenizer
     returned = reference.sequences[0].tolist()
     assert tree.prompt_ids + list(tree.final) == returned[: len(tree.prompt_ids) + len(tree.final)]
     assert set(returned[len(tree.prompt_ids) + len(tree.final):]) <= {tiny_tokenizer.pad_token_id}
-    assert tree.final_score == pytest.approx(reference.sequences_scores[0].item(), abs=1e-4)
+    assert tree.final_normalized_logprob == pytest.approx(reference.sequences_scores[0].item(), abs=1e-4)
     assert tree.steps == len(reference.scores)  # the replay stops where generate stopped
     plots.plot_beam_tree(result)
 

@@ -28,7 +28,7 @@ for a projector. A learner's own figure gets the same look:
 <CourseFigure size 400x200 with 1 Axes>
 """
 
-from ..scoring import Scored, score_continuations
+from ..scoring import ContinuationLogprobs, score_continuations
 from ..search import BeamNode, BeamTree, Branches, beam_search_tree, branch_points, sample_branches
 from .branches import plot_beam_tree, plot_branch_runs, plot_branches
 from .common import distribution_label, other_label, processed_label, raw_label
@@ -49,7 +49,7 @@ __all__ = [
     "plot_branches", "plot_branch_runs", "plot_beam_tree",
     "sample_branches", "branch_points", "Branches", "beam_search_tree", "BeamTree", "BeamNode",
     # how likely given texts are (lesson 07), and their data
-    "plot_token_surprisal", "score_continuations", "Scored",
+    "plot_token_surprisal", "score_continuations", "ContinuationLogprobs",
     # memory and speed
     "plot_memory", "plot_kv_cache_timing", "plot_throughput",
     # faster decoding (lesson 08)

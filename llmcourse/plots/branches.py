@@ -95,8 +95,8 @@ def plot_beam_tree(tree_or_result: BeamTree | GenerationResult) -> Figure:
     place = {(): (0.0, (rows - 1) / 2)}  # node ids -> (x, y); the prompt is the root
     with plot_style():
         fig, ax = new_figure((1.75 * tree.steps + 2.6, 0.75 * rows + 1.6))
-        for step in range(tree.steps):  # children sit in the order of their parents, best score first
-            nodes = sorted(tree.at_step(step), key=lambda node: (place[node.ids[:-1]][1], -node.score))
+        for step in range(tree.steps):  # children sit in the order of their parents, best first
+            nodes = sorted(tree.at_step(step), key=lambda node: (place[node.ids[:-1]][1], -node.cumulative_logprob))
             for y, node in enumerate(nodes):
                 place[node.ids] = (step + 1.0, float(y))
                 _draw_beam_node(ax, tree, node, place)
@@ -114,9 +114,9 @@ def plot_beam_tree(tree_or_result: BeamTree | GenerationResult) -> Figure:
                   frameon=False)
         final = show_token(tree.tokenizer.decode(tree.final), 60)
         ax.set_title(say(en=f"Beam search, {tree.num_beams} beams: scores are summed log-probabilities; returned: "
-                            f"{final} (score/length {tree.final_score:.3f})",
+                            f"{final} (score/length {tree.final_normalized_logprob:.3f})",
                          ja=f"ビームサーチ（ビーム数 {tree.num_beams}）。スコアは対数確率の和。返されるシーケンス："
-                            f"{final}（スコア/長さ {tree.final_score:.3f}）"),
+                            f"{final}（スコア/長さ {tree.final_normalized_logprob:.3f}）"),
                      fontsize=points(10), parse_math=False)
     return fig
 
@@ -139,8 +139,8 @@ def _draw_beam_node(ax: Any, tree: BeamTree, node: BeamNode, place: dict[tuple[i
             linewidth=2.5 if final else 0.8, linestyle="-" if node.status != "pruned" else ":")
     face = {"kept": SKY, "finished": LIGHT_GREEN, "pruned": "white"}[node.status]
     label = token_labels(tree.tokenizer, node.ids[-1:], label_chars(14))[0]
-    ax.text(x1, y1, f"{label}\n{node.score:.2f}", ha="center", va="center", fontsize=points(8), parse_math=False,
-            color="black" if node.status != "pruned" else GREY, zorder=3,
+    ax.text(x1, y1, f"{label}\n{node.cumulative_logprob:.2f}", ha="center", va="center", fontsize=points(8),
+            parse_math=False, color="black" if node.status != "pruned" else GREY, zorder=3,
             bbox=dict(boxstyle="round", facecolor=face, linewidth=2.5 if final else 1,
                       edgecolor=VERMILLION if final else BLUE if node.status == "kept" else GREY,
                       linestyle="--" if node.status == "pruned" else "-"))

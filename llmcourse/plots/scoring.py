@@ -1,6 +1,6 @@
 """How likely the model finds given texts: each token's surprisal, one bar per candidate answer (lesson 07).
 
-Reads the `Scored` continuations of `llmcourse.scoring.score_continuations`. Each bar is
+Reads the `ContinuationLogprobs` of `llmcourse.scoring.score_continuations`. Each bar is
 made of one segment per token, as long as that token's surprisal ``-log p`` (nats):
 the whole bar is ``-log P(answer)``, so a longer answer tends to get a longer bar even
 when each of its tokens is likely. That is the length bias of summed log-probabilities,
@@ -16,14 +16,14 @@ from matplotlib.figure import Figure
 
 from ..errors import CourseError, a_type
 from ..i18n import say
-from ..scoring import Scored
+from ..scoring import ContinuationLogprobs
 from ..tokens import show_token
 from .style import BLUE, SKY, new_figure, plot_style, points, set_token_ticks, text_colour
 
 SEGMENT_COLOURS = (BLUE, SKY)  # neighbouring tokens alternate, so that each segment stands out
 
 
-def plot_token_surprisal(scored: Sequence[Scored]) -> Figure:
+def plot_token_surprisal(scored: Sequence[ContinuationLogprobs]) -> Figure:
     """One horizontal bar per answer, a segment per token as long as its surprisal -log p; sum and mean at the end.
 
     >>> plot_token_surprisal(score_continuations(model, tokenizer, "The capital of France is",
@@ -54,18 +54,18 @@ def plot_token_surprisal(scored: Sequence[Scored]) -> Figure:
     return fig
 
 
-def _summary(answer: Scored) -> str:
+def _summary(answer: ContinuationLogprobs) -> str:
     """The numbers at the end of a bar: sum, mean per token and the number of tokens."""
     count = len(answer.ids)
-    return say(en=f"sum {answer.total:.2f} · mean {answer.mean:.2f} ({count} token{'s' if count > 1 else ''})",
-               ja=f"合計 {answer.total:.2f} · 平均 {answer.mean:.2f}（{count} トークン）")
+    return say(en=f"sum {answer.log_likelihood:.2f} · mean {answer.mean:.2f} ({count} token{'s' if count > 1 else ''})",
+               ja=f"合計 {answer.log_likelihood:.2f} · 平均 {answer.mean:.2f}（{count} トークン）")
 
 
-def _validated_scored(scored: object) -> list[Scored]:
-    """A non-empty list of `Scored` answers of one prompt; say what to pass otherwise."""
-    if isinstance(scored, Scored):
+def _validated_scored(scored: object) -> list[ContinuationLogprobs]:
+    """A non-empty list of `ContinuationLogprobs` answers of one prompt; say what to pass otherwise."""
+    if isinstance(scored, ContinuationLogprobs):
         scored = [scored]
-    if not isinstance(scored, (list, tuple)) or not scored or not all(isinstance(s, Scored) for s in scored):
+    if not isinstance(scored, (list, tuple)) or not scored or not all(isinstance(s, ContinuationLogprobs) for s in scored):
         raise CourseError(say(en="plot_token_surprisal takes what score_continuations(model, tokenizer, prompt, "
                                  f"answers) returns, got {a_type(scored)}.",
                               ja="plot_token_surprisal は score_continuations(model, tokenizer, prompt, answers) が"
