@@ -321,7 +321,7 @@ def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | N
     import torch
     from transformers import AutoConfig, AutoTokenizer
 
-    from llmcourse.loading import resolve_model_name
+    from llmcourse.loading import ensure_model_source
     from llmcourse.offline import gguf_path
 
     path = gguf_path()
@@ -330,7 +330,7 @@ def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | N
     threads = torch.get_num_threads()
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=512, n_threads=threads, n_threads_batch=threads,
                           seed=0, verbose=False)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_name())
+    tokenizer = AutoTokenizer.from_pretrained(ensure_model_source())
     prompt_ids = tokenizer(prompt)["input_ids"]
     produced: list[int] = []
 
@@ -347,7 +347,7 @@ def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | N
         pairs = enumerate(zip(produced, reference_ids, strict=False))
         agree = next((i for i, (a, b) in pairs if a != b), len(produced))
     size = path.stat().st_size
-    config_only = SimpleNamespace(config=AutoConfig.from_pretrained(resolve_model_name()))
+    config_only = SimpleNamespace(config=AutoConfig.from_pretrained(ensure_model_source()))
     floor = bandwidth / (size + kv_bytes_per_token(config_only, len(prompt_ids), element_size=2))  # fp16 KV
     row = throughput_row(section, f"llama.cpp Q4_1 GGUF, {threads} threads", 1, stats, memory_mb=size / 1e6,
                          floor_tokens_per_s=floor,

@@ -115,10 +115,13 @@ def _a_file(path: str) -> ModelChoice:
                        fix)
 
 
-def resolve_model_name(name: str | os.PathLike | None = None) -> str:
-    """The folder or hub id `load_model` reads, fetching the offline default if needed (the hub is not probed).
+def ensure_model_source(name: str | os.PathLike | None = None) -> str:
+    """The folder or hub id `load_model` reads; the offline default is downloaded and converted first if needed.
 
-    >>> resolve_model_name("HuggingFaceTB/SmolLM2-360M-Instruct")
+    `resolve_model` only decides; this one also runs `offline.fetch` when the cache lacks the default
+    (the hub is not probed).
+
+    >>> ensure_model_source("HuggingFaceTB/SmolLM2-360M-Instruct")
     'HuggingFaceTB/SmolLM2-360M-Instruct'
     """
     return _ready_source(resolve_model(name, reachable=True))
