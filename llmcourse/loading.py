@@ -18,7 +18,7 @@ from .hub import hub_offline_by_setting, hub_reachable
 from .i18n import say
 from .offline import MODEL_NAME, cache_status, checkpoint_dir, fetch
 from .precision import describe_loaded, pick_device, pick_dtypes, quantization_config
-from .quiet import quiet_loading
+from .quiet import quiet
 
 MODEL_ENV = "LLMCOURSE_MODEL"
 OFFLINE_NAMES = {None, "", "default", "offline", MODEL_NAME}
@@ -152,7 +152,7 @@ def load_model(name: str | os.PathLike | None = None, *, quantization: str | Non
         raise ModelNotAvailableError(say(en=f"{choice.problem} {choice.fix}", ja=choice.problem + choice.fix)) from None
     source = _ready_source(choice)
     dtype = _weights_dtype(device, config)
-    with quiet_loading():
+    with quiet():
         try:
             tokenizer = _auto("AutoTokenizer").from_pretrained(source)
             model = _auto("AutoModelForCausalLM").from_pretrained(

@@ -334,9 +334,9 @@ def convert_gguf(gguf: Path, destination: Path) -> None:
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .quiet import quiet_loading
+    from .quiet import quiet
 
-    with quiet_loading():
+    with quiet():
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
         config = loaded.config

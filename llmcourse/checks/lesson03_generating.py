@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..i18n import say
+from ..quiet import quiet
 from ..tokens import pad_token_id
-from .base import Report, call, exercise_check, is_function, is_text_list, quiet
+from .base import Report, call, exercise_check, is_function, is_text_list
 from .values import as_float, as_int, show
 
 NEXT_TOKEN_PROMPTS = ["The capital of France is", "1, 2, 3, 4,", "A list of colors: red, blue"]

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..i18n import say
-from .base import Report, call, exercise_check, is_function, quiet
+from ..quiet import quiet
+from .base import Report, call, exercise_check, is_function
 from .values import kind
 
 FORMAT_CHARACTERS = "0123456789, "  # exercise 2: only digits, commas and spaces

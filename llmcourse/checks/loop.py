@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..i18n import say
-from .base import Report, exercise_check, is_function, quiet
+from ..quiet import quiet
+from .base import Report, exercise_check, is_function
 from .values import error_text, show
 
 PLAIN = "A list of colors: red, blue"
