@@ -19,7 +19,7 @@ from .i18n import say
 LOCK_FILE = ".fetch.lock"
 VERSIONS = "versions"
 
-Progress = Callable[[str], None]
+Progress = Callable[[str], None]  # told what a long step is doing (print by default); offline.py uses it too
 
 
 @contextmanager

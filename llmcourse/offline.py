@@ -29,11 +29,11 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import VERSIONS, can_write, fetch_lock, how_to_fetch, not_a_folder, swap_in
+from .cache import VERSIONS, Progress, can_write, fetch_lock, how_to_fetch, not_a_folder, swap_in
 from .errors import ModelNotAvailableError
 from .i18n import say
 
@@ -44,8 +44,6 @@ GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 MANIFEST = "llmcourse-manifest.json"
 CACHE_ENV = "LLMCOURSE_CACHE"
 SOURCE_ENV = "LLMCOURSE_GGUF_SOURCE"
-
-Progress = Callable[[str], None]
 
 
 def cache_root() -> Path:
