@@ -141,7 +141,8 @@ def start_server(model_dir: str | os.PathLike | None = None, *, port: int = DEFA
         command += ["--continuous-batching", "--cb-num-blocks", "8", "--cb-max-batch-tokens", "512"]
     env = {"OMP_WAIT_POLICY": "PASSIVE",  # threads that wait sleep: the server shares the CPU with the notebook
            **os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1",
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1",
+           "PYTHONHASHSEED": "0"}  # the server's log prints sets (ignored request fields): one order on every run
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=folder.parent, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup())

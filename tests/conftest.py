@@ -81,7 +81,9 @@ def offline_model():
     """The real offline default in fp32 (fetched and converted once, then cached)."""
     from llmcourse import load_model
 
-    torch.set_num_threads(int(os.environ.get("LLMCOURSE_TEST_THREADS", "2")))
+    # the thread count the test command pins (1 per xdist worker under `make test`: two workers with two threads
+    # each would fight over two cores); 2 where nothing is pinned (`make test-fast`), so numbers match any machine
+    torch.set_num_threads(int(os.environ.get("LLMCOURSE_TEST_THREADS", os.environ.get("OMP_NUM_THREADS", "2"))))
     return load_model(quantization=None, device="cpu")
 
 

@@ -58,6 +58,7 @@ def test_each_layout_loads_and_serves_under_the_stable_name(layout_cache, monkey
     from llmcourse import generate, load_model, start_server
 
     monkeypatch.setenv(CACHE_ENV, str(layout_cache))
+    monkeypatch.setenv("PYTHONHASHSEED", "4")  # a learner's own; without its own seed the server would print the other order
     model, tokenizer = load_model()  # a link to a removed version is repaired here
     assert cache_status().ready
     with start_server(port=0) as server:
@@ -67,10 +68,12 @@ def test_each_layout_loads_and_serves_under_the_stable_name(layout_cache, monkey
         assert [entry.id for entry in client.models.list().data] == [MODEL_NAME]
         completion = client.chat.completions.create(  # what lesson 09's ask() sends
             model=MODEL_NAME, messages=[{"role": "user", "content": "Why is the sky blue?"}], max_tokens=8,
-            temperature=0)
+            temperature=0, logprobs=True, top_logprobs=3)
+        ignored = [line for line in server.log(100).splitlines() if "logprobs" in line]
     local = generate(model, tokenizer, "Why is the sky blue?", chat=True, max_new_tokens=8).texts[0]
     assert completion.choices[0].message.content == local
     assert not VERSION_FOLDER.search(f"{server!r} {server.command}")
+    assert ignored and ignored[-1].endswith("{'top_logprobs', 'logprobs'}"), ignored  # as lesson 09 commits it
 
 
 @pytest.mark.slow

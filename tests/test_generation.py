@@ -50,8 +50,9 @@ def test_without_a_pad_token_generate_pads_with_eos(tiny_model, tiny_tokenizer):
 
 
 def test_a_rejected_setting_is_one_line_with_the_cause_kept(tiny_model, tiny_tokenizer):
+    # repetition_penalty is checked by the course (next test); encoder_repetition_penalty is left to transformers
     with pytest.raises(CourseError) as error:
-        generate(tiny_model, tiny_tokenizer, "hi", repetition_penalty=-1.0)  # checked by transformers, not by us
+        generate(tiny_model, tiny_tokenizer, "hi", encoder_repetition_penalty=-1.0)  # checked by transformers, not by us
     message = str(error.value)
     assert message.startswith("generate rejected these settings: `penalty` has to be") and "\n" not in message
     assert len(traceback.format_exception_only(error.value)) == 1
@@ -67,6 +68,7 @@ def test_a_rejected_setting_is_one_line_with_the_cause_kept(tiny_model, tiny_tok
     ("hi", {"max_new_tokens": 0}, "max_new_tokens must be a positive whole number, got 0"),
     ("hi", {"attention_mask": None}, "generate sets attention_mask itself"),
     ("hi", {"alternatives": 65}, r"alternatives must be between 1 and the vocabulary size \(64\)"),
+    ("hi", {"repetition_penalty": -1.0}, "repetition_penalty must be a number above 0, got -1.0"),
 ])
 def test_argument_checks_speak_to_the_learner(tiny_model, tiny_tokenizer, prompts, settings, message):
     with pytest.raises(CourseError, match=message) as error:
