@@ -145,7 +145,7 @@ def check_same_ids() -> bool:
 
 def measure_speed(runs: int) -> bool:
     """fp16 and 4-bit tokens/s at batch 1 against the bandwidth floor: bandwidth / bytes read per token."""
-    from llmcourse.speed import copy_bandwidth
+    from llmcourse.measure import copy_bandwidth
 
     bandwidth = copy_bandwidth("cuda", megabytes=2048, runs=10)
     print(f"GPU memory bandwidth (device-to-device copy): {bandwidth / 1e9:.0f} GB/s")
@@ -162,7 +162,7 @@ def speed_row(precision: str, bandwidth: float, runs: int) -> None:
     import torch
 
     from llmcourse import load_model
-    from llmcourse.speed import decode_bytes, time_runs
+    from llmcourse.measure import decode_bytes, time_runs
 
     model, tokenizer = load_model(quantization="4bit" if precision == "4-bit" else None)
     if precision == "fp16":

@@ -446,8 +446,8 @@ def bench_faster(repeats: int, bandwidth: float) -> list[Row]:
 
     import torch
 
+    from llmcourse.measure import StepLog, time_interleaved
     from llmcourse.precision import pick_dtypes
-    from llmcourse.speed import StepLog, time_interleaved
 
     model, tokenizer = load("fp32")
     draft = copy.deepcopy(model).to(pick_dtypes("cpu").torch_dtype())

@@ -491,6 +491,6 @@ def test_docstring_examples_run():
     import doctest
     import importlib
 
-    for name in ("constrain", "scoring", "plots.scoring", "checks.lesson07_controlling", "checks.loop"):
+    for name in ("constrain", "scoring", "plots.surprisal", "checks.lesson07_controlling", "checks.loop"):
         module = importlib.import_module(f"llmcourse.{name}")
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, name

@@ -18,21 +18,11 @@ from check_cases import right, wrong
 
 from llmcourse.checks import Report, check_prompt_lookup, check_speculative_sampling
 from llmcourse.checks.lesson08_faster import LOOKUP_CASES, reference_lookup
+from llmcourse.drafts import draft_agreement, speculative_distribution, truncated_copy
 from llmcourse.errors import CourseError
 from llmcourse.i18n import set_language
+from llmcourse.measure import StepLog, Timing, copy_bandwidth, decode_bytes, kv_cache_bytes, time_interleaved, time_runs
 from llmcourse.plots import plot_speedups, plot_tokens_per_pass
-from llmcourse.speed import (
-    StepLog,
-    Timing,
-    copy_bandwidth,
-    decode_bytes,
-    draft_agreement,
-    kv_cache_bytes,
-    speculative_distribution,
-    time_interleaved,
-    time_runs,
-    truncated_copy,
-)
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPO_TEXT = ("Fix the typos in this paragraph:\nThe quick brown fox jumpd over the lazy dog. It was a sunny day and "

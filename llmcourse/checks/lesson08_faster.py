@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..drafts import speculative_distribution
 from ..i18n import say
-from ..speed import speculative_distribution
 from .base import Report, call, exercise_check, is_function
 from .values import kind, show
 

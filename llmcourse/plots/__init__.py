@@ -14,9 +14,10 @@ read when a figure is drawn.
 
 Modules by what is drawn: `step` (one generation step: logits ``(batch, vocab)`` or a
 `GenerationResult`), `run` (a whole generation), `branches` (several runs: seeded
-samples and beam search, with their data from `llmcourse.search`), `scoring` (how likely given
+samples and beam search, with their data from `llmcourse.search`), `surprisal` (how likely given
 answers are, token by token, with their data from `llmcourse.scoring`), `performance`
-(memory and speed, lessons 01 and 06), `serving` (requests to a server, lesson 09);
+(memory and speed, lessons 01 and 06), `speedups` (tokens per forward pass and speed-ups of
+faster decoding, lesson 08), `timeline` (requests to a server, lesson 09);
 `style` (colours, fonts, `new_figure`) and `common` (labels, checks, token bars) serve
 them all. ``use_projector_style()`` (or ``with projector_style():``) draws later figures
 for a projector. A learner's own figure gets the same look:
@@ -34,11 +35,11 @@ from .branches import plot_beam_tree, plot_branch_runs, plot_branches
 from .common import distribution_label, other_label, processed_label, raw_label
 from .performance import plot_kv_cache_timing, plot_memory, plot_throughput
 from .run import plot_confidence, plot_generation_heatmap, plot_token_shading
-from .scoring import plot_token_surprisal
-from .serving import plot_request_timeline
-from .speed import plot_speedups, plot_tokens_per_pass
+from .speedups import plot_speedups, plot_tokens_per_pass
 from .step import plot_empirical_vs_model, plot_next_token, plot_raw_vs_processed, plot_temperatures, plot_truncation
 from .style import COLOURS, CourseFigure, new_figure, plot_style, projector_style, use_projector_style
+from .surprisal import plot_token_surprisal
+from .timeline import plot_request_timeline
 
 __all__ = [
     # one step

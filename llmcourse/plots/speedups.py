@@ -1,7 +1,7 @@
 """Plots of faster decoding (lesson 08): how many tokens each forward pass made, and the speed-ups.
 
-The numbers come from the learner's own runs: `llmcourse.speed.StepLog` logs the tokens
-each forward pass added, `llmcourse.speed.Timing.speedups` pairs the runs of two methods.
+The numbers come from the learner's own runs: `llmcourse.measure.StepLog` logs the tokens
+each forward pass added, `llmcourse.measure.Timing.speedups` pairs the runs of two methods.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Measuring faster decoding: clocks with a warm-up, the memory-bandwidth floor, and drafts.
+"""Measuring decoding speed: clocks with a warm-up, the memory-bandwidth floor, a log of forward passes.
 
 Lesson 08 introduces these; `make bench` (benchmarks/run.py) and `make test-gpu`
-(benchmarks/gpu_check.py) measure with the same functions.
+(benchmarks/gpu_check.py) measure with the same functions. The drafts whose speed they
+measure are made in `drafts`.
 
 - `time_runs` / `time_interleaved`: seconds of repeated runs after a warm-up, as a `Timing`
   (median, fastest, slowest); `Timing.speedups` pairs the runs of two methods.
@@ -10,14 +11,10 @@ Lesson 08 introduces these; `make bench` (benchmarks/run.py) and `make test-gpu`
   `floor_tokens_per_s`: the bandwidth over that, the fastest a batch-1 decode step can go.
 - `StepLog`: a streamer that logs every forward pass of ``generate``: how many new tokens it
   added (1 for plain decoding; more when prompt lookup or a draft model guessed right) and when.
-- `truncated_copy` and `draft_agreement`: a draft made from the model itself, and how often
-  its next-token choice is the model's.
-- `speculative_distribution`: what the token that speculative sampling keeps is distributed as.
 """
 
 from __future__ import annotations
 
-import copy
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Timing", "time_runs", "time_interleaved", "copy_bandwidth", "kv_cache_bytes", "decode_bytes",
-           "floor_tokens_per_s", "StepLog", "truncated_copy", "draft_agreement", "speculative_distribution"]
+           "floor_tokens_per_s", "StepLog"]
 
 
 @dataclass(frozen=True)
@@ -197,61 +194,3 @@ class StepLog:
     def step_seconds(self) -> Timing:
         """Seconds of each pass after the first (the first one also read the prompt): median and spread."""
         return Timing(tuple(later - earlier for earlier, later in zip(self.times[1:], self.times[2:], strict=False)))
-
-
-def truncated_copy(model: Any, layers: int) -> Any:
-    """A copy of ``model`` that keeps only its first ``layers`` decoder layers (and its embeddings,
-    final norm and output head): the cheapest draft one model can make of itself.
-
-    >>> draft = truncated_copy(model, 10)  # doctest: +SKIP
-    >>> draft.config.num_hidden_layers     # doctest: +SKIP
-    10
-    """
-    from transformers import AutoModelForCausalLM
-
-    config = copy.deepcopy(model.config)
-    config.num_hidden_layers = layers
-    if getattr(config, "layer_types", None):
-        config.layer_types = config.layer_types[:layers]
-    draft = AutoModelForCausalLM.from_config(config, dtype=model.dtype)
-    kept = {name: tensor for name, tensor in model.state_dict().items()
-            if not name.startswith("model.layers.") or int(name.split(".")[2]) < layers}
-    draft.load_state_dict(kept, strict=True)
-    draft.generation_config = copy.deepcopy(model.generation_config)
-    return draft.to(model.device).eval()
-
-
-def draft_agreement(model: Any, draft: Any, sequence: Any, prompt_length: int) -> tuple[int, int]:
-    """At how many positions of ``sequence`` after the prompt the draft's top token is the model's: (agree, total).
-
-    Both read the same text (the model's own greedy continuation, say) in one forward pass each,
-    so this is what a draft would get right if every earlier guess had been accepted.
-
-    >>> draft_agreement(model, model, ids, prompt_length=5)  # doctest: +SKIP
-    (27, 27)
-    """
-    import torch
-
-    with torch.no_grad():
-        wanted = model(sequence).logits[0, prompt_length - 1:-1].argmax(-1)
-        guessed = draft(sequence).logits[0, prompt_length - 1:-1].argmax(-1)
-    return int((wanted == guessed).sum()), int(wanted.numel())
-
-
-def speculative_distribution(q: Any, accept: Any, residual: Any) -> Any:
-    """The distribution of the token speculative sampling keeps: the draft's token x (drawn from ``q``),
-    kept with probability ``accept[x]``; after a rejection, a token drawn from ``residual``.
-
-    P(x) = q(x) accept(x) + P(reject) residual(x), with P(reject) = 1 - sum_y q(y) accept(y).
-    With accept = min(1, p/q) and residual = max(0, p - q) normalized, P is exactly p
-    (Leviathan et al. 2023, Theorem 1; Chen et al. 2023).
-
-    >>> import torch
-    >>> p, q = torch.tensor([0.6, 0.3, 0.1]), torch.tensor([0.3, 0.6, 0.1])
-    >>> accept = torch.clamp(p / q, max=1)
-    >>> residual = (p - q).clamp(min=0) / (p - q).clamp(min=0).sum()
-    >>> speculative_distribution(q, accept, residual)
-    tensor([0.6000, 0.3000, 0.1000])
-    """
-    kept = q * accept  # (vocab,) the draft proposes x and it stays
-    return kept + (1 - kept.sum()) * residual
