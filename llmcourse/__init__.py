@@ -22,6 +22,7 @@ Imports run one way: lessons -> this public API -> internals.
 'SmolLM2-135M-Instruct'
 """
 
+from .cache import cache_root
 from .checkup import doctor, format_report, probe_model_choice
 from .client import RequestRun, StreamedReply, read_events, send_requests, stream_chat
 from .drafts import draft_agreement, truncated_copy
@@ -31,7 +32,7 @@ from .handloop import Step, format_steps, generate_by_hand, generation_steps
 from .i18n import get_language, set_language
 from .loading import load_model, resolve_model
 from .measure import StepLog, Timing, copy_bandwidth, decode_bytes, time_interleaved, time_runs
-from .offline import MODEL_NAME, cache_root, cache_status, checkpoint_dir, fetch
+from .offline import MODEL_NAME, cache_status, checkpoint_dir, fetch
 from .precision import pick_device, pick_dtypes, quantization_config
 from .quiet import captured_log, silence_bitsandbytes
 from .serving import Server, running_servers, start_server, stop_servers

@@ -1,14 +1,17 @@
-"""A model cache that many processes and Unix users share safely (a classroom server).
+"""The course's model cache on disk: where it is, its layout, and its locking, safe for many processes and Unix users.
 
-`offline.fetch` uses it: `fetch_lock` lets one process convert while the others wait,
-`swap_in` switches the checkpoint to a new version in one atomic step without deleting
-the old one, and `how_to_fetch` tells a learner who cannot write the cache who can.
+`cache_root` is the folder (``$LLMCOURSE_CACHE`` or the user's cache folder). `offline.fetch`
+fills it: `fetch_lock` lets one process convert while the others wait, `new_version` gives the
+conversion a fresh folder under ``versions/`` and `swap_in` switches the checkpoint to it in one
+atomic step without deleting the old one, and `how_to_fetch` tells a learner who cannot write the
+cache who can.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile  # noqa: F401  (the doctests use it)
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,8 +21,25 @@ from .i18n import say
 
 LOCK_FILE = ".fetch.lock"
 VERSIONS = "versions"
+CACHE_ENV = "LLMCOURSE_CACHE"
 
 Progress = Callable[[str], None]  # told what a long step is doing (print by default); offline.py uses it too
+
+
+def cache_root() -> Path:
+    """Folder holding the course's downloads and converted checkpoints.
+
+    ``$LLMCOURSE_CACHE`` wins (a classroom can point it at a shared folder);
+    otherwise the user's cache folder, e.g. ``~/.cache/llmcourse`` on Linux.
+
+    >>> cache_root().name in {"llmcourse"} or "LLMCOURSE_CACHE" in os.environ
+    True
+    """
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("llmcourse", appauthor=False))
 
 
 @contextmanager
@@ -51,6 +71,37 @@ def fetch_lock(root: Path, progress: Progress = print) -> Iterator[bool]:
         lock.release()
 
 
+@contextmanager
+def new_version(target: Path) -> Iterator[Path]:
+    """Yield an empty folder to write a new version of ``target`` into; then switch ``target`` to it.
+
+    The folder is under ``versions/``, next to ``target``. Run it under `fetch_lock`: every partial
+    folder found is then a killed run's and goes, as do older versions except the one ``target``
+    points at. If the block raises, its folder goes and ``target`` is untouched.
+
+    >>> root = Path(tempfile.mkdtemp())
+    >>> with new_version(root / "model") as folder:
+    ...     _ = (folder / "weights").write_text("1")
+    >>> (root / "model" / "weights").read_text()
+    '1'
+    """
+    versions = target.parent / VERSIONS
+    versions.mkdir(parents=True, exist_ok=True)
+    current = target.resolve() if target.is_symlink() else None
+    for stale in [*versions.iterdir(), *target.parent.glob(f".{target.name}.partial-*")]:
+        if stale != current:
+            shutil.rmtree(stale, ignore_errors=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=versions))
+    try:
+        yield scratch
+        _make_shareable(scratch)
+        version = versions / f"{target.name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        os.replace(scratch, version)
+        swap_in(version, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def swap_in(version: Path, link: Path) -> None:
     """Point ``link`` at the folder ``version`` in one atomic rename; delete nothing.
 
@@ -68,6 +119,13 @@ def swap_in(version: Path, link: Path) -> None:
         return
     _move_aside(link, version.parent)
     os.replace(temporary, link)
+
+
+def _make_shareable(folder: Path) -> None:
+    """Let every user read the checkpoint (temp folders start private), for shared caches."""
+    folder.chmod(0o755)
+    for file in folder.iterdir():
+        file.chmod(0o644)
 
 
 def _move_aside(folder: Path, versions: Path) -> None:

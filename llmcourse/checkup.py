@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from . import offline
-from .cache import can_write, how_to_fetch, not_a_folder
+from .cache import CACHE_ENV, cache_root, can_write, how_to_fetch, not_a_folder
 from .hub import HUB_URL, hub_offline_by_setting, hub_reachable
 from .i18n import get_language, say, set_language
 from .loading import MODEL_ENV, resolve_model
@@ -206,8 +206,8 @@ def probe_offline_model(deep: bool = False) -> Probe:
     if not_a_folder(status.path.parent):
         return Probe("offline model", "fail", say(en=f"the cache cannot hold it: {status.detail}",
                                                   ja=f"キャッシュに置けません：{status.detail}"),
-                     say(en=f"point ${offline.CACHE_ENV} at a folder (it is created if missing), or unset it",
-                         ja=f"${offline.CACHE_ENV} をフォルダに向けるか（なければ作られます）、設定を外してください"))
+                     say(en=f"point ${CACHE_ENV} at a folder (it is created if missing), or unset it",
+                         ja=f"${CACHE_ENV} をフォルダに向けるか（なければ作られます）、設定を外してください"))
     return Probe("offline model", "fail", say(  # status.detail is in the same language (offline.cache_status)
         en=f"{offline.MODEL_NAME} {status.detail} ({status.path})",
         ja=f"{offline.MODEL_NAME} はまだ使えません：{status.detail}（{status.path}）"), _fetch_fix())
@@ -215,7 +215,7 @@ def probe_offline_model(deep: bool = False) -> Probe:
 
 def _fetch_fix() -> str:
     """The fetch command, or who must run it when this learner cannot write the shared cache."""
-    root = offline.cache_root()
+    root = cache_root()
     return "python -m llmcourse fetch" if can_write(root) else how_to_fetch(root)
 
 

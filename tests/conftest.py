@@ -98,9 +98,9 @@ def ready_cache() -> str:
 @pytest.fixture
 def course_env(monkeypatch, ready_cache):
     """A ready cache, no model chosen, and a hub that answers 'unreachable' at once."""
-    from llmcourse import checkup, offline
+    from llmcourse import cache, checkup, offline
 
-    monkeypatch.setenv(offline.CACHE_ENV, ready_cache)
+    monkeypatch.setenv(cache.CACHE_ENV, ready_cache)
     monkeypatch.delenv("LLMCOURSE_MODEL", raising=False)
     monkeypatch.delenv(offline.SOURCE_ENV, raising=False)
     monkeypatch.setattr(checkup, "hub_reachable", lambda timeout: False)

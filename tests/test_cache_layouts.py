@@ -22,12 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from llmcourse import offline
-from llmcourse.offline import CACHE_ENV, MODEL_NAME, cache_status
+from llmcourse import cache, offline
+from llmcourse.cache import CACHE_ENV
+from llmcourse.offline import MODEL_NAME, cache_status
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON_09 = ROOT / "notebooks" / "09_serving.ipynb"
-VERSION_FOLDER = re.compile(rf"{offline.VERSIONS}/|{re.escape(MODEL_NAME)}-\d{{8}}-\d{{6}}")
+VERSION_FOLDER = re.compile(rf"{cache.VERSIONS}/|{re.escape(MODEL_NAME)}-\d{{8}}-\d{{6}}")
 LAYOUTS = ["current", "plain folder (before versions/)", "link to a removed version"]
 
 
@@ -39,7 +40,7 @@ def build(layout: str, root: Path) -> Path:
     if layout.startswith("plain"):
         shutil.copytree(checkpoint, root / MODEL_NAME, copy_function=os.link)
         return root
-    version = root / offline.VERSIONS / f"{MODEL_NAME}-20260101-000000-1"
+    version = root / cache.VERSIONS / f"{MODEL_NAME}-20260101-000000-1"
     if layout == "current":
         shutil.copytree(checkpoint, version, copy_function=os.link)
     os.symlink(os.path.relpath(version, root), root / MODEL_NAME, target_is_directory=True)

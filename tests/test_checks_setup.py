@@ -12,9 +12,10 @@ import pytest
 from check_cases import right, wrong
 
 from llmcourse import checks
+from llmcourse.cache import cache_root
 from llmcourse.checks import Report, check_classroom_env, check_model_folder
 from llmcourse.i18n import set_language
-from llmcourse.offline import cache_root, checkpoint_dir
+from llmcourse.offline import checkpoint_dir
 
 
 def assert_fails_with(report: Report, hint: str) -> None:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from llmcourse import checkup, hub, loading, offline
+from llmcourse import cache, checkup, hub, loading, offline
 from llmcourse.checkup import Probe, doctor, format_report, probe_hub, run_probes
 from llmcourse.i18n import set_language
 from llmcourse.tokens import text_width
@@ -21,7 +21,7 @@ def by_name(probes: list[Probe]) -> dict[str, Probe]:
 
 @pytest.mark.parametrize("reachable, hub_status", [(True, "ok"), (False, "warn")], ids=["hub", "no-hub"])
 def test_all_probes_pass_or_warn_here(monkeypatch, ready_cache, reachable, hub_status):
-    monkeypatch.setenv(offline.CACHE_ENV, ready_cache)
+    monkeypatch.setenv(cache.CACHE_ENV, ready_cache)
     monkeypatch.delenv("LLMCOURSE_MODEL", raising=False)
     monkeypatch.setattr(checkup, "hub_reachable", lambda timeout: reachable)
     probes = run_probes()
@@ -44,7 +44,7 @@ def test_no_gpu_is_ok_with_a_note(course_env):
 
 
 def test_empty_cache_fails_with_the_fetch_command(course_env, tmp_path):
-    course_env.setenv(offline.CACHE_ENV, str(tmp_path))
+    course_env.setenv(cache.CACHE_ENV, str(tmp_path))
     found = by_name(run_probes())
     assert found["offline model"].status == "fail"
     assert "not fetched yet" in found["offline model"].detail
@@ -54,14 +54,14 @@ def test_empty_cache_fails_with_the_fetch_command(course_env, tmp_path):
 def test_a_cache_that_is_a_file_fails_with_the_folder_fix(course_env, tmp_path):
     file = tmp_path / "cache.txt"
     file.write_text("not a folder")
-    course_env.setenv(offline.CACHE_ENV, str(file))
+    course_env.setenv(cache.CACHE_ENV, str(file))
     probe = by_name(run_probes())["offline model"]
     assert probe.status == "fail" and probe.detail == f"the cache cannot hold it: {file} is a file, not a folder"
     assert probe.fix == "point $LLMCOURSE_CACHE at a folder (it is created if missing), or unset it"
 
 
 def test_doctor_prints_aligned_lines_and_fixes(course_env, tmp_path):
-    course_env.setenv(offline.CACHE_ENV, str(tmp_path))
+    course_env.setenv(cache.CACHE_ENV, str(tmp_path))
     out = io.StringIO()
     assert doctor(out) is False
     lines = out.getvalue().splitlines()
@@ -84,7 +84,7 @@ def test_doctor_returns_true_when_only_warnings(course_env):
 
 def test_doctor_reports_in_japanese(course_env, tmp_path):
     """set_language("ja"): names (but package names), details, fixes and the verdict in Japanese, columns aligned."""
-    course_env.setenv(offline.CACHE_ENV, str(tmp_path))
+    course_env.setenv(cache.CACHE_ENV, str(tmp_path))
     set_language("ja")
     try:
         out = io.StringIO()

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from llmcourse import offline
+from llmcourse import cache, offline
 from llmcourse.cli import main
 
 
@@ -33,7 +33,7 @@ def test_fetch_passes_source_and_force(course_env, capsys):
     (None, "does not exist"),
 ])
 def test_fetch_error_is_one_message_and_exit_1(course_env, capsys, tmp_path, content, expected):
-    course_env.setenv(offline.CACHE_ENV, str(tmp_path / "cache"))
+    course_env.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     source = tmp_path / "model.gguf"
     if content is not None:
         source.write_bytes(content)
@@ -51,7 +51,7 @@ def test_doctor_exit_0_when_the_course_can_run(course_env, capsys):
 
 
 def test_doctor_exit_1_with_the_fix_when_not_fetched(course_env, capsys, tmp_path):
-    course_env.setenv(offline.CACHE_ENV, str(tmp_path))
+    course_env.setenv(cache.CACHE_ENV, str(tmp_path))
     assert main(["doctor"]) == 1
     out, _ = capsys.readouterr()
     assert "✘ offline model" in out and "fix: python -m llmcourse fetch" in out
@@ -66,7 +66,7 @@ def test_unknown_or_missing_command_shows_usage(capsys, argv):
 
 
 def test_python_dash_m_llmcourse_doctor(ready_cache):
-    env = {**os.environ, offline.CACHE_ENV: ready_cache, "PYTHONIOENCODING": "utf-8"}
+    env = {**os.environ, cache.CACHE_ENV: ready_cache, "PYTHONIOENCODING": "utf-8"}
     env.pop("LLMCOURSE_MODEL", None)
     done = subprocess.run([sys.executable, "-m", "llmcourse", "doctor"], capture_output=True,
                           text=True, encoding="utf-8", env=env, timeout=120)

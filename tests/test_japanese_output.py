@@ -239,7 +239,7 @@ def test_serving_errors_are_japanese(tmp_path):
 # ---------------------------------------------------------------- the cache and the fetch (lesson 00)
 
 def test_cache_status_before_a_fetch_and_its_problems(monkeypatch, tmp_path):
-    monkeypatch.setenv(offline.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
     status = offline.cache_status()
     assert not status.ready and not leaks(status.detail), status.detail
     (offline.checkpoint_dir() / offline.MANIFEST).parent.mkdir(parents=True)
@@ -258,7 +258,7 @@ def test_a_ready_cache_says_so(course_env):
 
 
 def test_fetch_progress_and_a_corrupt_source(monkeypatch, tmp_path):
-    monkeypatch.setenv(offline.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     source = touch(tmp_path / "model.gguf")
     lines: list[str] = []
     message = error_text(lambda: offline.fetch(source=source, progress=lines.append))
@@ -268,7 +268,7 @@ def test_fetch_progress_and_a_corrupt_source(monkeypatch, tmp_path):
 
 
 def test_who_must_fetch_a_cache_this_learner_cannot_write(monkeypatch, tmp_path):
-    monkeypatch.setenv(offline.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
     monkeypatch.setattr(offline, "can_write", lambda path: False)
     monkeypatch.setattr(cache, "can_write", lambda path: False)
     message = error_text(lambda: offline.fetch(progress=lambda line: None))
@@ -286,7 +286,7 @@ def test_format_steps_and_format_batch_headers(kit):
 
 
 def test_the_doctor_report_before_a_fetch(course_env, tmp_path):
-    course_env.setenv(offline.CACHE_ENV, str(tmp_path))
+    course_env.setenv(cache.CACHE_ENV, str(tmp_path))
     out = io.StringIO()
     assert checkup.doctor(out) is False
     lines = out.getvalue().splitlines()
@@ -328,7 +328,7 @@ def test_cli_help_and_usage_errors(args):
 
 
 def test_cli_fetch_error_is_one_japanese_line(tmp_path):
-    done = cli("fetch", "--source", str(tmp_path / "missing.whl"), env={offline.CACHE_ENV: str(tmp_path)})
+    done = cli("fetch", "--source", str(tmp_path / "missing.whl"), env={cache.CACHE_ENV: str(tmp_path)})
     assert done.returncode == 1 and done.stderr.startswith("エラー：") and "Traceback" not in done.stderr
     assert not leaks(done.stdout + done.stderr), done.stdout + done.stderr
 

@@ -7,7 +7,7 @@ import traceback
 
 import pytest
 
-from llmcourse import loading, offline, precision
+from llmcourse import cache, loading, offline, precision
 from llmcourse.errors import CourseError, ModelNotAvailableError, SetupError
 from llmcourse.loading import MODEL_ENV, load_model, resolve_model
 
@@ -168,7 +168,7 @@ def test_load_model_on_a_t4_loads_in_float16_and_says_so(fake_gpu, no_probe, rea
     """load_model passes the rule's dtypes to from_pretrained, and prints which on a GPU."""
     import torch
 
-    no_probe.setenv(offline.CACHE_ENV, ready_cache)
+    no_probe.setenv(cache.CACHE_ENV, ready_cache)
     fake_gpu((7, 5), "Tesla T4")
     calls = {}
 

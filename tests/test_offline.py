@@ -24,10 +24,10 @@ import pytest
 import torch
 
 from llmcourse import cache, loading, offline
-from llmcourse.cache import LOCK_FILE, VERSIONS
+from llmcourse.cache import CACHE_ENV, LOCK_FILE, VERSIONS
 from llmcourse.errors import CourseError, ModelNotAvailableError
 from llmcourse.loading import load_model
-from llmcourse.offline import CACHE_ENV, MANIFEST, MODEL_NAME, CacheStatus, cache_status
+from llmcourse.offline import MANIFEST, MODEL_NAME, CacheStatus, cache_status
 from llmcourse.quiet import quiet
 
 PROMPT = "I am a cat."

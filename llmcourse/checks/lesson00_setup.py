@@ -6,8 +6,9 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..cache import CACHE_ENV, cache_root
 from ..i18n import say
-from ..offline import CACHE_ENV, cache_root, cache_status, checkpoint_dir
+from ..offline import cache_status, checkpoint_dir
 from .base import Report, exercise_check, not_a
 from .values import show
 
