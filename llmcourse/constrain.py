@@ -1,7 +1,7 @@
 """Logits processors that shape what `generate` may write: a format given as a regex, and serving-style penalties.
 
 Lesson 07 passes them to ``generate(..., logits_processor=LogitsProcessorList([...]))``;
-``llmcourse.sampling`` exports them. A processor is called at every step with the ids so
+lessons import them from here. A processor is called at every step with the ids so
 far ``(batch, length)`` and the scores ``(batch, vocab)``, and returns new scores: a token
 it forbids gets ``-inf`` (probability 0). generate runs it after its own processors
 (repetition penalty, bans, ``min_new_tokens``) and before the sampling ones (temperature,
@@ -29,7 +29,7 @@ from transformers import LogitsProcessor
 from .errors import CourseError
 from .i18n import say
 
-__all__ = ["RegexLogitsProcessor", "PresenceFrequencyPenalty", "vocabulary_texts"]
+__all__ = ["RegexLogitsProcessor", "PresenceFrequencyPenalty"]
 
 
 @functools.lru_cache(maxsize=4)

@@ -2,8 +2,8 @@
 
 Lesson 03 uses these in the hand-written loop (`handloop`); lesson 05 plots what each
 filter keeps, with the probabilities computed here (`sampling_probs`, `temperature_probs`,
-`sample_frequencies`); lesson 07 passes the logits processors of `constrain`
-(`RegexLogitsProcessor`, `PresenceFrequencyPenalty`), re-exported here, to ``generate``.
+`sample_frequencies`). (Logits processors that constrain what ``generate`` may write, lesson 07,
+are `llmcourse.constrain`'s.)
 Each function does one thing and matches transformers' own logits warpers token for token
 (tests/test_sampling.py checks it), so that the hand-written loop and ``model.generate`` pick the
 same tokens under the same seed.
@@ -17,16 +17,10 @@ from __future__ import annotations
 
 import torch
 
-from .constrain import PresenceFrequencyPenalty, RegexLogitsProcessor
 from .errors import CourseError
 from .i18n import say
 
-__all__ = [
-    "SAMPLING_SETTINGS", "apply_temperature", "top_k_filter", "top_p_filter", "min_p_filter", "process_logits",
-    "sampling_probs", "temperature_probs", "sample_frequencies", "greedy_pick", "sample_pick", "require_logits",
-    # logits processors for generate(..., logits_processor=...) (lesson 07), from `constrain`
-    "RegexLogitsProcessor", "PresenceFrequencyPenalty",
-]
+__all__ = ["process_logits"]  # what a lesson imports; the steps below are the hand-written loop's (`handloop`)
 
 SAMPLING_SETTINGS = ("temperature", "top_k", "top_p", "min_p")  # what `process_logits` takes, in its order
 

@@ -27,9 +27,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from llmcourse import (  # noqa: E402
+    BeamTree,
     CourseError,
     cache,
     checkup,
+    constrain,
     format_batch,
     format_steps,
     generate,
@@ -39,14 +41,15 @@ from llmcourse import (  # noqa: E402
     load_model,
     loading,
     offline,
-    pick_device,
     plots,
     quantization_config,
     sampling,
+    score_continuations,
 )
 from llmcourse.cli import main  # noqa: E402
 from llmcourse.client import RequestRun, StreamedReply, stream_chat  # noqa: E402
 from llmcourse.i18n import set_language  # noqa: E402
+from llmcourse.precision import pick_device  # noqa: E402
 from llmcourse.serving import start_server  # noqa: E402
 from scripts.colab import INSTALL_TAG, install_cell, notebook_language, update_notebook  # noqa: E402
 
@@ -184,11 +187,11 @@ GENERATING = {  # name -> call(kit): a mistake made while generating (lessons 03
     "integer logits": lambda k: sampling.require_logits(torch.zeros(1, 4, dtype=torch.long)),
     "an unknown sampling setting": lambda k: sampling.sampling_probs(torch.zeros(1, 4), top=3),
     "n of 0 samples": lambda k: sampling.sample_frequencies(torch.ones(1, 4) / 4, 0),
-    "a bad pattern": lambda k: sampling.RegexLogitsProcessor(k.tokenizer, "[0-9", prompt_length=0),
-    "a penalty that is not a number": lambda k: sampling.PresenceFrequencyPenalty("high", prompt_length=0),
-    "an empty prompt to score": lambda k: plots.score_continuations(k.model, k.tokenizer, "", [" a"]),
-    "no continuations to score": lambda k: plots.score_continuations(k.model, k.tokenizer, "abc", " a"),
-    "not a beam search": lambda k: plots.BeamTree.from_result(k.result),
+    "a bad pattern": lambda k: constrain.RegexLogitsProcessor(k.tokenizer, "[0-9", prompt_length=0),
+    "a penalty that is not a number": lambda k: constrain.PresenceFrequencyPenalty("high", prompt_length=0),
+    "an empty prompt to score": lambda k: score_continuations(k.model, k.tokenizer, "", [" a"]),
+    "no continuations to score": lambda k: score_continuations(k.model, k.tokenizer, "abc", " a"),
+    "not a beam search": lambda k: BeamTree.from_result(k.result),
 }
 
 

@@ -22,7 +22,7 @@ import torch  # noqa: E402
 from check_cases import right, wrong  # noqa: E402
 from transformers import LogitsProcessor, LogitsProcessorList, set_seed  # noqa: E402
 
-from llmcourse import CourseError, generate  # noqa: E402
+from llmcourse import ContinuationLogprobs, CourseError, generate, score_continuations  # noqa: E402  # noqa: E402
 from llmcourse.checks import (  # noqa: E402
     Report,
     check_digits_processor,
@@ -31,10 +31,13 @@ from llmcourse.checks import (  # noqa: E402
     check_token_logprobs,
 )
 from llmcourse.checks import loop as loop_check  # noqa: E402
-from llmcourse.constrain import vocabulary_texts  # noqa: E402
+from llmcourse.constrain import (  # noqa: E402
+    PresenceFrequencyPenalty,
+    RegexLogitsProcessor,
+    vocabulary_texts,  # noqa: E402
+)
 from llmcourse.i18n import set_language  # noqa: E402
-from llmcourse.plots import ContinuationLogprobs, plot_token_surprisal, score_continuations  # noqa: E402
-from llmcourse.sampling import PresenceFrequencyPenalty, RegexLogitsProcessor  # noqa: E402
+from llmcourse.plots import plot_token_surprisal  # noqa: E402
 from llmcourse.scoring import token_logprobs  # noqa: E402
 
 THREE_NUMBERS = r"[1-9], [1-9], [1-9]"

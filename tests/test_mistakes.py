@@ -18,7 +18,6 @@ import torch
 from llmcourse import (
     CourseError,
     ModelNotAvailableError,
-    SetupError,
     checkpoint_dir,
     checks,
     fetch,
@@ -32,6 +31,7 @@ from llmcourse import (
     sampling,
 )
 from llmcourse.checks import Report
+from llmcourse.errors import SetupError
 from llmcourse.quiet import captured_log
 
 PROMPT = "A list of colors: red, blue"  # 8 tokens

@@ -42,8 +42,9 @@ from transformers import (  # noqa: E402
 
 from llmcourse import CourseError, generate, plots, sampling, search  # noqa: E402
 from llmcourse.i18n import set_language  # noqa: E402
-from llmcourse.plots import COLOURS  # noqa: E402
-from llmcourse.plots.style import register_cjk_font  # noqa: E402
+from llmcourse.plots.branches import plot_branch_runs  # noqa: E402
+from llmcourse.plots.common import distribution_label, other_label, raw_label  # noqa: E402
+from llmcourse.plots.style import COLOURS, plot_style, register_cjk_font  # noqa: E402
 from llmcourse.tokens import show_token, token_labels  # noqa: E402
 
 BLUE, GREY, LIGHT_GREY, VERMILLION = COLOURS["blue"], COLOURS["grey"], COLOURS["light_grey"], COLOURS["vermillion"]
@@ -160,7 +161,7 @@ def test_next_token_from_a_result_reads_its_distribution_and_marks_the_chosen_to
     ax = fig.axes[0]
     assert heights(ax) == pytest.approx(top_with_other(probs, 10), abs=1e-6)
     assert LABELS[which] in ax.get_title()
-    assert plots.distribution_label(which, sampled.settings) == LABELS[which]
+    assert distribution_label(which, sampled.settings) == LABELS[which]
     chosen = int(sampled.token_ids[0, step])
     colours = [to_rgba(p.get_facecolor()) for p in ax.patches]
     top_ids = probs.topk(10).indices.tolist()
@@ -313,7 +314,7 @@ def test_branch_points_are_the_first_differing_step():
 def test_branches_on_the_real_model_repeat_seeded_generate(offline_model):
     model, tokenizer = offline_model
     prompt = "Once upon a time"
-    branches = plots.sample_branches(model, tokenizer, prompt, seeds=(0, 1), max_new_tokens=6, temperature=1.0)
+    branches = search.sample_branches(model, tokenizer, prompt, seeds=(0, 1), max_new_tokens=6, temperature=1.0)
     inputs = tokenizer(prompt, return_tensors="pt")
     greedy = model.generate(**inputs, max_new_tokens=6, do_sample=False)[0, inputs.input_ids.shape[1]:]
     assert branches.greedy == greedy.tolist()
@@ -322,7 +323,7 @@ def test_branches_on_the_real_model_repeat_seeded_generate(offline_model):
         sample = model.generate(**inputs, max_new_tokens=6, do_sample=True, temperature=1.0)
         assert branches.samples[seed] == sample[0, inputs.input_ids.shape[1]:].tolist()
     points = branches.points
-    fig = plots.plot_branch_runs(branches)
+    fig = plot_branch_runs(branches)
     ax = fig.axes[0]
     names = tick_texts(ax, "y")
     assert names[0] == "greedy"
@@ -343,7 +344,7 @@ def beam_reference(model, tokenizer, prompt, **settings):
 def test_beam_tree_on_the_real_model_ends_in_generates_sequence(offline_model, tmp_path):
     model, tokenizer = offline_model
     prompt = "A list of colors: red, blue"
-    tree = plots.beam_search_tree(model, tokenizer, prompt, num_beams=3, max_new_tokens=6)
+    tree = search.beam_search_tree(model, tokenizer, prompt, num_beams=3, max_new_tokens=6)
     reference = beam_reference(model, tokenizer, prompt, num_beams=3, max_new_tokens=6)
     assert tree.prompt_ids + list(tree.final) == reference.sequences[0].tolist()
     assert tree.final_normalized_logprob == pytest.approx(reference.sequences_scores[0].item(), abs=1e-4)
@@ -434,7 +435,7 @@ def odd_figures(model, tokenizer):
         "heatmap": plots.plot_generation_heatmap(result),
         "shading": plots.plot_token_shading(result),
         "confidence": plots.plot_confidence(result),
-        "branches": plots.plot_branch_runs(branches),
+        "branches": plot_branch_runs(branches),
         "beam_tree": plots.plot_beam_tree(beams),
         "raw_vs_processed": plots.plot_raw_vs_processed(result, step=1),
         "memory": plots.plot_memory({"fp32": 538e6, "日本語 $x$": 110e6}, grey=["日本語 $x$"]),
@@ -481,7 +482,7 @@ def test_plot_style_restores_only_its_own_keys(logits, tiny_tokenizer):
     before = dict(matplotlib.rcParams)
     plots.plot_next_token(logits[None], tokenizer=tiny_tokenizer)
     assert dict(matplotlib.rcParams) == before
-    with plots.plot_style():
+    with plot_style():
         assert matplotlib.rcParams["font.family"] == ["DejaVu Sans", "IPAexGothic"]
         matplotlib.interactive(not before["interactive"])  # as an inline backend does on its first figure
     assert matplotlib.rcParams["interactive"] != before["interactive"]  # kept: only the style keys go back
@@ -595,7 +596,7 @@ def test_language_is_read_when_a_plot_is_drawn(logits, tiny_tokenizer):
     assert english.get_title() == again.get_title() == f"Next token at step 0: {RAW_LABEL}"
     assert japanese.get_title() == "ステップ 0 の次のトークン：モデルの分布（生のロジット）"
     assert (english.get_ylabel(), japanese.get_ylabel()) == ("probability", "確率")
-    assert plots.raw_label() == RAW_LABEL and plots.other_label() == "all other tokens"
+    assert raw_label() == RAW_LABEL and other_label() == "all other tokens"
 
 
 def test_japanese_next_token_and_heatmap_say_everything_in_japanese(sampled, japanese, tmp_path):

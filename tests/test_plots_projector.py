@@ -12,6 +12,9 @@ token labels are not shortened where the cell has room.
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 import warnings
 
 import matplotlib
@@ -28,8 +31,9 @@ from transformers import set_seed  # noqa: E402
 from llmcourse import generate, plots, search  # noqa: E402
 from llmcourse.client import RequestRun, StreamedReply  # noqa: E402
 from llmcourse.i18n import set_language  # noqa: E402
+from llmcourse.plots.branches import plot_branch_runs  # noqa: E402
 from llmcourse.plots.common import applied_label, applied_settings, settings_text  # noqa: E402
-from llmcourse.plots.style import PROJECTOR, STYLE, label_chars, plot_style  # noqa: E402
+from llmcourse.plots.style import PROJECTOR, STYLE, label_chars, plot_style, projector_style, use_projector_style  # noqa: E402
 from llmcourse.sampling import process_logits  # noqa: E402
 from llmcourse.scoring import score_continuations  # noqa: E402
 
@@ -39,10 +43,10 @@ SMALLEST_ON_A_SLIDE = 11.0  # points: the smallest text a projected figure may h
 @pytest.fixture(autouse=True)
 def english_and_no_pyplot():
     set_language("en")
-    plots.use_projector_style(False)
+    use_projector_style(False)
     plt.close("all")
     yield
-    plots.use_projector_style(False)
+    use_projector_style(False)
     assert plt.get_fignums() == []
 
 
@@ -74,7 +78,7 @@ def every_plot(d):
         "plot_confidence": lambda: plots.plot_confidence(d["sampled"]),
         "plot_token_shading": lambda: plots.plot_token_shading(d["sampled"]),
         "plot_branches": lambda: plots.plot_branches(d["model"], tokenizer, "hello", seeds=(0, 1), max_new_tokens=4),
-        "plot_branch_runs": lambda: plots.plot_branch_runs(d["branches"]),
+        "plot_branch_runs": lambda: plot_branch_runs(d["branches"]),
         "plot_beam_tree": lambda: plots.plot_beam_tree(d["beams"]),
         "plot_memory": lambda: plots.plot_memory({"fp32": 538e6, "bf16": 269e6, "4-bit": 110e6}),
         "plot_kv_cache_timing": lambda: plots.plot_kv_cache_timing([0.1, 0.2, 0.3], [0.2, 0.5, 0.9]),
@@ -97,13 +101,16 @@ def font_sizes(fig) -> list[float]:
 
 
 def test_every_plot_function_is_drawn_here(drawn):
-    exported = {name for name in plots.__all__ if name.startswith("plot_") and name != "plot_style"}
-    assert exported == set(every_plot(drawn)), "add the new plot function to every_plot()"
+    defined = {name for info in pkgutil.iter_modules(plots.__path__)
+               for name, function in vars(importlib.import_module(f"llmcourse.plots.{info.name}")).items()
+               if name.startswith("plot_") and name != "plot_style" and inspect.isfunction(function)
+               and function.__module__ == f"llmcourse.plots.{info.name}"}
+    assert defined == set(every_plot(drawn)), "add the new plot function to every_plot()"
 
 
 def test_every_plot_under_the_projector_style_is_legible_and_fits(drawn, tmp_path):
     before = {key: matplotlib.rcParams[key] for key in {**STYLE, **PROJECTOR}}
-    plots.use_projector_style()
+    use_projector_style()
     for name, draw in every_plot(drawn).items():
         fig = draw()
         with warnings.catch_warnings():
@@ -116,7 +123,7 @@ def test_every_plot_under_the_projector_style_is_legible_and_fits(drawn, tmp_pat
 def test_projector_style_is_one_switch_and_changes_fonts_not_figure_sizes(drawn):
     draw = every_plot(drawn)["plot_next_token"]
     normal = draw()
-    with plots.projector_style():
+    with projector_style():
         projected = draw()
     after = draw()  # the context manager switched it off again
     assert projected.get_size_inches().tolist() == normal.get_size_inches().tolist()
@@ -205,6 +212,6 @@ def test_top_p_line_is_on_the_cumulative_axis_and_marks_the_cut(drawn):
 def test_heatmap_labels_are_not_shortened_where_the_cell_has_room():
     with plot_style():
         assert label_chars(13) == 13  # "␣entrepreneur" (13 characters) fits a heatmap cell whole
-    plots.use_projector_style()
+    use_projector_style()
     with plot_style():
         assert label_chars(13) < 13  # larger letters, same cell: shorter labels

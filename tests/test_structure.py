@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "llmcourse"
-PUBLIC_MODULES = ("llmcourse", "llmcourse.plots", "llmcourse.checks", "llmcourse.sampling")
+PUBLIC_MODULES = ("llmcourse", "llmcourse.plots", "llmcourse.checks", "llmcourse.sampling", "llmcourse.constrain")
 NOTEBOOKS = sorted(ROOT.glob("notebooks/**/*.ipynb"))
 MAX_LINES = 400
 

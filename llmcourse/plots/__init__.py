@@ -20,24 +20,18 @@ answers are, token by token, with their data from `llmcourse.scoring`), `perform
 faster decoding, lesson 08), `timeline` (requests to a server, lesson 09);
 `style` (colours, fonts, `new_figure`) and `common` (labels, checks, token bars) serve
 them all. ``use_projector_style()`` (or ``with projector_style():``) draws later figures
-for a projector. A learner's own figure gets the same look:
+for a projector (`llmcourse.plots.style`).
 
->>> with plot_style():
-...     fig, ax = new_figure((4, 2))
-...     _ = ax.plot([1, 2, 3], color=COLOURS["vermillion"])
->>> fig
-<CourseFigure size 400x200 with 1 Axes>
+Every name here draws (tests/test_namespaces.py keeps it so): the data a figure shows comes
+from the module that computes it, e.g. ``from llmcourse import beam_search_tree``.
 """
 
-from ..scoring import ContinuationLogprobs, score_continuations
-from ..search import BeamNode, BeamTree, Branches, beam_search_tree, branch_points, sample_branches
-from .branches import plot_beam_tree, plot_branch_runs, plot_branches
-from .common import distribution_label, other_label, processed_label, raw_label
+from .branches import plot_beam_tree, plot_branches
 from .performance import plot_kv_cache_timing, plot_memory, plot_throughput
 from .run import plot_confidence, plot_generation_heatmap, plot_token_shading
 from .speedups import plot_speedups, plot_tokens_per_pass
 from .step import plot_empirical_vs_model, plot_next_token, plot_raw_vs_processed, plot_temperatures, plot_truncation
-from .style import COLOURS, CourseFigure, new_figure, plot_style, projector_style, use_projector_style
+from .style import CourseFigure
 from .surprisal import plot_token_surprisal
 from .timeline import plot_request_timeline
 
@@ -46,20 +40,16 @@ __all__ = [
     "plot_next_token", "plot_raw_vs_processed", "plot_temperatures", "plot_truncation", "plot_empirical_vs_model",
     # a whole generation
     "plot_generation_heatmap", "plot_confidence", "plot_token_shading",
-    # several runs, and their data
-    "plot_branches", "plot_branch_runs", "plot_beam_tree",
-    "sample_branches", "branch_points", "Branches", "beam_search_tree", "BeamTree", "BeamNode",
-    # how likely given texts are (lesson 07), and their data
-    "plot_token_surprisal", "score_continuations", "ContinuationLogprobs",
-    # memory and speed
+    # several runs: seeded samples and beam search (lesson 05)
+    "plot_branches", "plot_beam_tree",
+    # how likely given texts are (lesson 07)
+    "plot_token_surprisal",
+    # memory and speed (lessons 01 and 06)
     "plot_memory", "plot_kv_cache_timing", "plot_throughput",
     # faster decoding (lesson 08)
     "plot_tokens_per_pass", "plot_speedups",
     # a server at work (lesson 09)
     "plot_request_timeline",
-    # a learner's own figure, and the words of the titles
-    "plot_style", "new_figure", "COLOURS", "CourseFigure",
-    # slides: larger fonts and thicker lines for every later figure
-    "use_projector_style", "projector_style",
-    "raw_label", "processed_label", "distribution_label", "other_label",
+    # what every plot function returns
+    "CourseFigure",
 ]

@@ -318,7 +318,7 @@ def draw_bars(ax: Any, tokenizer: Any, ids: Sequence[int], heights: Sequence[flo
 def fit_ylim(ax: Any, *heights: Sequence[float]) -> None:
     """A y range from 0 that leaves room for the bar labels (shared axes follow).
 
-    >>> from llmcourse.plots import new_figure
+    >>> from llmcourse.plots.style import new_figure
     >>> fig, ax = new_figure((4, 3))
     >>> fit_ylim(ax, [0.2, 0.1], [0.3]); [float(y) for y in ax.get_ylim()]
     [0.0, 0.355]
