@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .errors import CourseError, a_type
+from .errors import CourseError, describe, first_line
 from .i18n import say
 from .limits import (
     MISNAMED,
@@ -131,8 +131,8 @@ def generate(model: Any, tokenizer: Any, prompts: str | list[str], *, alternativ
             outputs = model.generate(**inputs, **settings, **needs_tokenizer, return_dict_in_generate=True,
                                      output_scores=True, output_logits=True)
     except (ValueError, TypeError) as error:  # transformers' own message is quoted as it is
-        raise CourseError(say(en=f"generate rejected these settings: {_first_line(error)}",
-                              ja=f"generate がこの設定を受け付けませんでした：「{_first_line(error)}」"),
+        raise CourseError(say(en=f"generate rejected these settings: {first_line(error)}",
+                              ja=f"generate がこの設定を受け付けませんでした：「{first_line(error)}」"),
                           cause=error) from None
     except torch.OutOfMemoryError as error:
         raise CourseError(say(en=f"generate ran out of memory with {len(prompts):,} prompts: pass fewer prompts at a "
@@ -191,24 +191,24 @@ def _validated_prompts(prompts: Any) -> list[str]:
         prompts = [prompts]
     if isinstance(prompts, (Mapping, torch.Tensor)) or hasattr(prompts, "input_ids"):
         raise CourseError(say(
-            en=f"generate takes text and tokenizes it itself, but got {_describe_prompt(prompts)}. "
+            en=f"generate takes text and tokenizes it itself, but got {_what_prompt(prompts)}. "
                "Pass the text: generate(model, tokenizer, 'A list of colors: red, blue'). To start from "
                "token ids, use model.generate(**inputs) or generate_by_hand(model, **inputs, ...).",
-            ja=f"generate はテキストを受け取って自分でトークン化しますが、{_describe_prompt(prompts)}が渡されました。"
+            ja=f"generate はテキストを受け取って自分でトークン化しますが、{_what_prompt(prompts)}が渡されました。"
                "テキストを渡してください：generate(model, tokenizer, 'A list of colors: red, blue')。トークン ID "
                "から始めるなら model.generate(**inputs) か generate_by_hand(model, **inputs, ...) を使います。"))
     if not isinstance(prompts, (list, tuple)) or len(prompts) == 0:
         empty = isinstance(prompts, (list, tuple))
-        what = "empty" if empty else a_type(prompts)
+        what = "empty" if empty else describe(prompts)
         raise CourseError(say(
             en=f"prompts is {what}: pass a string or a list of strings, e.g. ['A list of colors:'].",
-            ja=("prompts が空です。" if empty else f"prompts として、{a_type(prompts)}が渡されました。")
+            ja=("prompts が空です。" if empty else f"prompts として、{describe(prompts)}が渡されました。")
             + "文字列か文字列のリスト（たとえば ['A list of colors:']）を渡してください。"))
     for index, prompt in enumerate(prompts):
         if not isinstance(prompt, str):
-            raise CourseError(say(en=f"prompt {index} is {_describe_prompt(prompt)}, not a string. "
+            raise CourseError(say(en=f"prompt {index} is {_what_prompt(prompt)}, not a string. "
                                      "Pass text; generate tokenizes it for you.",
-                                  ja=f"プロンプト {index} が文字列ではありません。{_describe_prompt(prompt)}が"
+                                  ja=f"プロンプト {index} が文字列ではありません。{_what_prompt(prompt)}が"
                                      "渡されました。テキストを渡してください。トークン化は generate が行います。"))
         if not prompt.strip():
             raise CourseError(say(en=f"prompt {index} is empty: the model needs at least one token to continue.",
@@ -216,21 +216,12 @@ def _validated_prompts(prompts: Any) -> list[str]:
     return list(prompts)
 
 
-def _describe_prompt(value: Any) -> str:
-    """What a learner passed instead of text, in their terms.
-
-    >>> _describe_prompt({"role": "user", "content": "hi"})
-    'a chat message (pass its text with chat=True: generate applies the chat template)'
-    """
+def _what_prompt(value: Any) -> str:
+    """`describe` of what a learner passed instead of text, with the fix when it is a chat message."""
     if isinstance(value, Mapping) and "role" in value:
-        return say(en="a chat message (pass its text with chat=True: generate applies the chat template)",
-                   ja="チャットのメッセージ（そのテキストを chat=True で渡せば、generate がチャットテンプレートを適用します）")
-    if hasattr(value, "input_ids"):
-        return say(en=f"tokenized inputs ({a_type(value)}, what tokenizer(...) returns)",
-                   ja=f"トークン化済みの入力（tokenizer(...) が返す {type(value).__name__}）")
-    if isinstance(value, torch.Tensor) or (isinstance(value, (list, tuple)) and value and isinstance(value[0], int)):
-        return say(en="token ids", ja="トークン ID の列")
-    return a_type(value)
+        return describe(value) + say(en=" (pass its text with chat=True: generate applies the chat template)",
+                                     ja="（そのテキストを chat=True で渡せば、generate がチャットテンプレートを適用します）")
+    return describe(value)
 
 
 def _validated_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: Any, model: Any) -> dict[str, Any]:
@@ -350,9 +341,3 @@ def alternatives_message(alternatives: object, vocabulary: int) -> str:
     """What `generate` and `generation_steps` say about an ``alternatives`` out of range."""
     return say(en=f"alternatives must be between 1 and the vocabulary size ({vocabulary}), got {alternatives!r}.",
                ja=f"alternatives は 1 から語彙数（{vocabulary}）までの整数にしてください。{alternatives!r} が渡されました。")
-
-
-def _first_line(error: Exception) -> str:
-    """The first line of an exception's message, for a short course error."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

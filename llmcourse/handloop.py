@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .errors import CourseError, a_type
+from .errors import CourseError, describe
 from .generation import GenerationResult, alternatives_message
 from .i18n import say
 from .limits import MISNAMED, misnamed, require_model, require_room, require_sampling_settings
@@ -225,9 +225,9 @@ def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -
         ids = torch.as_tensor(prompt_or_ids, dtype=torch.long)
     except (TypeError, ValueError, RuntimeError) as error:
         raise CourseError(say(en=f"generation_steps takes one prompt as text or token ids, got "
-                                 f"{a_type(prompt_or_ids)}: pass a string such as 'A list of colors: red, blue'.",
+                                 f"{describe(prompt_or_ids)}: pass a string such as 'A list of colors: red, blue'.",
                               ja=f"generation_steps は 1 つのプロンプトをテキストかトークン ID で受け取りますが、"
-                                 f"{a_type(prompt_or_ids)}が渡されました。'A list of colors: red, blue' のような文字列を"
+                                 f"{describe(prompt_or_ids)}が渡されました。'A list of colors: red, blue' のような文字列を"
                                  "渡してください。"),
                           cause=error) from None
     if ids.ndim == 1:
@@ -271,16 +271,16 @@ def _validated_steps(steps: Any) -> list[Step]:
     if isinstance(steps, (GenerationResult, str)) or not isinstance(steps, Iterable):
         result = isinstance(steps, GenerationResult)
         what = ("a GenerationResult (from generate): for its tokens use result.token_texts(0), or plot it"
-                if result else a_type(steps))
+                if result else describe(steps))
         what_ja = ("generate が返す GenerationResult が渡されました。そのトークンには result.token_texts(0) を使うか、"
-                   "図に描いてください" if result else f"{a_type(steps)}が渡されました")
+                   "図に描いてください" if result else f"{describe(steps)}が渡されました")
         raise CourseError(say(en=f"format_steps takes the list that generation_steps(...) returns, got {what}.",
                               ja=f"format_steps は generation_steps(...) が返すリストを受け取ります。{what_ja}。"))
     steps = list(steps)
     for index, step in enumerate(steps):
         if not isinstance(step, Step):
             raise CourseError(say(en=f"format_steps takes the list that generation_steps(...) returns; item {index} "
-                                     f"is {a_type(step)}, not a Step.",
+                                     f"is {describe(step)}, not a Step.",
                                   ja=f"format_steps は generation_steps(...) が返すリストを受け取りますが、要素 {index} が "
-                                     f"Step ではありません（{a_type(step)}）。"))
+                                     f"Step ではありません（{describe(step)}）。"))
     return steps

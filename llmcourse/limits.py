@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .errors import CourseError, a_type
+from .errors import CourseError, describe
 from .i18n import say
 from .sampling import process_logits
 
@@ -108,11 +108,6 @@ def require_room(model: Any, prompt_tokens: int, new_tokens: int) -> None:
             ja=f"プロンプト（{prompt_tokens:,} トークン）と max_new_tokens={new_tokens:,} を合わせると "
                f"{prompt_tokens + new_tokens:,} トークンになり、このモデルのコンテキスト {context:,}（{where}）を"
                f"超えます。このプロンプトの後に収まる新しいトークンは最大 {context - prompt_tokens:,} 個です。"))
-
-
-def describe(value: Any) -> str:
-    """A short description of a wrong argument: the string itself, or its type."""
-    return say(en=f"the string {value!r}", ja=f"文字列 {value!r}") if isinstance(value, str) else a_type(value)
 
 
 def whole_number(name: str, value: Any) -> None:

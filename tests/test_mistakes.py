@@ -240,7 +240,7 @@ MISTAKES = [
         lambda k, env: plots.plot_generation_heatmap(k.result, alternatives=99), CourseError,
         "alternatives must be between 1 and 10", "pass alternatives= to generate"),
     row("plots: plot_confidence(text)", lambda k, env: plots.plot_confidence(k.result.texts[0]), CourseError,
-        "takes the GenerationResult", "got a str"),
+        "takes the GenerationResult", "got the string '"),
     row("plots: plot_token_shading(None)", lambda k, env: plots.plot_token_shading(None), CourseError,
         "takes the GenerationResult", "got None"),
     row("plots: plot_raw_vs_processed(logits)", lambda k, env: plots.plot_raw_vs_processed(k.logits), CourseError,
@@ -253,11 +253,11 @@ MISTAKES = [
         "footprints must map a label to bytes", "got a list"),
     # ---- checks given something that is not the answer (a check never raises: a ✘ line with a hint)
     row("checks: a function's name instead of the function",
-        lambda k, env: checks.check_top_p_filter("my_top_p"), REPORT, "is a str, not a function"),
+        lambda k, env: checks.check_top_p_filter("my_top_p"), REPORT, "is the string 'my_top_p', not a function"),
     row("checks: None (the exercise left unfilled)", lambda k, env: checks.check_temperature(None), REPORT,
         "is None, not a function"),
     row("checks: the model's name instead of the model", lambda k, env: checks.check_4bit_model("model"), REPORT,
-        "is a str, not a model"),
+        "is the string 'model', not a model"),
     row("checks: the model instead of the tokenizer", lambda k, env: checks.check_left_padding(k.model), REPORT,
         "is a LlamaForCausalLM, not a tokenizer"),
 ]

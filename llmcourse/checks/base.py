@@ -24,8 +24,9 @@ import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from ..errors import describe
 from ..i18n import say
-from .values import error_text, kind
+from .values import error_text
 
 AnswerTest = Callable[["Report", Any, str], bool]  # (report, answer, its name) -> did it pass
 
@@ -235,7 +236,7 @@ def not_a(name: str, value: Any, *, en: str, ja: str) -> str:
     >>> not_a("my_kwargs", [1, 2], en="a dict", ja="dict ")
     'my_kwargs is a list of 2, not a dict'
     """
-    return say(en=f"{name} is {kind(value)}, not {en}", ja=f"{name} は {kind(value)}で、{ja}ではありません")
+    return say(en=f"{name} is {describe(value)}, not {en}", ja=f"{name} は {describe(value)}で、{ja}ではありません")
 
 
 def is_function(report: Report, value: Any, name: str) -> bool:

@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..errors import CourseError, a_type
+from ..errors import CourseError, describe
 from ..generation import Distribution, GenerationResult
 from ..i18n import say
 from ..sampling import SAMPLING_SETTINGS, require_logits
@@ -173,8 +173,8 @@ def require_result(result: Any) -> None:
         what_ja = ("generation_steps(...) のステップが渡されました。代わりに generate(...) の結果を描くか、"
                    "print(format_steps(steps)) で表示してください")
     else:
-        what = a_type(result)
-        what_ja = f"{a_type(result)}が渡されました"
+        what = describe(result)
+        what_ja = f"{describe(result)}が渡されました"
     raise CourseError(say(en=f"This plot takes the GenerationResult that generate(...) returns, got {what}.",
                           ja=f"この図は generate(...) が返す GenerationResult を受け取ります。{what_ja}。"))
 
