@@ -3,12 +3,15 @@
 Every helper raises one of these instead of letting a traceback from deep inside
 transformers reach the learner. The learner sees one line; the original exception
 stays reachable for an instructor as ``error.cause``, its traceback as ``error.details``.
+The pieces every message shares live here too: `describe` names what the learner passed,
+`first_line` shortens an exception, `require_whole_number` is the one rule for counts.
 """
 
 from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
+from typing import Any
 
 from .i18n import say
 
@@ -84,3 +87,26 @@ def first_line(error: BaseException) -> str:
     """
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def is_whole_number(value: Any, most: float = float("inf")) -> bool:
+    """A whole number from 1 to ``most``: not a bool, a float, a string, 0...
+
+    >>> is_whole_number(3), is_whole_number(True), is_whole_number(2.0), is_whole_number(0), is_whole_number(5, most=4)
+    (True, False, False, False, False)
+    """
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= most
+
+
+def require_whole_number(name: str, value: Any, hint: str = "") -> None:
+    """Refuse anything but a whole number >= 1 for the count ``name``; ``hint`` (a `say` result) is appended.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> require_whole_number("max_new_tokens", 0)
+    Traceback (most recent call last):
+    ...
+    llmcourse.errors.CourseError: max_new_tokens must be a whole number >= 1, got 0.
+    """
+    if not is_whole_number(value):
+        raise CourseError(say(en=f"{name} must be a whole number >= 1, got {value!r}.",
+                              ja=f"{name} は 1 以上の整数にしてください。{value!r} が渡されました。") + hint)

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .errors import CourseError, describe, first_line
+from .errors import CourseError, describe, first_line, is_whole_number, require_whole_number
 from .i18n import say
 from .limits import (
     MISNAMED,
@@ -33,7 +33,6 @@ from .limits import (
     require_record_size,
     require_room,
     require_sampling_settings,
-    whole_number,
 )
 from .sampling import SAMPLING_SETTINGS
 from .tokens import pad_token_id
@@ -235,11 +234,11 @@ def _validated_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: An
         if name in settings:
             raise CourseError(say(en=f"generate has no setting {name!r}: did you mean {misnamed(name)}?",
                                   ja=f"generate に {name!r} という設定はありません。{misnamed(name)} のことでしょうか。"))
-    if not isinstance(alternatives, int) or isinstance(alternatives, bool) or not 1 <= alternatives <= len(tokenizer):
+    if not is_whole_number(alternatives, most=len(tokenizer)):
         raise CourseError(alternatives_message(alternatives, len(tokenizer)))
     for name in ("max_new_tokens", "max_length", "num_beams", "num_return_sequences"):
         if name in settings:
-            whole_number(name, settings[name])
+            require_whole_number(name, settings[name])
     if "max_new_tokens" in settings and "max_length" in settings:
         new, length = settings["max_new_tokens"], settings["max_length"]
         raise CourseError(say(

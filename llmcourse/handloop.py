@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .errors import CourseError, describe
+from .errors import CourseError, describe, is_whole_number, require_whole_number
 from .generation import GenerationResult, alternatives_message
 from .i18n import say
 from .limits import MISNAMED, misnamed, require_model, require_room, require_sampling_settings
@@ -198,9 +198,7 @@ def _require_inputs(input_ids: Any, attention_mask: Any, max_new_tokens: Any) ->
                                  f"{tuple(input_ids.shape)}: pass the mask the tokenizer returned with the ids.",
                               ja=f"attention_mask の形状は {tuple(attention_mask.shape)} ですが、input_ids は "
                                  f"{tuple(input_ids.shape)} です。トークナイザーが ID と一緒に返したマスクを渡してください。"))
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise CourseError(say(en=f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}.",
-                              ja=f"max_new_tokens は 1 以上の整数にしてください。{max_new_tokens!r} が渡されました。"))
+    require_whole_number("max_new_tokens", max_new_tokens)
 
 
 def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -> torch.Tensor:
@@ -255,7 +253,7 @@ def _validated_sampling(sampling: dict[str, Any], alternatives: int, vocabulary:
                                  f"(and max_new_tokens, alternatives).{meant}",
                               ja=f"generation_steps は {', '.join(unknown)} を受け付けません。受け付けるのは "
                                  f"{', '.join(known)}（と max_new_tokens、alternatives）です。{meant_ja}"))
-    if isinstance(alternatives, bool) or not isinstance(alternatives, int) or not 1 <= alternatives <= vocabulary:
+    if not is_whole_number(alternatives, most=vocabulary):
         raise CourseError(alternatives_message(alternatives, vocabulary))
     require_sampling_settings(sampling.get("do_sample", False), **{k: v for k, v in sampling.items() if k != "do_sample"})
     return dict(sampling)

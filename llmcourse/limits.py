@@ -110,13 +110,6 @@ def require_room(model: Any, prompt_tokens: int, new_tokens: int) -> None:
                f"超えます。このプロンプトの後に収まる新しいトークンは最大 {context - prompt_tokens:,} 個です。"))
 
 
-def whole_number(name: str, value: Any) -> None:
-    """Refuse anything but a whole number >= 1 (a bool, a float, a string, 0...)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise CourseError(say(en=f"{name} must be a positive whole number, got {value!r}.",
-                              ja=f"{name} は正の整数にしてください。{value!r} が渡されました。"))
-
-
 def require_sampling_settings(do_sample: Any, **filters: Any) -> None:
     """Sampling settings act only when sampling, and must be in range: refuse them otherwise, before any step.
 
