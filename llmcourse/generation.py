@@ -248,16 +248,11 @@ def _validated_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: An
             ja=f"max_new_tokens と max_length はどちらか一方だけを指定してください。両方あると transformers は "
                f"max_new_tokens={new} を使い、max_length={length} を無視します。max_new_tokens は新しいトークンだけを、"
                "max_length はプロンプトも含めて数えます。"))
-    _require_sampling_settings(settings, model)
+    do_sample = settings.get("do_sample", bool(getattr(model.generation_config, "do_sample", None)))  # None: unset
+    require_sampling_settings(do_sample, **{name: settings[name] for name in SAMPLING_SETTINGS if name in settings})
     _require_repetition_penalty(settings.get("repetition_penalty"))
     settings.setdefault("pad_token_id", pad_token_id(tokenizer))
     return settings
-
-
-def _require_sampling_settings(settings: dict[str, Any], model: Any) -> None:
-    """generate's sampling settings, checked with `require_sampling_settings` (do_sample may come from the model)."""
-    do_sample = settings.get("do_sample", bool(getattr(model.generation_config, "do_sample", None)))  # None: unset
-    require_sampling_settings(do_sample, **{name: settings[name] for name in SAMPLING_SETTINGS if name in settings})
 
 
 def _require_repetition_penalty(penalty: Any) -> None:

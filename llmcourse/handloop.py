@@ -243,7 +243,7 @@ def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -
 
 
 def _validated_sampling(sampling: dict[str, Any], alternatives: int, vocabulary: int) -> dict[str, Any]:
-    """Check generation_steps' extra settings and ``alternatives``; return the settings."""
+    """generation_steps' extra settings: known names, ``alternatives`` in range, then `require_sampling_settings`."""
     known = ("do_sample", *SAMPLING_SETTINGS)
     unknown = sorted(set(sampling) - set(known))
     if unknown:
