@@ -22,7 +22,7 @@ from typing import TextIO
 from . import offline
 from .cache import can_write, how_to_fetch, not_a_folder
 from .hub import HUB_URL, hub_offline_by_setting, hub_reachable
-from .i18n import get_language, say, set_language
+from .i18n import get_language, in_language, say
 from .loading import MODEL_ENV, resolve_model
 from .precision import BNB_4BIT_CAPABILITY, BNB_8BIT_CAPABILITY, gpu_capability, pick_dtypes
 from .quiet import silence_bitsandbytes
@@ -351,12 +351,13 @@ def doctor(stream: TextIO | None = None, *, deep: bool = False) -> bool:
     ✔ torch ...
     """
     stream = stream if stream is not None else sys.stdout
-    if get_language() == "ja" and not _can_write("準備完了：（対処）、", stream):
-        set_language("en")  # a console without Japanese characters gets the English report
-        try:
-            return doctor(stream, deep=deep)
-        finally:
-            set_language("ja")
+    japanese_fits = get_language() != "ja" or _can_write("準備完了：（対処）、", stream)
+    with in_language(get_language() if japanese_fits else "en"):  # a console without Japanese gets English
+        return _report(stream, deep)
+
+
+def _report(stream: TextIO, deep: bool) -> bool:
+    """`doctor`'s work, in the language in use: run the probes, print them and the verdict."""
     probes = run_probes(deep)
     marks = _marks(stream)
     ready = all(probe.status != "fail" for probe in probes)
