@@ -30,7 +30,10 @@ from .tokens import pad_text, text_width
 
 HUB_TIMEOUT_S = 3.0
 MARKS = {"ok": "✔", "warn": "!", "fail": "✘"}
-JAPANESE_LABELS = {"dtypes": "データ型", "offline model": "オフラインモデル", "hub": "ハブ", "model": "モデル"}
+LABELS = {  # the probes whose name is a word, not a package's name: `say`'s arguments
+    "dtypes": {"en": "dtypes", "ja": "データ型"}, "offline model": {"en": "offline model", "ja": "オフラインモデル"},
+    "hub": {"en": "hub", "ja": "ハブ"}, "model": {"en": "model", "ja": "モデル"},
+}
 ASCII_MARKS = {"ok": "+", "warn": "!", "fail": "x"}
 
 
@@ -323,7 +326,7 @@ def label(name: str) -> str:
     >>> set_language("en"); label("offline model")
     'offline model'
     """
-    return say(en=name, ja=JAPANESE_LABELS.get(name, name))
+    return say(**LABELS[name]) if name in LABELS else name
 
 
 def format_report(probes: list[Probe], marks: dict[str, str] = MARKS) -> str:

@@ -247,7 +247,7 @@ def _validated_sampling(sampling: dict[str, Any], alternatives: int, vocabulary:
     known = ("do_sample", *SAMPLING_SETTINGS)
     unknown = sorted(set(sampling) - set(known))
     if unknown:
-        meant = "".join(f" For {name}, did you mean {MISNAMED[name]}?" for name in unknown if name in MISNAMED)
+        meant = "".join(f" For {name}, did you mean {misnamed(name)}?" for name in unknown if name in MISNAMED)
         meant_ja = "".join(f"{name} は {misnamed(name)} のことでしょうか。" for name in unknown if name in MISNAMED)
         raise CourseError(say(en=f"generation_steps does not know {', '.join(unknown)}; it takes {', '.join(known)} "
                                  f"(and max_new_tokens, alternatives).{meant}",

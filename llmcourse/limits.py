@@ -19,12 +19,13 @@ from .sampling import process_logits
 NEW_TOKEN_CAP = 1024  # new tokens per call: a lesson expects seconds (about a minute at 20 tokens/s on a CPU)
 RECORD_LIMIT_BYTES = 2_000_000_000  # generate keeps two (rows, vocab) float32 distributions per step: at most 2 GB
 NEUTRAL = {"temperature": 1.0}  # a sampling setting that changes nothing, also accepted with greedy decoding
-MISNAMED = {  # settings other libraries name differently, and what generate calls them
+MISNAMED = {  # settings other libraries name differently, and what generate calls them (`say`'s arguments if worded)
     "max_tokens": "max_new_tokens=...", "max_new_token": "max_new_tokens=...", "n": "num_return_sequences=...",
-    "stop": "stop_strings=[...]", "top": "alternatives=...", "k": "alternatives=... (or top_k=... to sample)",
-    "seed": "transformers.set_seed(...) before the call", "temp": "temperature=...", "sample": "do_sample=True",
+    "stop": "stop_strings=[...]", "top": "alternatives=...",
+    "k": {"en": "alternatives=... (or top_k=... to sample)", "ja": "alternatives=...（サンプリングするなら top_k=...）"},
+    "seed": {"en": "transformers.set_seed(...) before the call", "ja": "呼び出す前の transformers.set_seed(...)"},
+    "temp": "temperature=...", "sample": "do_sample=True",
 }
-MISNAMED_JA = {"k": "alternatives=...（サンプリングするなら top_k=...）", "seed": "呼び出す前の transformers.set_seed(...)"}
 
 
 def misnamed(name: str) -> str:
@@ -33,7 +34,8 @@ def misnamed(name: str) -> str:
     >>> misnamed("max_tokens")
     'max_new_tokens=...'
     """
-    return say(en=MISNAMED[name], ja=MISNAMED_JA.get(name, MISNAMED[name]))
+    meant = MISNAMED[name]
+    return meant if isinstance(meant, str) else say(**meant)
 
 
 def require_model(model: Any, tokenizer: Any = None, where: str = "generate") -> None:
