@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..i18n import say
-from .base import Report, call, exercise_check, is_function, is_text, is_text_list, not_a
+from .base import Report, call, exercise_check, is_function, is_text, is_text_list, not_a, objects_read
 from .lesson03_generating import SPECIAL_TOKEN, _texts_type_hint
 
 
@@ -119,9 +119,8 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
     """Lesson 04: ``my_sample(seed)`` samples: the same seed gives the same text, other seeds other texts.
 
     It calls ``my_sample`` five times (it uses whatever model it closes over) and
-    leaves the session's random state as it was. Nothing process-wide is patched: the seeds
-    are read off the random generators' own state (`_observe`), and only the model instance
-    ``my_sample`` uses gets a recording ``generate`` for the duration of each call.
+    leaves the session's random state as it was. Nothing process-wide is patched: seeds are read off the
+    generators' state, and only the model ``my_sample`` uses gets a recording ``generate``, per call (`_observe`).
 
     >>> check_reproducible_sampling(my_sample).passed   # doctest: +SKIP
     True
@@ -129,7 +128,7 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
     usage = say(en="it is called as my_sample(seed) with seed 0, 1, 2, 3 and must return the text",
                 ja="my_sample(seed) の形で seed = 0, 1, 2, 3 で呼ばれ、テキストを返す必要があります")
     texts, calls = [], []  # calls: for each call of my_sample, what it did (seeds set, generate called)
-    model = next((value for value in _used_objects(my_sample) if hasattr(value, "generation_config")), None)
+    model = next((value for value in objects_read(my_sample) if hasattr(value, "generation_config")), None)
     with _kept_random_state():
         for seed in (0, 0, 1, 2, 3):
             events: list = []
@@ -240,7 +239,7 @@ def _judge_length(report: Report, events: list) -> None:
 def _decoded_run(function: Any, events: list) -> tuple[str, str, str] | None:
     """(prompt, new text, new text with special tokens) of the last generate call, by the function's tokenizer."""
     run = next((event for event in reversed(events) if event[0] == "generate" and event[2] is not None), None)
-    tokenizer = next((value for value in _used_objects(function)
+    tokenizer = next((value for value in objects_read(function)
                       if hasattr(value, "decode") and hasattr(value, "padding_side")), None)
     if run is None or tokenizer is None:
         return None
@@ -250,28 +249,6 @@ def _decoded_run(function: Any, events: list) -> tuple[str, str, str] | None:
             tokenizer.decode(new_ids, skip_special_tokens=True), tokenizer.decode(new_ids))
 
 
-def _used_objects(function: Any, depth: int = 2) -> list:
-    """What a function reads by name (its closure, then the globals it names), and what its helpers read.
-
-    >>> marker = object()
-    >>> (lambda: marker)() is marker and marker in _used_objects(lambda: marker)
-    True
-    """
-    code = getattr(function, "__code__", None)
-    if code is None:
-        return []
-    closure = []
-    for cell in function.__closure__ or ():
-        with contextlib.suppress(ValueError):  # a cell not filled yet
-            closure.append(cell.cell_contents)
-    names = getattr(function, "__globals__", {})
-    used = closure + [names[name] for name in code.co_names if name in names]
-    if depth > 0:  # a helper my_sample calls (sample_text(...)) may be the one that holds the model
-        used += [inner for value in list(used) if callable(value) and hasattr(value, "__code__")
-                 for inner in _used_objects(value, depth - 1)]
-    return used
-
-
 SEED_MARK = 0x5EED_C0FFEE  # torch's seed before the first call (+1 for each next one): a seed the learner sets replaces it
 
 
@@ -279,12 +256,10 @@ SEED_MARK = 0x5EED_C0FFEE  # torch's seed before the first call (+1 for each nex
 def _observe(events: list, model: Any, mark: int = SEED_MARK) -> Iterator[None]:
     """Record, in order, the seeds set and the generate calls made while the block runs; patch nothing global.
 
-    Events: ("seed", value) when torch's seed changed (``torch.manual_seed``, ``transformers.set_seed``),
-    ("other seed", None) when Python's or numpy's generator changed, ("generate", samples, input_ids,
-    output_ids, max_new_tokens) for each call of ``model.generate``. The seeds are read off the generators
-    (``torch.initial_seed()``, the Python and numpy states), at each generate call and at the end; only
-    ``model`` itself gets a recording ``generate`` while the block runs, removed afterwards (even on an error).
-    The generators start from seed ``mark``: a different one for each call, so that unseeded draws differ.
+    Events: ("seed", value) when ``torch.initial_seed()`` changed (manual_seed, transformers.set_seed), ("other
+    seed", None) when Python's or numpy's state did, at each generate call and at the end; ("generate", samples,
+    input_ids, output_ids, max_new_tokens) for each call of ``model.generate``, which only this instance gets
+    while the block runs (removed even on an error). All start from seed ``mark``, so unseeded draws differ.
 
     >>> import torch; events = []
     >>> with _kept_random_state(), _observe(events, None):
@@ -295,9 +270,7 @@ def _observe(events: list, model: Any, mark: int = SEED_MARK) -> Iterator[None]:
     import numpy
     import torch
 
-    torch.manual_seed(mark)
-    random.seed(mark)
-    numpy.random.seed(mark % 2**32)
+    torch.manual_seed(mark), random.seed(mark), numpy.random.seed(mark % 2**32)
     seen = {"torch": mark, "python": random.getstate(), "numpy": numpy.random.get_state()[1].copy()}
 
     def look() -> None:  # add the seeds set since the last look
@@ -309,8 +282,7 @@ def _observe(events: list, model: Any, mark: int = SEED_MARK) -> Iterator[None]:
             seen["python"], seen["numpy"] = python, numpy_keys.copy()
             events.append(("other seed", None))
 
-    own = model.__dict__.get("generate") if model is not None else None  # an instance's own generate, kept as is
-    original = model.generate if model is not None else None
+    own, original = (vars(model).get("generate"), model.generate) if model is not None else (None, None)
 
     def generate(*args: Any, **kwargs: Any) -> Any:
         look()
@@ -328,11 +300,10 @@ def _observe(events: list, model: Any, mark: int = SEED_MARK) -> Iterator[None]:
         yield
         look()
     finally:
-        if model is not None:
-            if own is None:
-                del model.generate
-            else:
-                model.generate = own
+        if model is not None and own is None:
+            del model.generate
+        elif model is not None:
+            model.generate = own
 
 
 @contextlib.contextmanager
