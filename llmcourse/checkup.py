@@ -22,15 +22,18 @@ from typing import TextIO
 from . import offline
 from .cache import CACHE_ENV, cache_root, can_write, how_to_fetch, not_a_folder
 from .hub import HUB_URL, hub_offline_by_setting, hub_reachable
-from .i18n import get_language, say, set_language
+from .i18n import get_language, in_language, say
 from .loading import MODEL_ENV, resolve_model
-from .precision import BF16_CAPABILITY, BNB_4BIT_CAPABILITY, BNB_8BIT_CAPABILITY, gpu_capability, pick_dtypes
+from .precision import BNB_4BIT_CAPABILITY, BNB_8BIT_CAPABILITY, gpu_capability, pick_dtypes
 from .quiet import silence_bitsandbytes
 from .tokens import pad_text, text_width
 
 HUB_TIMEOUT_S = 3.0
 MARKS = {"ok": "✔", "warn": "!", "fail": "✘"}
-JAPANESE_LABELS = {"dtypes": "データ型", "offline model": "オフラインモデル", "hub": "ハブ", "model": "モデル"}
+LABELS = {  # the probes whose name is a word, not a package's name: `say`'s arguments
+    "dtypes": {"en": "dtypes", "ja": "データ型"}, "offline model": {"en": "offline model", "ja": "オフラインモデル"},
+    "hub": {"en": "hub", "ja": "ハブ"}, "model": {"en": "model", "ja": "モデル"},
+}
 ASCII_MARKS = {"ok": "+", "warn": "!", "fail": "x"}
 
 
@@ -138,9 +141,10 @@ def probe_dtypes() -> Probe:
     """
     found = gpu_capability("cuda")
     if found is None:
+        dtype = pick_dtypes("cpu").compute  # the rule's 16-bit type, with its reason, lives in precision.pick_dtypes
         return Probe("dtypes", "ok", say(
-            en="CPU: float32 by default; quantized (4-bit, 8-bit): bfloat16 matmuls and other layers",
-            ja="CPU：既定は float32。量子化（4 ビット、8 ビット）では行列積もほかの層も bfloat16"))
+            en=f"CPU: float32 by default; quantized (4-bit, 8-bit): {dtype} matmuls and other layers",
+            ja=f"CPU：既定は float32。量子化（4 ビット、8 ビット）では行列積もほかの層も {dtype}"))
     capability, name = found
     dotted = ".".join(str(part) for part in capability)
     if capability < BNB_4BIT_CAPABILITY:
@@ -151,15 +155,12 @@ def probe_dtypes() -> Probe:
                "（6.0 以降、Pascal 以降が必要）"),
             say(en="load_model(quantization=None) (full precision), or a newer GPU (on Colab: a T4)",
                 ja="load_model(quantization=None)（全精度）を使うか、新しい GPU（Colab なら T4）を使ってください"))
-    dtype = pick_dtypes("cuda").compute
-    why = (say(en="native bfloat16", ja="bfloat16 をネイティブに計算できます") if capability >= BF16_CAPABILITY else
-           say(en="no native bfloat16 before 8.0 (Ampere)",
-               ja="8.0（Ampere）より前は bfloat16 をネイティブに計算できません"))
+    dtypes = pick_dtypes("cuda")  # the 16-bit type and why: the one statement of the rule
     no_8bit = "" if capability >= BNB_8BIT_CAPABILITY else say(
         en="; 8-bit needs 7.5 (Turing)", ja="。8 ビットには 7.5（Turing）以降が必要です")
     return Probe("dtypes", "ok", say(
-        en=f"GPU {name}, compute capability {dotted}: 4-bit NF4 with {dtype} matmuls and other layers ({why}){no_8bit}",
-        ja=f"GPU {name}、compute capability {dotted}：4 ビット NF4、行列積もほかの層も {dtype}（{why}）{no_8bit}"))
+        en=f"GPU {name}: 4-bit NF4 with {dtypes.compute} matmuls and other layers ({dtypes.reason}){no_8bit}",
+        ja=f"GPU {name}：4 ビット NF4、行列積もほかの層も {dtypes.compute}（{dtypes.reason}）{no_8bit}"))
 
 
 def _torch_backend() -> str:
@@ -325,7 +326,7 @@ def label(name: str) -> str:
     >>> set_language("en"); label("offline model")
     'offline model'
     """
-    return say(en=name, ja=JAPANESE_LABELS.get(name, name))
+    return say(**LABELS[name]) if name in LABELS else name
 
 
 def format_report(probes: list[Probe], marks: dict[str, str] = MARKS) -> str:
@@ -353,12 +354,13 @@ def doctor(stream: TextIO | None = None, *, deep: bool = False) -> bool:
     ✔ torch ...
     """
     stream = stream if stream is not None else sys.stdout
-    if get_language() == "ja" and not _can_write("準備完了：（対処）、", stream):
-        set_language("en")  # a console without Japanese characters gets the English report
-        try:
-            return doctor(stream, deep=deep)
-        finally:
-            set_language("ja")
+    japanese_fits = get_language() != "ja" or _can_write("準備完了：（対処）、", stream)
+    with in_language(get_language() if japanese_fits else "en"):  # a console without Japanese gets English
+        return _report(stream, deep)
+
+
+def _report(stream: TextIO, deep: bool) -> bool:
+    """`doctor`'s work, in the language in use: run the probes, print them and the verdict."""
     probes = run_probes(deep)
     marks = _marks(stream)
     ready = all(probe.status != "fail" for probe in probes)

@@ -4,7 +4,7 @@ Lesson 00 uses both: ``fetch`` prepares the offline model once (about 20 s after
 download), ``doctor`` says whether this machine can run the course. Errors the
 learner can fix are printed as one message, without a traceback. Help, errors and
 reports follow ``$LLMCOURSE_LANG`` (``LLMCOURSE_LANG=ja python -m llmcourse doctor``),
-argparse's own words included (`ARGPARSE_JA`).
+argparse's own words included (`ARGPARSE_WORDS`).
 """
 
 from __future__ import annotations
@@ -19,21 +19,21 @@ from collections.abc import Iterator
 from .errors import CourseError
 from .i18n import get_language, say
 
-ARGPARSE_JA = {  # the messages argparse passes through gettext that a learner can meet, in Japanese
-    "usage: ": "使い方：",
-    "positional arguments": "位置引数",
-    "options": "オプション",
-    "show this help message and exit": "このヘルプを表示して終了します",
-    "%(prog)s: error: %(message)s\n": "%(prog)s：エラー：%(message)s\n",
-    "argument %(argument_name)s: %(message)s": "引数 %(argument_name)s：%(message)s",
-    "invalid choice: %(value)r (choose from %(choices)s)": "%(value)r は選べません（選べるのは %(choices)s）",
-    "the following arguments are required: %s": "次の引数が必要です：%s",
-    "unrecognized arguments: %s": "認識できない引数です：%s",
-    "expected one argument": "値が 1 つ必要です",
-    "ambiguous option: %(option)s could match %(matches)s": "あいまいなオプションです：%(option)s は %(matches)s の"
-                                                            "どれにも当てはまります",
-    "ignored explicit argument %r": "引数 %r は受け付けません",
-    "%(heading)s:": "%(heading)s：",  # a section heading, from Python 3.13 on (before, `Parser` mends it)
+ARGPARSE_WORDS = {  # the messages argparse passes through gettext that a learner can meet: `say`'s other languages
+    "usage: ": {"ja": "使い方："},
+    "positional arguments": {"ja": "位置引数"},
+    "options": {"ja": "オプション"},
+    "show this help message and exit": {"ja": "このヘルプを表示して終了します"},
+    "%(prog)s: error: %(message)s\n": {"ja": "%(prog)s：エラー：%(message)s\n"},
+    "argument %(argument_name)s: %(message)s": {"ja": "引数 %(argument_name)s：%(message)s"},
+    "invalid choice: %(value)r (choose from %(choices)s)": {"ja": "%(value)r は選べません（選べるのは %(choices)s）"},
+    "the following arguments are required: %s": {"ja": "次の引数が必要です：%s"},
+    "unrecognized arguments: %s": {"ja": "認識できない引数です：%s"},
+    "expected one argument": {"ja": "値が 1 つ必要です"},
+    "ambiguous option: %(option)s could match %(matches)s": {"ja": "あいまいなオプションです：%(option)s は %(matches)s "
+                                                                   "のどれにも当てはまります"},
+    "ignored explicit argument %r": {"ja": "引数 %r は受け付けません"},
+    "%(heading)s:": {"ja": "%(heading)s："},  # a section heading, from Python 3.13 on (before, `Parser` mends it)
 }
 
 
@@ -49,7 +49,7 @@ def argparse_language() -> Iterator[None]:
     """Within the block, argparse's own words (usage, errors) follow `set_language`.
 
     argparse looks each message up with gettext's ``_`` at the moment it prints it, and
-    Python ships no Japanese catalogue: the block swaps in `ARGPARSE_JA` (others stay English).
+    Python ships no Japanese catalogue: the block swaps in `ARGPARSE_WORDS` (others stay English).
 
     >>> from llmcourse.i18n import set_language
     >>> set_language("ja")
@@ -59,8 +59,9 @@ def argparse_language() -> Iterator[None]:
     >>> set_language("en")
     """
     original = argparse._
-    if get_language() == "ja":
-        argparse._ = lambda message: ARGPARSE_JA.get(message) or original(message)
+    if get_language() != "en":
+        argparse._ = lambda message: (say(en=message, **ARGPARSE_WORDS[message]) if message in ARGPARSE_WORDS
+                                      else original(message))
     try:
         yield
     finally:

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .errors import CourseError, a_type
+from .errors import CourseError, describe, first_line, is_whole_number, require_whole_number
 from .i18n import say
 from .limits import (
     MISNAMED,
@@ -33,7 +33,6 @@ from .limits import (
     require_record_size,
     require_room,
     require_sampling_settings,
-    whole_number,
 )
 from .sampling import SAMPLING_SETTINGS
 from .tokens import pad_token_id
@@ -131,8 +130,8 @@ def generate(model: Any, tokenizer: Any, prompts: str | list[str], *, alternativ
             outputs = model.generate(**inputs, **settings, **needs_tokenizer, return_dict_in_generate=True,
                                      output_scores=True, output_logits=True)
     except (ValueError, TypeError) as error:  # transformers' own message is quoted as it is
-        raise CourseError(say(en=f"generate rejected these settings: {_first_line(error)}",
-                              ja=f"generate がこの設定を受け付けませんでした：「{_first_line(error)}」"),
+        raise CourseError(say(en=f"generate rejected these settings: {first_line(error)}",
+                              ja=f"generate がこの設定を受け付けませんでした：「{first_line(error)}」"),
                           cause=error) from None
     except torch.OutOfMemoryError as error:
         raise CourseError(say(en=f"generate ran out of memory with {len(prompts):,} prompts: pass fewer prompts at a "
@@ -191,24 +190,24 @@ def _validated_prompts(prompts: Any) -> list[str]:
         prompts = [prompts]
     if isinstance(prompts, (Mapping, torch.Tensor)) or hasattr(prompts, "input_ids"):
         raise CourseError(say(
-            en=f"generate takes text and tokenizes it itself, but got {_describe_prompt(prompts)}. "
+            en=f"generate takes text and tokenizes it itself, but got {_what_prompt(prompts)}. "
                "Pass the text: generate(model, tokenizer, 'A list of colors: red, blue'). To start from "
                "token ids, use model.generate(**inputs) or generate_by_hand(model, **inputs, ...).",
-            ja=f"generate はテキストを受け取って自分でトークン化しますが、{_describe_prompt(prompts)}が渡されました。"
+            ja=f"generate はテキストを受け取って自分でトークン化しますが、{_what_prompt(prompts)}が渡されました。"
                "テキストを渡してください：generate(model, tokenizer, 'A list of colors: red, blue')。トークン ID "
                "から始めるなら model.generate(**inputs) か generate_by_hand(model, **inputs, ...) を使います。"))
     if not isinstance(prompts, (list, tuple)) or len(prompts) == 0:
         empty = isinstance(prompts, (list, tuple))
-        what = "empty" if empty else a_type(prompts)
+        what = "empty" if empty else describe(prompts)
         raise CourseError(say(
             en=f"prompts is {what}: pass a string or a list of strings, e.g. ['A list of colors:'].",
-            ja=("prompts が空です。" if empty else f"prompts として、{a_type(prompts)}が渡されました。")
+            ja=("prompts が空です。" if empty else f"prompts として、{describe(prompts)}が渡されました。")
             + "文字列か文字列のリスト（たとえば ['A list of colors:']）を渡してください。"))
     for index, prompt in enumerate(prompts):
         if not isinstance(prompt, str):
-            raise CourseError(say(en=f"prompt {index} is {_describe_prompt(prompt)}, not a string. "
+            raise CourseError(say(en=f"prompt {index} is {_what_prompt(prompt)}, not a string. "
                                      "Pass text; generate tokenizes it for you.",
-                                  ja=f"プロンプト {index} が文字列ではありません。{_describe_prompt(prompt)}が"
+                                  ja=f"プロンプト {index} が文字列ではありません。{_what_prompt(prompt)}が"
                                      "渡されました。テキストを渡してください。トークン化は generate が行います。"))
         if not prompt.strip():
             raise CourseError(say(en=f"prompt {index} is empty: the model needs at least one token to continue.",
@@ -216,21 +215,12 @@ def _validated_prompts(prompts: Any) -> list[str]:
     return list(prompts)
 
 
-def _describe_prompt(value: Any) -> str:
-    """What a learner passed instead of text, in their terms.
-
-    >>> _describe_prompt({"role": "user", "content": "hi"})
-    'a chat message (pass its text with chat=True: generate applies the chat template)'
-    """
+def _what_prompt(value: Any) -> str:
+    """`describe` of what a learner passed instead of text, with the fix when it is a chat message."""
     if isinstance(value, Mapping) and "role" in value:
-        return say(en="a chat message (pass its text with chat=True: generate applies the chat template)",
-                   ja="チャットのメッセージ（そのテキストを chat=True で渡せば、generate がチャットテンプレートを適用します）")
-    if hasattr(value, "input_ids"):
-        return say(en=f"tokenized inputs ({a_type(value)}, what tokenizer(...) returns)",
-                   ja=f"トークン化済みの入力（tokenizer(...) が返す {type(value).__name__}）")
-    if isinstance(value, torch.Tensor) or (isinstance(value, (list, tuple)) and value and isinstance(value[0], int)):
-        return say(en="token ids", ja="トークン ID の列")
-    return a_type(value)
+        return describe(value) + say(en=" (pass its text with chat=True: generate applies the chat template)",
+                                     ja="（そのテキストを chat=True で渡せば、generate がチャットテンプレートを適用します）")
+    return describe(value)
 
 
 def _validated_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: Any, model: Any) -> dict[str, Any]:
@@ -244,11 +234,11 @@ def _validated_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: An
         if name in settings:
             raise CourseError(say(en=f"generate has no setting {name!r}: did you mean {misnamed(name)}?",
                                   ja=f"generate に {name!r} という設定はありません。{misnamed(name)} のことでしょうか。"))
-    if not isinstance(alternatives, int) or isinstance(alternatives, bool) or not 1 <= alternatives <= len(tokenizer):
+    if not is_whole_number(alternatives, most=len(tokenizer)):
         raise CourseError(alternatives_message(alternatives, len(tokenizer)))
     for name in ("max_new_tokens", "max_length", "num_beams", "num_return_sequences"):
         if name in settings:
-            whole_number(name, settings[name])
+            require_whole_number(name, settings[name])
     if "max_new_tokens" in settings and "max_length" in settings:
         new, length = settings["max_new_tokens"], settings["max_length"]
         raise CourseError(say(
@@ -258,16 +248,11 @@ def _validated_settings(kwargs: dict[str, Any], alternatives: int, tokenizer: An
             ja=f"max_new_tokens と max_length はどちらか一方だけを指定してください。両方あると transformers は "
                f"max_new_tokens={new} を使い、max_length={length} を無視します。max_new_tokens は新しいトークンだけを、"
                "max_length はプロンプトも含めて数えます。"))
-    _require_sampling_settings(settings, model)
+    do_sample = settings.get("do_sample", bool(getattr(model.generation_config, "do_sample", None)))  # None: unset
+    require_sampling_settings(do_sample, **{name: settings[name] for name in SAMPLING_SETTINGS if name in settings})
     _require_repetition_penalty(settings.get("repetition_penalty"))
     settings.setdefault("pad_token_id", pad_token_id(tokenizer))
     return settings
-
-
-def _require_sampling_settings(settings: dict[str, Any], model: Any) -> None:
-    """generate's sampling settings, checked with `require_sampling_settings` (do_sample may come from the model)."""
-    do_sample = settings.get("do_sample", bool(getattr(model.generation_config, "do_sample", None)))  # None: unset
-    require_sampling_settings(do_sample, **{name: settings[name] for name in SAMPLING_SETTINGS if name in settings})
 
 
 def _require_repetition_penalty(penalty: Any) -> None:
@@ -350,9 +335,3 @@ def alternatives_message(alternatives: object, vocabulary: int) -> str:
     """What `generate` and `generation_steps` say about an ``alternatives`` out of range."""
     return say(en=f"alternatives must be between 1 and the vocabulary size ({vocabulary}), got {alternatives!r}.",
                ja=f"alternatives は 1 から語彙数（{vocabulary}）までの整数にしてください。{alternatives!r} が渡されました。")
-
-
-def _first_line(error: Exception) -> str:
-    """The first line of an exception's message, for a short course error."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

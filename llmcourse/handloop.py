@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .errors import CourseError, a_type
+from .errors import CourseError, describe, is_whole_number, require_whole_number
 from .generation import GenerationResult, alternatives_message
 from .i18n import say
 from .limits import MISNAMED, misnamed, require_model, require_room, require_sampling_settings
@@ -198,9 +198,7 @@ def _require_inputs(input_ids: Any, attention_mask: Any, max_new_tokens: Any) ->
                                  f"{tuple(input_ids.shape)}: pass the mask the tokenizer returned with the ids.",
                               ja=f"attention_mask の形状は {tuple(attention_mask.shape)} ですが、input_ids は "
                                  f"{tuple(input_ids.shape)} です。トークナイザーが ID と一緒に返したマスクを渡してください。"))
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise CourseError(say(en=f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}.",
-                              ja=f"max_new_tokens は 1 以上の整数にしてください。{max_new_tokens!r} が渡されました。"))
+    require_whole_number("max_new_tokens", max_new_tokens)
 
 
 def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -> torch.Tensor:
@@ -225,9 +223,9 @@ def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -
         ids = torch.as_tensor(prompt_or_ids, dtype=torch.long)
     except (TypeError, ValueError, RuntimeError) as error:
         raise CourseError(say(en=f"generation_steps takes one prompt as text or token ids, got "
-                                 f"{a_type(prompt_or_ids)}: pass a string such as 'A list of colors: red, blue'.",
+                                 f"{describe(prompt_or_ids)}: pass a string such as 'A list of colors: red, blue'.",
                               ja=f"generation_steps は 1 つのプロンプトをテキストかトークン ID で受け取りますが、"
-                                 f"{a_type(prompt_or_ids)}が渡されました。'A list of colors: red, blue' のような文字列を"
+                                 f"{describe(prompt_or_ids)}が渡されました。'A list of colors: red, blue' のような文字列を"
                                  "渡してください。"),
                           cause=error) from None
     if ids.ndim == 1:
@@ -245,17 +243,17 @@ def _prompt_ids(tokenizer: Any, prompt_or_ids: str | list[int] | torch.Tensor) -
 
 
 def _validated_sampling(sampling: dict[str, Any], alternatives: int, vocabulary: int) -> dict[str, Any]:
-    """Check generation_steps' extra settings and ``alternatives``; return the settings."""
+    """generation_steps' extra settings: known names, ``alternatives`` in range, then `require_sampling_settings`."""
     known = ("do_sample", *SAMPLING_SETTINGS)
     unknown = sorted(set(sampling) - set(known))
     if unknown:
-        meant = "".join(f" For {name}, did you mean {MISNAMED[name]}?" for name in unknown if name in MISNAMED)
+        meant = "".join(f" For {name}, did you mean {misnamed(name)}?" for name in unknown if name in MISNAMED)
         meant_ja = "".join(f"{name} は {misnamed(name)} のことでしょうか。" for name in unknown if name in MISNAMED)
         raise CourseError(say(en=f"generation_steps does not know {', '.join(unknown)}; it takes {', '.join(known)} "
                                  f"(and max_new_tokens, alternatives).{meant}",
                               ja=f"generation_steps は {', '.join(unknown)} を受け付けません。受け付けるのは "
                                  f"{', '.join(known)}（と max_new_tokens、alternatives）です。{meant_ja}"))
-    if isinstance(alternatives, bool) or not isinstance(alternatives, int) or not 1 <= alternatives <= vocabulary:
+    if not is_whole_number(alternatives, most=vocabulary):
         raise CourseError(alternatives_message(alternatives, vocabulary))
     require_sampling_settings(sampling.get("do_sample", False), **{k: v for k, v in sampling.items() if k != "do_sample"})
     return dict(sampling)
@@ -271,16 +269,16 @@ def _validated_steps(steps: Any) -> list[Step]:
     if isinstance(steps, (GenerationResult, str)) or not isinstance(steps, Iterable):
         result = isinstance(steps, GenerationResult)
         what = ("a GenerationResult (from generate): for its tokens use result.token_texts(0), or plot it"
-                if result else a_type(steps))
+                if result else describe(steps))
         what_ja = ("generate が返す GenerationResult が渡されました。そのトークンには result.token_texts(0) を使うか、"
-                   "図に描いてください" if result else f"{a_type(steps)}が渡されました")
+                   "図に描いてください" if result else f"{describe(steps)}が渡されました")
         raise CourseError(say(en=f"format_steps takes the list that generation_steps(...) returns, got {what}.",
                               ja=f"format_steps は generation_steps(...) が返すリストを受け取ります。{what_ja}。"))
     steps = list(steps)
     for index, step in enumerate(steps):
         if not isinstance(step, Step):
             raise CourseError(say(en=f"format_steps takes the list that generation_steps(...) returns; item {index} "
-                                     f"is {a_type(step)}, not a Step.",
+                                     f"is {describe(step)}, not a Step.",
                                   ja=f"format_steps は generation_steps(...) が返すリストを受け取りますが、要素 {index} が "
-                                     f"Step ではありません（{a_type(step)}）。"))
+                                     f"Step ではありません（{describe(step)}）。"))
     return steps

@@ -12,19 +12,20 @@ from typing import Any
 
 import torch
 
-from .errors import CourseError, a_type
+from .errors import CourseError, describe
 from .i18n import say
 from .sampling import process_logits
 
 NEW_TOKEN_CAP = 1024  # new tokens per call: a lesson expects seconds (about a minute at 20 tokens/s on a CPU)
 RECORD_LIMIT_BYTES = 2_000_000_000  # generate keeps two (rows, vocab) float32 distributions per step: at most 2 GB
 NEUTRAL = {"temperature": 1.0}  # a sampling setting that changes nothing, also accepted with greedy decoding
-MISNAMED = {  # settings other libraries name differently, and what generate calls them
+MISNAMED = {  # settings other libraries name differently, and what generate calls them (`say`'s arguments if worded)
     "max_tokens": "max_new_tokens=...", "max_new_token": "max_new_tokens=...", "n": "num_return_sequences=...",
-    "stop": "stop_strings=[...]", "top": "alternatives=...", "k": "alternatives=... (or top_k=... to sample)",
-    "seed": "transformers.set_seed(...) before the call", "temp": "temperature=...", "sample": "do_sample=True",
+    "stop": "stop_strings=[...]", "top": "alternatives=...",
+    "k": {"en": "alternatives=... (or top_k=... to sample)", "ja": "alternatives=...（サンプリングするなら top_k=...）"},
+    "seed": {"en": "transformers.set_seed(...) before the call", "ja": "呼び出す前の transformers.set_seed(...)"},
+    "temp": "temperature=...", "sample": "do_sample=True",
 }
-MISNAMED_JA = {"k": "alternatives=...（サンプリングするなら top_k=...）", "seed": "呼び出す前の transformers.set_seed(...)"}
 
 
 def misnamed(name: str) -> str:
@@ -33,7 +34,8 @@ def misnamed(name: str) -> str:
     >>> misnamed("max_tokens")
     'max_new_tokens=...'
     """
-    return say(en=MISNAMED[name], ja=MISNAMED_JA.get(name, MISNAMED[name]))
+    meant = MISNAMED[name]
+    return meant if isinstance(meant, str) else say(**meant)
 
 
 def require_model(model: Any, tokenizer: Any = None, where: str = "generate") -> None:
@@ -108,18 +110,6 @@ def require_room(model: Any, prompt_tokens: int, new_tokens: int) -> None:
             ja=f"プロンプト（{prompt_tokens:,} トークン）と max_new_tokens={new_tokens:,} を合わせると "
                f"{prompt_tokens + new_tokens:,} トークンになり、このモデルのコンテキスト {context:,}（{where}）を"
                f"超えます。このプロンプトの後に収まる新しいトークンは最大 {context - prompt_tokens:,} 個です。"))
-
-
-def describe(value: Any) -> str:
-    """A short description of a wrong argument: the string itself, or its type."""
-    return say(en=f"the string {value!r}", ja=f"文字列 {value!r}") if isinstance(value, str) else a_type(value)
-
-
-def whole_number(name: str, value: Any) -> None:
-    """Refuse anything but a whole number >= 1 (a bool, a float, a string, 0...)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise CourseError(say(en=f"{name} must be a positive whole number, got {value!r}.",
-                              ja=f"{name} は正の整数にしてください。{value!r} が渡されました。"))
 
 
 def require_sampling_settings(do_sample: Any, **filters: Any) -> None:

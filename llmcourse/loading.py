@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import CourseError, ModelNotAvailableError, a_type
+from .errors import CourseError, ModelNotAvailableError, describe, first_line
 from .hub import hub_offline_by_setting, hub_reachable
 from .i18n import say
 from .offline import MODEL_NAME, cache_status, checkpoint_dir, fetch
@@ -57,10 +57,10 @@ def resolve_model(name: str | os.PathLike | None = None, *, reachable: bool | No
     if name is not None and not isinstance(name, (str, os.PathLike)):
         raise CourseError(say(
             en=f"load_model takes a model's name: a hub id such as 'HuggingFaceTB/SmolLM2-360M-Instruct' "
-               f"or a folder, not {a_type(name)}. Call load_model() for the offline default; "
+               f"or a folder, not {describe(name)}. Call load_model() for the offline default; "
                "a model you already loaded needs no loading.",
             ja=f"load_model にはモデルの名前（'HuggingFaceTB/SmolLM2-360M-Instruct' のようなハブの ID）か"
-               f"フォルダを渡します。{a_type(name)}は渡せません。オフラインの既定モデルなら load_model() を"
+               f"フォルダを渡します。{describe(name)}は渡せません。オフラインの既定モデルなら load_model() を"
                "呼び出してください。読み込み済みのモデルを読み込み直す必要はありません。"))
     asked = name if name is not None else os.environ.get(MODEL_ENV)
     chosen = "" if asked is None else str(asked)
@@ -209,7 +209,7 @@ def in_hub_cache(repo_id: str) -> bool:
 
 def _explain_load_error(source: str, error: Exception) -> str:
     """Turn a from_pretrained failure into a message with the fix (transformers' own words quoted as they are)."""
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = first_line(error)
     if "safetensors" in text.lower() or "pytorch_model.bin" in text:
         return say(en=f"{source!r} has no safetensors weights; the course loads only safetensors (no pickle). "
                       "Pick a model whose repository has *.safetensors files.",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import CourseError
+from .errors import CourseError, require_whole_number
 from .i18n import say
 
 __all__ = ["process_logits"]  # what a lesson imports; the steps below are the hand-written loop's (`handloop`)
@@ -47,11 +47,8 @@ def top_k_filter(logits: torch.Tensor, top_k: int) -> torch.Tensor:
     tensor([[-inf, 3., 2., -inf]])
     """
     require_logits(logits)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise CourseError(say(en=f"top_k must be a whole number >= 1, got {top_k!r}. "
-                                 "To keep every token, don't filter (top_k=None).",
-                              ja=f"top_k は 1 以上の整数にしてください。{top_k!r} が渡されました。"
-                                 "すべてのトークンを残すなら、絞り込まないでください（top_k=None）。"))
+    require_whole_number("top_k", top_k, hint=say(en=" To keep every token, don't filter (top_k=None).",
+                                                  ja="すべてのトークンを残すなら、絞り込まないでください（top_k=None）。"))
     k = min(top_k, logits.shape[-1])  # asking for more tokens than the vocabulary keeps them all
     kth_largest = torch.topk(logits, k).values[:, -1:]  # (batch, 1)
     return logits.masked_fill(logits < kth_largest, float("-inf"))  # (batch, vocab)
@@ -159,9 +156,7 @@ def sample_frequencies(probs: torch.Tensor, n: int, seed: int = 0) -> torch.Tens
     >>> sample_frequencies(torch.tensor([[0.0, 1.0]]), n=10)
     tensor([[0., 1.]])
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise CourseError(say(en=f"n must be a whole number >= 1, got {n!r}.",
-                              ja=f"n は 1 以上の整数にしてください。{n!r} が渡されました。"))
+    require_whole_number("n", n)
     require_logits(probs)  # the same (batch, vocab) float shape
     generator = torch.Generator().manual_seed(seed)
     draws = torch.multinomial(probs, n, replacement=True, generator=generator)  # (batch, n)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from .errors import CourseError, a_type
+from .errors import CourseError, describe
 from .generation import require_model
 from .i18n import say
 
@@ -91,8 +91,8 @@ def score_continuations(model: Any, tokenizer: Any, prompt: str,
     """
     require_model(model, tokenizer, "score_continuations")
     if not isinstance(prompt, str) or not prompt:
-        raise CourseError(say(en=f"prompt must be a non-empty string, got {a_type(prompt)}.",
-                              ja=f"prompt は空でない文字列にしてください。{a_type(prompt)}が渡されました。"))
+        raise CourseError(say(en=f"prompt must be a non-empty string, got {describe(prompt)}.",
+                              ja=f"prompt は空でない文字列にしてください。{describe(prompt)}が渡されました。"))
     if isinstance(continuations, str) or not continuations or not all(isinstance(c, str) and c for c in continuations):
         raise CourseError(say(en="continuations must be a list of non-empty strings, e.g. [' positive', ' negative'].",
                               ja="continuations は空でない文字列のリスト（たとえば [' positive', ' negative']）に"

@@ -4,7 +4,7 @@ All of them come from one setting, ``[tool.llmcourse]`` in pyproject.toml
 (repository URL and branch or tag), and the pins in requirements.lock.
 In each notebook the badge sits in the cell tagged ``colab-badge`` (the title cell)
 and the install cell is the one tagged ``colab-install``; under ``notebooks/ja`` its
-comments and messages are Japanese (`INSTALL_WORDS`).
+comments and messages are Japanese (`INSTALL_WORDS`, said with `llmcourse.i18n.say`).
 `python -m scripts.colab` rewrites them; `--check` reports what is stale
 (tests/test_colab.py runs it).
 """
@@ -17,6 +17,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+from llmcourse.i18n import in_language, say
+
 from .normalize_notebooks import dumps, tagged_cell
 from .regen import ROOT, parser, regenerate
 
@@ -26,24 +28,30 @@ BADGE_TAG = "colab-badge"  # the (title) cell that holds the badge
 INSTALL_TAG = "colab-install"  # the Colab-only install cell
 README_TABLES = {"README.md": "notebooks", "README.ja.md": "notebooks/ja"}
 EXTRAS = {"09_serving": "serving"}  # lessons that need one of pyproject's optional extras on Colab
-INSTALL_WORDS = {  # what the install cell says, by the language of the notebook
-    "en": {
-        "purpose": "Runs only on Colab: install the course package and its pinned stack, then fetch the offline model.",
-        "check": "stop unless this session runs what was pinned",
-        "not_installed": "pip did not install {name}=={pin} (found {version(name)}): see its messages above.",
-        "in_use": "{name} {running} is still in use: it was imported before this cell installed {pin}. "
-                  "Choose Runtime > Restart session, then run this cell again.",
-        "fetch": "download and convert the offline model: once per runtime (lesson 00)",
+INSTALL_WORDS = {  # what the install cell says: `say`'s arguments, one per language of the notebooks
+    "purpose": {
+        "en": "Runs only on Colab: install the course package and its pinned stack, then fetch the offline model.",
+        "ja": "Colab でだけ実行されます：コースのパッケージと、バージョンを固定した依存パッケージをインストールし、"
+              "オフラインモデルを取得します。",
     },
-    "ja": {
-        "purpose": "Colab でだけ実行されます：コースのパッケージと、バージョンを固定した依存パッケージをインストールし、"
-                   "オフラインモデルを取得します。",
-        "check": "固定したバージョンがこのセッションで動いていなければ止める",
-        "not_installed": "pip が {name}=={pin} をインストールしませんでした（見つかったのは {version(name)}）。"
-                         "上の pip のメッセージを見てください。",
-        "in_use": "{name} {running} がまだ使われています。このセルが {pin} をインストールする前にインポートされました。"
-                  "「ランタイム > セッションを再起動」を選んでから、このセルをもう一度実行してください。",
-        "fetch": "オフラインモデルをダウンロードして変換する：ランタイムごとに一度（レッスン 00）",
+    "check": {
+        "en": "stop unless this session runs what was pinned",
+        "ja": "固定したバージョンがこのセッションで動いていなければ止める",
+    },
+    "not_installed": {
+        "en": "pip did not install {name}=={pin} (found {version(name)}): see its messages above.",
+        "ja": "pip が {name}=={pin} をインストールしませんでした（見つかったのは {version(name)}）。"
+              "上の pip のメッセージを見てください。",
+    },
+    "in_use": {
+        "en": "{name} {running} is still in use: it was imported before this cell installed {pin}. "
+              "Choose Runtime > Restart session, then run this cell again.",
+        "ja": "{name} {running} がまだ使われています。このセルが {pin} をインストールする前にインポートされました。"
+              "「ランタイム > セッションを再起動」を選んでから、このセルをもう一度実行してください。",
+    },
+    "fetch": {
+        "en": "download and convert the offline model: once per runtime (lesson 00)",
+        "ja": "オフラインモデルをダウンロードして変換する：ランタイムごとに一度（レッスン 00）",
     },
 }
 
@@ -101,7 +109,8 @@ def install_cell(language: str = "en", extras: str = "") -> str:
     Its comments and error messages are in ``language`` ("en" or "ja"); the code is the same.
     ``extras`` names the package's optional extras to install with it (`lesson_extras`).
     """
-    words = INSTALL_WORDS[language]
+    with in_language(language):
+        words = {key: say(**words) for key, words in INSTALL_WORDS.items()}
     repository, ref = setting()
     package = f"llmcourse[{extras}]" if extras else "llmcourse"
     locked = dict(line.split("==", 1) for line in (ROOT / "requirements.lock").read_text().splitlines()
@@ -135,7 +144,8 @@ def update_notebook(path: Path) -> str:
 
 def lessons_table(folder: str) -> str:
     """Markdown table of the lessons in ``folder``: number, title, Colab badge."""
-    header = "| # | レッスン | 開く |" if folder.endswith("/ja") else "| # | Lesson | Open |"
+    with in_language("ja" if folder.endswith("/ja") else "en"):
+        header = say(en="| # | Lesson | Open |", ja="| # | レッスン | 開く |")
     rows = [header, "|---|---|---|"]
     for path in sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb")):
         title = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"]).splitlines()[0]

@@ -17,12 +17,14 @@ import re
 import sys
 from pathlib import Path
 
+from llmcourse.i18n import in_language, say
+
 from .colab import set_badge
 from .normalize_notebooks import dumps, normalize
 from .regen import ROOT, parser, regenerate
 
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?", re.S | re.M)
-NOTE = {
+NOTE = {  # the note atop a learner's copy: `say`'s arguments
     "en": "> **Your copy.** Fill in each exercise cell (replace the `None`), then run the check below it. "
           "Solutions: [{name}](../{name}).",
     "ja": "> **演習用コピー**：各演習セルの `None` を自分の答えに置き換え、その下のチェックを実行してください。"
@@ -54,7 +56,8 @@ def learner_copy(lesson: Path) -> dict:
             cell["outputs"], cell["execution_count"] = [], None
     language = "ja" if lesson.parent.name == "ja" else "en"
     intro = set_badge(notebook, lesson, learner_path(lesson))
-    note = NOTE[language].format(name=lesson.name)
+    with in_language(language):
+        note = say(**NOTE).format(name=lesson.name)
     intro["source"] = ("".join(intro["source"]).rstrip("\n") + "\n\n" + note).splitlines(keepends=True)
     return normalize(notebook)
 

@@ -408,6 +408,75 @@ def test_reproducible_sampling_wrong_answers(tiny_model, tiny_tokenizer):
     assert_fails_with(check_reproducible_sampling(lambda seed: [greedy(seed)]), "decode the ids to text")
 
 
+def patchable(model) -> dict:
+    """What the sampling check once patched process-wide, and the model instance it now wraps for a call."""
+    import random
+
+    import numpy
+    from transformers import GenerationMixin
+
+    return {"torch.manual_seed": torch.manual_seed, "torch.random.manual_seed": torch.random.manual_seed,
+            "random.seed": random.seed, "numpy.random.seed": numpy.random.seed,
+            "GenerationMixin.generate": GenerationMixin.generate, "model.generate": model.__dict__.get("generate")}
+
+
+def left_patched(before: dict, after: dict) -> list[str]:
+    """The names whose object changed: what a check left patched in the learner's kernel."""
+    return [name for name in before if before[name] != after[name]]
+
+
+@pytest.mark.parametrize("raises", [False, True], ids=["returns", "raises"])
+def test_the_sampling_check_leaves_nothing_patched(tiny_model, tiny_tokenizer, raises):
+    inputs = tiny_tokenizer("abc", return_tensors="pt")
+
+    def my_sample(seed):
+        torch.manual_seed(seed)
+        output_ids = tiny_model.generate(**inputs, max_new_tokens=8, do_sample=True)
+        if raises:
+            raise RuntimeError("the learner's own bug, after generate")
+        return tiny_tokenizer.decode(output_ids[0, 3:], skip_special_tokens=True)
+
+    torch.manual_seed(123)
+    before, state = patchable(tiny_model), torch.get_rng_state()
+    report = check_reproducible_sampling(my_sample)
+    assert report.passed is not raises
+    assert left_patched(before, patchable(tiny_model)) == []
+    assert torch.equal(torch.get_rng_state(), state), "the check must leave the session's random state alone"
+    assert tiny_model.generate(**inputs, max_new_tokens=2).shape == (1, 5)  # the class's own generate again
+
+
+def test_a_check_that_leaves_its_wrapper_behind_is_caught(tiny_model, tiny_tokenizer, monkeypatch):
+    """The planted violation: the same check, its cleanup skipped, fails the test above's assertion."""
+    import contextlib
+
+    from llmcourse.checks import lesson04_pitfalls
+
+    real = lesson04_pitfalls._observe
+
+    @contextlib.contextmanager
+    def leaky(events, model, mark=0):
+        with real(events, model, mark):
+            yield
+            wrapper = model.generate
+        model.generate = wrapper  # put back after the cleanup: left patched
+
+    inputs = tiny_tokenizer("abc", return_tensors="pt")
+
+    def my_sample(seed):
+        torch.manual_seed(seed)
+        return tiny_tokenizer.decode(tiny_model.generate(**inputs, max_new_tokens=4, do_sample=True)[0, 3:])
+
+    before = patchable(tiny_model)
+    monkeypatch.setattr(lesson04_pitfalls, "_observe", leaky)
+    try:
+        check_reproducible_sampling(my_sample)
+        assert left_patched(before, patchable(tiny_model)) == ["model.generate"]
+    finally:
+        del tiny_model.generate
+    monkeypatch.setattr(torch, "manual_seed", lambda seed: None)  # and a process-wide patch is named too
+    assert left_patched(before, patchable(tiny_model)) == ["torch.manual_seed"]
+
+
 def test_padded_batch(offline_model):
     model, tokenizer = offline_model
     side = tokenizer.padding_side

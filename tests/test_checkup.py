@@ -265,7 +265,7 @@ def test_dtypes_on_a_cpu(monkeypatch):
 
 
 @pytest.mark.parametrize("capability, name, words", [
-    ((7, 5), "Tesla T4", ["Tesla T4", "compute capability 7.5", "float16 matmuls", "no native bfloat16 before 8.0"]),
+    ((7, 5), "Tesla T4", ["Tesla T4", "compute capability 7.5", "float16 matmuls", "no native bfloat16: that needs 8.0"]),
     ((8, 0), "NVIDIA A100-SXM4-40GB", ["compute capability 8.0", "bfloat16 matmuls", "native bfloat16"]),
     ((6, 0), "Tesla P100-PCIE-16GB", ["compute capability 6.0", "float16 matmuls", "8-bit needs 7.5"]),
 ], ids=["t4", "a100", "p100"])

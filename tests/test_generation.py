@@ -65,7 +65,7 @@ def test_a_rejected_setting_is_one_line_with_the_cause_kept(tiny_model, tiny_tok
     ([], {}, "prompts is empty"),
     (["hi", 3], {}, "prompt 1 is an int"),
     (["  "], {}, "prompt 0 is empty"),
-    ("hi", {"max_new_tokens": 0}, "max_new_tokens must be a positive whole number, got 0"),
+    ("hi", {"max_new_tokens": 0}, "max_new_tokens must be a whole number >= 1, got 0"),
     ("hi", {"attention_mask": None}, "generate sets attention_mask itself"),
     ("hi", {"alternatives": 65}, r"alternatives must be between 1 and the vocabulary size \(64\)"),
     ("hi", {"repetition_penalty": -1.0}, "repetition_penalty must be a number above 0, got -1.0"),

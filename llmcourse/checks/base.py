@@ -24,8 +24,9 @@ import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from ..errors import describe
 from ..i18n import say
-from .values import error_text, kind
+from .values import error_text
 
 AnswerTest = Callable[["Report", Any, str], bool]  # (report, answer, its name) -> did it pass
 
@@ -225,6 +226,30 @@ def call(report: Report, name: str, function: Callable, args: tuple, usage: str)
         return False, None
 
 
+def objects_read(function: Any, depth: int = 2) -> list:
+    """What a learner's function reads by name (its closure, the globals it names), and what its helpers read.
+
+    Lesson 04's sampling check finds the model and tokenizer ``my_sample`` uses this way.
+
+    >>> marker = object()
+    >>> marker in objects_read(lambda: marker)
+    True
+    """
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return []
+    closure = []
+    for cell in function.__closure__ or ():
+        with contextlib.suppress(ValueError):  # a cell not filled yet
+            closure.append(cell.cell_contents)
+    names = getattr(function, "__globals__", {})
+    used = closure + [names[name] for name in code.co_names if name in names]
+    if depth > 0:  # a helper my_sample calls (sample_text(...)) may be the one that holds the model
+        used += [inner for value in list(used) if callable(value) and hasattr(value, "__code__")
+                 for inner in objects_read(value, depth - 1)]
+    return used
+
+
 # ---------------------------------------------------------------- tests of the answer's type
 
 
@@ -235,7 +260,7 @@ def not_a(name: str, value: Any, *, en: str, ja: str) -> str:
     >>> not_a("my_kwargs", [1, 2], en="a dict", ja="dict ")
     'my_kwargs is a list of 2, not a dict'
     """
-    return say(en=f"{name} is {kind(value)}, not {en}", ja=f"{name} は {kind(value)}で、{ja}ではありません")
+    return say(en=f"{name} is {describe(value)}, not {en}", ja=f"{name} は {describe(value)}で、{ja}ではありません")
 
 
 def is_function(report: Report, value: Any, name: str) -> bool:

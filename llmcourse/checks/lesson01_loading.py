@@ -78,10 +78,7 @@ def _judge_compute_dtype(report: Report, layer: Any, dtypes: Any) -> None:
     """
     used = str(getattr(layer, "compute_dtype", None) or "float32").removeprefix("torch.")  # None: bitsandbytes' float32
     wanted, where = dtypes.compute, _device_words(dtypes)
-    why = (say(en="bfloat16 keeps float32's range in half the bits",
-               ja="bfloat16 は半分のビット数で float32 と同じ範囲を表せます") if wanted == "bfloat16" else
-           say(en="it has no native bfloat16 (that needs compute capability 8.0, Ampere or newer)",
-               ja="bfloat16 をネイティブに計算できません（compute capability 8.0 以降、Ampere 以降が必要）"))
+    why = dtypes.reason  # the rule's own words (precision.pick_dtypes)
     report.add(used == wanted,
                say(en=f"matmuls run in {used}" + (f", the 16-bit type for {where}" if used == wanted else
                                                   f", not {wanted}"),

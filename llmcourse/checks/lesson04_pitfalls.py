@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..i18n import say
-from .base import Report, call, exercise_check, is_function, is_text, is_text_list, not_a
+from .base import Report, call, exercise_check, is_function, is_text, is_text_list, not_a, objects_read
 from .lesson03_generating import SPECIAL_TOKEN, _texts_type_hint
 
 
@@ -119,7 +119,8 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
     """Lesson 04: ``my_sample(seed)`` samples: the same seed gives the same text, other seeds other texts.
 
     It calls ``my_sample`` five times (it uses whatever model it closes over) and
-    leaves the session's random state as it was.
+    leaves the session's random state as it was. Nothing process-wide is patched: seeds are read off the
+    generators' state, and only the model ``my_sample`` uses gets a recording ``generate``, per call (`_observe`).
 
     >>> check_reproducible_sampling(my_sample).passed   # doctest: +SKIP
     True
@@ -127,10 +128,11 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
     usage = say(en="it is called as my_sample(seed) with seed 0, 1, 2, 3 and must return the text",
                 ja="my_sample(seed) の形で seed = 0, 1, 2, 3 で呼ばれ、テキストを返す必要があります")
     texts, calls = [], []  # calls: for each call of my_sample, what it did (seeds set, generate called)
+    model = next((value for value in objects_read(my_sample) if hasattr(value, "generation_config")), None)
     with _kept_random_state():
         for seed in (0, 0, 1, 2, 3):
             events: list = []
-            with _spy(events):
+            with _observe(events, model, mark=SEED_MARK + len(calls)):
                 ok, text = call(report, "my_sample", my_sample, (seed,), usage)
             if not ok or not is_text(report, text, f"my_sample({seed})"):
                 return
@@ -237,13 +239,9 @@ def _judge_length(report: Report, events: list) -> None:
 def _decoded_run(function: Any, events: list) -> tuple[str, str, str] | None:
     """(prompt, new text, new text with special tokens) of the last generate call, by the function's tokenizer."""
     run = next((event for event in reversed(events) if event[0] == "generate" and event[2] is not None), None)
-    code = getattr(function, "__code__", None)
-    if run is None or code is None:
-        return None
-    closure = dict(zip(code.co_freevars, (cell.cell_contents for cell in function.__closure__ or ()), strict=False))
-    used = [closure.get(name, function.__globals__.get(name)) for name in (*code.co_freevars, *code.co_names)]
-    tokenizer = next((value for value in used if hasattr(value, "decode") and hasattr(value, "padding_side")), None)
-    if tokenizer is None:
+    tokenizer = next((value for value in objects_read(function)
+                      if hasattr(value, "decode") and hasattr(value, "padding_side")), None)
+    if run is None or tokenizer is None:
         return None
     input_ids, output_ids = run[2], run[3]
     new_ids = output_ids[0, input_ids.shape[-1]:]
@@ -251,47 +249,61 @@ def _decoded_run(function: Any, events: list) -> tuple[str, str, str] | None:
             tokenizer.decode(new_ids, skip_special_tokens=True), tokenizer.decode(new_ids))
 
 
-@contextlib.contextmanager
-def _spy(events: list) -> Iterator[None]:
-    """Record, in order, the seeds set and the generate calls made while the block runs.
+SEED_MARK = 0x5EED_C0FFEE  # torch's seed before the first call (+1 for each next one): a seed the learner sets replaces it
 
-    Events: ("seed", value) for torch.manual_seed (transformers.set_seed calls it too),
-    ("other seed", value) for random.seed and numpy's, ("generate", samples, input_ids, output_ids,
-    max_new_tokens).
+
+@contextlib.contextmanager
+def _observe(events: list, model: Any, mark: int = SEED_MARK) -> Iterator[None]:
+    """Record, in order, the seeds set and the generate calls made while the block runs; patch nothing global.
+
+    Events: ("seed", value) when ``torch.initial_seed()`` changed (manual_seed, transformers.set_seed), ("other
+    seed", None) when Python's or numpy's state did, at each generate call and at the end; ("generate", samples,
+    input_ids, output_ids, max_new_tokens) for each call of ``model.generate``, which only this instance gets
+    while the block runs (removed even on an error). All start from seed ``mark``, so unseeded draws differ.
 
     >>> import torch; events = []
-    >>> with _kept_random_state(), _spy(events):
+    >>> with _kept_random_state(), _observe(events, None):
     ...     _ = torch.manual_seed(7)
     >>> events
     [('seed', 7)]
     """
     import numpy
     import torch
-    from transformers import GenerationMixin
 
-    originals = torch.manual_seed, random.seed, numpy.random.seed, GenerationMixin.generate
+    torch.manual_seed(mark), random.seed(mark), numpy.random.seed(mark % 2**32)
+    seen = {"torch": mark, "python": random.getstate(), "numpy": numpy.random.get_state()[1].copy()}
 
-    def recorder(kind: str, original: Callable) -> Callable:
-        def spy(seed: Any = None, *args: Any, **kwargs: Any) -> Any:
-            events.append((kind, seed))
-            return original(seed, *args, **kwargs)
-        return spy
+    def look() -> None:  # add the seeds set since the last look
+        if torch.initial_seed() != seen["torch"]:
+            seen["torch"] = torch.initial_seed()
+            events.append(("seed", seen["torch"]))
+        python, numpy_keys = random.getstate(), numpy.random.get_state()[1]
+        if python != seen["python"] or not numpy.array_equal(numpy_keys, seen["numpy"]):
+            seen["python"], seen["numpy"] = python, numpy_keys.copy()
+            events.append(("other seed", None))
 
-    def generate(self: Any, *args: Any, **kwargs: Any) -> Any:
-        config = kwargs.get("generation_config") or getattr(self, "generation_config", None)
+    own, original = (vars(model).get("generate"), model.generate) if model is not None else (None, None)
+
+    def generate(*args: Any, **kwargs: Any) -> Any:
+        look()
+        config = kwargs.get("generation_config") or getattr(model, "generation_config", None)
         samples = kwargs.get("do_sample", getattr(config, "do_sample", False))
         asked = kwargs.get("max_new_tokens", getattr(config, "max_new_tokens", None))
-        output = originals[3](self, *args, **kwargs)
+        output = original(*args, **kwargs)
         ids = getattr(output, "sequences", output)  # (batch, prompt + new), also with return_dict_in_generate
         events.append(("generate", bool(samples), kwargs.get("input_ids", args[0] if args else None), ids, asked))
         return output
 
-    torch.manual_seed, random.seed = recorder("seed", originals[0]), recorder("other seed", originals[1])
-    numpy.random.seed, GenerationMixin.generate = recorder("other seed", originals[2]), generate
+    if model is not None:
+        model.generate = generate  # this instance only, for this call
     try:
         yield
+        look()
     finally:
-        torch.manual_seed, random.seed, numpy.random.seed, GenerationMixin.generate = originals
+        if model is not None and own is None:
+            del model.generate
+        elif model is not None:
+            model.generate = own
 
 
 @contextlib.contextmanager

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import describe
 from ..i18n import say
 from .base import Report, call, exercise_check, is_function
-from .values import kind
 
 
 @exercise_check(en="Top-p filter", ja="top-p フィルター", answer=is_function)
@@ -235,7 +235,7 @@ def _is_logits(report: Report, out: Any, logits: Any, name: str) -> bool:
 
     if isinstance(out, torch.Tensor) and out.shape == logits.shape and out.is_floating_point():
         return True
-    shown = f"{kind(out)} ({out.dtype})" if isinstance(out, torch.Tensor) else kind(out)
+    shown = f"{describe(out)} ({out.dtype})" if isinstance(out, torch.Tensor) else describe(out)
     report.add(False, say(en=f"{name} returned {shown}", ja=f"{name} が {shown} を返しました"),
                say(en=f"return a float tensor of the same shape as logits, {tuple(logits.shape)}",
                    ja=f"logits と同じ形 {tuple(logits.shape)} の浮動小数点テンソルを返します"))

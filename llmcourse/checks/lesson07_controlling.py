@@ -6,10 +6,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import describe
 from ..i18n import say
 from ..quiet import quiet
 from .base import Report, call, exercise_check, is_function
-from .values import kind
 
 FORMAT_CHARACTERS = "0123456789, "  # exercise 2: only digits, commas and spaces
 FORMAT = re.compile(r"[0-9, ]*")
@@ -64,11 +64,11 @@ def check_token_logprobs(report: Report, my_token_logprobs: Callable[[Any, Any, 
 
 
 def _first_row(value: Any) -> str:
-    """A tensor's first row, rounded, in a message (its kind for anything else)."""
+    """A tensor's first row, rounded, in a message (`describe` of anything else)."""
     import torch
 
     if not isinstance(value, torch.Tensor) or value.ndim == 0 or value.is_complex():
-        return kind(value)
+        return describe(value)
     row = value.detach().float().cpu()
     row = row[0] if row.ndim > 1 else row
     shown = ", ".join(f"{x:.2f}" for x in row.flatten()[:4].tolist()) + (", ..." if row.numel() > 4 else "")
@@ -165,8 +165,8 @@ def check_digits_processor(report: Report, my_processor: Any, model: Any, tokeni
     if not ok:
         return
     if not isinstance(out, torch.Tensor) or out.shape != scores.shape:
-        report.add(False, say(en=f"my_processor(...) returned {kind(out)}, not scores of shape {tuple(scores.shape)}",
-                              ja=f"my_processor(...) が {kind(out)}を返しました。形 {tuple(scores.shape)} の"
+        report.add(False, say(en=f"my_processor(...) returned {describe(out)}, not scores of shape {tuple(scores.shape)}",
+                              ja=f"my_processor(...) が {describe(out)}を返しました。形 {tuple(scores.shape)} の"
                                  "スコアではありません"),
                    say(en="return the new scores: scores.masked_fill(...) returns a new tensor, it does not change "
                           "scores in place",
@@ -292,8 +292,8 @@ def check_presence_frequency(report: Report, my_penalize: Callable[[Any, Any, fl
         same = _close(out, expected)
         report.add(same, say(en=f"presence={presence}, frequency={frequency}: the same scores",
                              ja=f"presence={presence}、frequency={frequency}: 同じスコア") if same else
-                   say(en=f"presence={presence}, frequency={frequency}: returned {kind(out)}, not the penalized scores",
-                       ja=f"presence={presence}、frequency={frequency}: {kind(out)}を返しました。ペナルティを"
+                   say(en=f"presence={presence}, frequency={frequency}: returned {describe(out)}, not the penalized scores",
+                       ja=f"presence={presence}、frequency={frequency}: {describe(out)}を返しました。ペナルティを"
                           "引いたスコアではありません"),
                    _penalty_hint(out, scores, generated, presence, frequency))
         if not same:

@@ -6,9 +6,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..drafts import speculative_distribution
+from ..errors import describe
 from ..i18n import say
 from .base import Report, call, exercise_check, is_function
-from .values import kind, show
+from .values import show
 
 # (what the case shows, ids, max_ngram, num_tokens): small sequences where the usual slips give other answers
 LOOKUP_CASES = [
@@ -65,8 +66,8 @@ def check_prompt_lookup(report: Report, my_lookup: Callable[..., Any], example_i
             continue  # an edge case adds a line only when wrong
         where = _short(ids)
         if got is None:
-            report.add(False, say(en=f"{en}: returned {kind(out)}, not a list of token ids",
-                                  ja=f"{ja}：返したのは {kind(out)} で、トークン ID のリストではありません"),
+            report.add(False, say(en=f"{en}: returned {describe(out)}, not a list of token ids",
+                                  ja=f"{ja}：返したのは {describe(out)} で、トークン ID のリストではありません"),
                        say(en="return the list of guessed ids, an empty list [] when nothing matches",
                            ja="推測した ID のリストを返します。一致がなければ空のリスト [] です"))
             return
@@ -195,9 +196,9 @@ def _is_pair(report: Report, out: Any, target: Any) -> bool:
     if (isinstance(out, (tuple, list)) and len(out) == 2
             and all(getattr(part, "shape", None) == target.shape for part in out)):
         return True
-    report.add(False, say(en=f"my_speculative_step returned {kind(out)}, not (accept, residual), "
+    report.add(False, say(en=f"my_speculative_step returned {describe(out)}, not (accept, residual), "
                              f"two tensors of shape {tuple(target.shape)}",
-                          ja=f"my_speculative_step が返したのは {kind(out)} で、形 {tuple(target.shape)} の"
+                          ja=f"my_speculative_step が返したのは {describe(out)} で、形 {tuple(target.shape)} の"
                              "2 つのテンソル (accept, residual) ではありません"),
                say(en="return both, one probability per token of the vocabulary: return accept, residual",
                    ja="語彙のトークンごとの確率を 2 つとも返します：return accept, residual"))

@@ -1,43 +1,26 @@
 """How a check shows a learner's value in a message, and reads a number out of one.
 
 >>> from llmcourse.i18n import set_language; set_language("en")
->>> kind([1, 2]), show(0.5), as_int(3.0)
-('a list of 2', '0.5', 3)
+>>> show([1, 2]), show(0.5), as_int(3.0)
+('[1, 2]', '0.5', 3)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..i18n import say
-
-
-def kind(value: Any) -> str:
-    """How a value is named in a message: None, a list of 3, a Tensor of shape (1, 5), an int.
-
-    >>> from llmcourse.i18n import set_language; set_language("en")
-    >>> kind(None), kind([1, 2, 3]), kind(42), kind(object())
-    ('None', 'a list of 3', 'an int', 'an object')
-    """
-    name = type(value).__name__
-    if value is None:
-        return "None"
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return say(en=f"a {name} of shape {tuple(value.shape)}", ja=f"形 {tuple(value.shape)} の {name}")
-    if isinstance(value, (list, tuple, dict)):
-        return say(en=f"a {name} of {len(value)}", ja=f"要素 {len(value)} 個の {name}")
-    return say(en=f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}", ja=f"{name} 型")
+from ..errors import describe, first_line
 
 
 def show(value: Any) -> str:
-    """A learner's return value in a message: a short repr, or its kind for arrays and long values.
+    """A learner's return value in a message: a short repr, or `describe` of arrays and long values.
 
     >>> from llmcourse.i18n import set_language; set_language("en")
     >>> show(2.0 / 3), show("fast"), show(list(range(30)))
     ('0.6667', "'fast'", 'a list of 30')
     """
     if getattr(value, "ndim", 0) > 0 or len(repr(value)) > 40:
-        return kind(value)
+        return describe(value)
     return f"{value:.4g}" if isinstance(value, float) else repr(value)
 
 
@@ -78,6 +61,5 @@ def error_text(error: Exception) -> str:
     >>> error_text(ValueError("bad value\\nmore detail"))
     'ValueError: bad value'
     """
-    lines = str(error).strip().splitlines()
-    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    text = f"{type(error).__name__}: {first_line(error)}" if str(error).strip() else type(error).__name__
     return text if len(text) <= 160 else text[:157] + "..."

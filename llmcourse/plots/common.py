@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..errors import CourseError, a_type
+from ..errors import CourseError, describe, require_whole_number
 from ..generation import Distribution, GenerationResult
 from ..i18n import say
 from ..sampling import SAMPLING_SETTINGS, require_logits
@@ -173,8 +173,8 @@ def require_result(result: Any) -> None:
         what_ja = ("generation_steps(...) のステップが渡されました。代わりに generate(...) の結果を描くか、"
                    "print(format_steps(steps)) で表示してください")
     else:
-        what = a_type(result)
-        what_ja = f"{a_type(result)}が渡されました"
+        what = describe(result)
+        what_ja = f"{describe(result)}が渡されました"
     raise CourseError(say(en=f"This plot takes the GenerationResult that generate(...) returns, got {what}.",
                           ja=f"この図は generate(...) が返す GenerationResult を受け取ります。{what_ja}。"))
 
@@ -262,11 +262,8 @@ def require_alternatives(alternatives: int, recorded: int | None = None) -> None
     ...
     llmcourse.errors.CourseError: alternatives must be between 1 and 10, ...; got 12.
     """
-    top = float("inf") if recorded is None else recorded
-    if isinstance(alternatives, bool) or not isinstance(alternatives, int) or not 1 <= alternatives <= top:
-        if recorded is None:
-            raise CourseError(say(en=f"alternatives must be a whole number >= 1, got {alternatives!r}.",
-                                  ja=f"alternatives は 1 以上の整数にしてください。{alternatives!r} が渡されました。"))
+    require_whole_number("alternatives", alternatives)
+    if recorded is not None and alternatives > recorded:
         raise CourseError(say(en=f"alternatives must be between 1 and {recorded}, the alternatives generate recorded "
                                  f"(pass alternatives= to generate for more); got {alternatives!r}.",
                               ja=f"alternatives は 1 から、generate が記録した候補の数 {recorded} までにしてください"

@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from ..errors import CourseError, a_type
+from ..errors import CourseError, describe
 from ..i18n import say
 from ..offline import MODEL_NAME
 from .style import BLUE, GREY, ORANGE, VERMILLION, new_figure, plot_style
@@ -29,9 +29,9 @@ def plot_memory(footprints: Mapping[str, float], *, grey: Collection[str] = (), 
     """
     if not isinstance(footprints, Mapping):
         raise CourseError(say(en=f'footprints must map a label to bytes, e.g. {{"fp32": model.get_memory_footprint()}}, '
-                                 f"got {a_type(footprints)}.",
+                                 f"got {describe(footprints)}.",
                               ja=f'footprints はラベルからバイト数への辞書（たとえば {{"fp32": model.get_memory_footprint()}}）'
-                                 f"にしてください。{a_type(footprints)}が渡されました。"))
+                                 f"にしてください。{describe(footprints)}が渡されました。"))
     if not footprints:
         raise CourseError(say(en='footprints is empty: give {label: bytes}, e.g. {"fp32": model.get_memory_footprint()}.',
                               ja='footprints が空です。ラベルからバイト数への辞書（たとえば '

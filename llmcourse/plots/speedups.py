@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-from ..errors import CourseError, a_type
+from ..errors import CourseError, describe
 from ..i18n import say
 from .style import BLUE, GREY, ORANGE, SKY, new_figure, plot_style, points
 
@@ -19,16 +19,16 @@ from .style import BLUE, GREY, ORANGE, SKY, new_figure, plot_style, points
 def _require_runs(runs: object, example: str) -> None:
     """A non-empty mapping of label -> non-empty list of positive numbers, or a CourseError that says how."""
     if not isinstance(runs, Mapping) or not runs:
-        got = a_type(runs) if not isinstance(runs, Mapping) else say(en="an empty mapping", ja="空の辞書")
+        got = describe(runs) if not isinstance(runs, Mapping) else say(en="an empty mapping", ja="空の辞書")
         raise CourseError(say(en=f"give a mapping of label -> numbers, e.g. {example}, got {got}.",
                               ja=f"ラベルから数のリストへの辞書（たとえば {example}）を渡してください。{got}が"
                                  "渡されました。"))
     for label, values in runs.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise CourseError(say(en=f"{label!r} must map to a non-empty list of numbers, e.g. {example}, "
-                                     f"got {a_type(values)}.",
+                                     f"got {describe(values)}.",
                                   ja=f"{label!r} の値は空でない数のリスト（たとえば {example}）にしてください。"
-                                     f"{a_type(values)}が渡されました。"))
+                                     f"{describe(values)}が渡されました。"))
 
 
 def plot_tokens_per_pass(runs: Mapping[str, Sequence[int]]) -> Figure:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
-from ..errors import CourseError, a_type
+from ..errors import CourseError, describe
 from ..i18n import say
 from ..scoring import ContinuationLogprobs
 from ..tokens import show_token
@@ -67,9 +67,9 @@ def _validated_scored(scored: object) -> list[ContinuationLogprobs]:
         scored = [scored]
     if not isinstance(scored, (list, tuple)) or not scored or not all(isinstance(s, ContinuationLogprobs) for s in scored):
         raise CourseError(say(en="plot_token_surprisal takes what score_continuations(model, tokenizer, prompt, "
-                                 f"answers) returns, got {a_type(scored)}.",
+                                 f"answers) returns, got {describe(scored)}.",
                               ja="plot_token_surprisal は score_continuations(model, tokenizer, prompt, answers) が"
-                                 f"返すものを受け取ります。{a_type(scored)}が渡されました。"))
+                                 f"返すものを受け取ります。{describe(scored)}が渡されました。"))
     if len({s.prompt for s in scored}) > 1:
         raise CourseError(say(en="plot_token_surprisal compares answers to one prompt; these come from several "
                                  "prompts.",

@@ -11,7 +11,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..errors import CourseError, a_type
+from ..errors import CourseError, describe
 from ..i18n import say
 from .style import BLUE, LIGHT_GREY, new_figure, plot_style, points
 
@@ -30,9 +30,9 @@ def plot_request_timeline(runs: Mapping[str, Any]) -> Figure:
     if not isinstance(runs, Mapping) or not runs:
         mapping = isinstance(runs, Mapping)
         raise CourseError(say(en=f'runs must map a label to what send_requests returned, e.g. '
-                                 f'{{"one after another": run}}, got {a_type(runs) if not mapping else "an empty mapping"}.',
+                                 f'{{"one after another": run}}, got {describe(runs) if not mapping else "an empty mapping"}.',
                               ja=f'runs はラベルから send_requests の戻り値への辞書（たとえば {{"1 件ずつ": run}}）に'
-                                 f'してください。{a_type(runs) if not mapping else "空の辞書"}が渡されました。'))
+                                 f'してください。{describe(runs) if not mapping else "空の辞書"}が渡されました。'))
     end = max((start + total for run in runs.values() for start, _, total in _bars(run)), default=0.0)
     with plot_style():
         fig, axes = new_figure((8, 0.6 + 1.6 * len(runs)), nrows=len(runs), squeeze=False)
@@ -59,8 +59,8 @@ def _bars(run: Any) -> list[tuple[float, float, float]]:
     """(start, time to first token, total seconds) of each reply, the start counted from the run's first request."""
     replies = getattr(run, "replies", None)
     if not isinstance(replies, list):
-        raise CourseError(say(en=f"each run must be what send_requests returned (a RequestRun), got {a_type(run)}.",
+        raise CourseError(say(en=f"each run must be what send_requests returned (a RequestRun), got {describe(run)}.",
                               ja=f"それぞれの run は send_requests の戻り値（RequestRun）にしてください。"
-                                 f"{a_type(run)}が渡されました。"))
+                                 f"{describe(run)}が渡されました。"))
     first = min((reply.sent_at for reply in replies), default=0.0)
     return [(reply.sent_at - first, reply.ttft, reply.seconds) for reply in replies]
