@@ -408,8 +408,31 @@ def test_reproducible_sampling_wrong_answers(tiny_model, tiny_tokenizer):
     assert_fails_with(check_reproducible_sampling(lambda seed: [greedy(seed)]), "decode the ids to text")
 
 
+def test_the_sampling_check_sees_a_model_reached_through_a_dict_or_an_object(tiny_model, tiny_tokenizer):
+    """A learner's replay: a model in a dict or on an object was not seen, so these slips passed."""
+    inputs = tiny_tokenizer("I am a cat.", return_tensors="pt")
+    kept = {"lm": tiny_model}
+
+    def in_a_dict(seed):
+        torch.manual_seed(seed)
+        output_ids = kept["lm"].generate(**inputs, do_sample=True, max_new_tokens=20, pad_token_id=2)
+        return tiny_tokenizer.decode(output_ids[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)
+
+    class Sampler:
+        def __init__(self, lm):
+            self.lm = lm
+
+        def __call__(self, seed):
+            torch.manual_seed(seed)
+            output_ids = self.lm.generate(**inputs, do_sample=True, max_new_tokens=8, pad_token_id=2)
+            return tiny_tokenizer.decode(output_ids[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)
+
+    assert_fails_with(check_reproducible_sampling(in_a_dict), r"\b20\b")
+    assert check_reproducible_sampling(Sampler(tiny_model)).passed
+
+
 def patchable(model) -> dict:
-    """What the sampling check once patched process-wide, and the model instance it now wraps for a call."""
+    """What the sampling check could leave patched: the seed functions, transformers' generate, the model's own."""
     import random
 
     import numpy
@@ -449,16 +472,18 @@ def test_a_check_that_leaves_its_wrapper_behind_is_caught(tiny_model, tiny_token
     """The planted violation: the same check, its cleanup skipped, fails the test above's assertion."""
     import contextlib
 
+    from transformers import GenerationMixin
+
     from llmcourse.checks import lesson04_pitfalls
 
     real = lesson04_pitfalls._observe
 
     @contextlib.contextmanager
-    def leaky(events, model, mark=0):
-        with real(events, model, mark):
+    def leaky(events, mark=0):
+        with real(events, mark):
             yield
-            wrapper = model.generate
-        model.generate = wrapper  # put back after the cleanup: left patched
+            wrapper = GenerationMixin.generate
+        GenerationMixin.generate = wrapper  # put back after the cleanup: left patched
 
     inputs = tiny_tokenizer("abc", return_tensors="pt")
 
@@ -470,9 +495,9 @@ def test_a_check_that_leaves_its_wrapper_behind_is_caught(tiny_model, tiny_token
     monkeypatch.setattr(lesson04_pitfalls, "_observe", leaky)
     try:
         check_reproducible_sampling(my_sample)
-        assert left_patched(before, patchable(tiny_model)) == ["model.generate"]
+        assert left_patched(before, patchable(tiny_model)) == ["GenerationMixin.generate"]
     finally:
-        del tiny_model.generate
+        GenerationMixin.generate = before["GenerationMixin.generate"]
     monkeypatch.setattr(torch, "manual_seed", lambda seed: None)  # and a process-wide patch is named too
     assert left_patched(before, patchable(tiny_model)) == ["torch.manual_seed"]
 

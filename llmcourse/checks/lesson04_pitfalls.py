@@ -119,8 +119,8 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
     """Lesson 04: ``my_sample(seed)`` samples: the same seed gives the same text, other seeds other texts.
 
     It calls ``my_sample`` five times (it uses whatever model it closes over) and
-    leaves the session's random state as it was. Nothing process-wide is patched: seeds are read off the
-    generators' state, and only the model ``my_sample`` uses gets a recording ``generate``, per call (`_observe`).
+    leaves the session's random state as it was. Seeds are read off the generators' state; transformers'
+    ``generate`` is wrapped only while ``my_sample`` runs and put back after, even on an error (`_observe`).
 
     >>> check_reproducible_sampling(my_sample).passed   # doctest: +SKIP
     True
@@ -128,11 +128,10 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
     usage = say(en="it is called as my_sample(seed) with seed 0, 1, 2, 3 and must return the text",
                 ja="my_sample(seed) の形で seed = 0, 1, 2, 3 で呼ばれ、テキストを返す必要があります")
     texts, calls = [], []  # calls: for each call of my_sample, what it did (seeds set, generate called)
-    model = next((value for value in objects_read(my_sample) if hasattr(value, "generation_config")), None)
     with _kept_random_state():
         for seed in (0, 0, 1, 2, 3):
             events: list = []
-            with _observe(events, model, mark=SEED_MARK + len(calls)):
+            with _observe(events, mark=SEED_MARK + len(calls)):
                 ok, text = call(report, "my_sample", my_sample, (seed,), usage)
             if not ok or not is_text(report, text, f"my_sample({seed})"):
                 return
@@ -253,16 +252,18 @@ SEED_MARK = 0x5EED_C0FFEE  # torch's seed before the first call (+1 for each nex
 
 
 @contextlib.contextmanager
-def _observe(events: list, model: Any, mark: int = SEED_MARK) -> Iterator[None]:
-    """Record, in order, the seeds set and the generate calls made while the block runs; patch nothing global.
+def _observe(events: list, mark: int = SEED_MARK) -> Iterator[None]:
+    """Record, in order, the seeds set and the generate calls made while the block runs.
 
     Events: ("seed", value) when ``torch.initial_seed()`` changed (manual_seed, transformers.set_seed), ("other
     seed", None) when Python's or numpy's state did, at each generate call and at the end; ("generate", samples,
-    input_ids, output_ids, max_new_tokens) for each call of ``model.generate``, which only this instance gets
-    while the block runs (removed even on an error). All start from seed ``mark``, so unseeded draws differ.
+    input_ids, output_ids, max_new_tokens) for each call of ``generate``: transformers' ``GenerationMixin.generate``
+    is wrapped while the block runs (only then: put back even on an error), so a model is seen however the learner's
+    function reaches it. Seeds are read off the generators' state: no seed function is patched. All start from seed
+    ``mark``, so unseeded draws differ.
 
     >>> import torch; events = []
-    >>> with _kept_random_state(), _observe(events, None):
+    >>> with _kept_random_state(), _observe(events):
     ...     _ = torch.manual_seed(7)
     >>> events
     [('seed', 7)]
@@ -282,28 +283,26 @@ def _observe(events: list, model: Any, mark: int = SEED_MARK) -> Iterator[None]:
             seen["python"], seen["numpy"] = python, numpy_keys.copy()
             events.append(("other seed", None))
 
-    own, original = (vars(model).get("generate"), model.generate) if model is not None else (None, None)
+    from transformers import GenerationMixin
 
-    def generate(*args: Any, **kwargs: Any) -> Any:
+    original = GenerationMixin.generate
+
+    def generate(self: Any, *args: Any, **kwargs: Any) -> Any:
         look()
-        config = kwargs.get("generation_config") or getattr(model, "generation_config", None)
+        config = kwargs.get("generation_config") or getattr(self, "generation_config", None)
         samples = kwargs.get("do_sample", getattr(config, "do_sample", False))
         asked = kwargs.get("max_new_tokens", getattr(config, "max_new_tokens", None))
-        output = original(*args, **kwargs)
+        output = original(self, *args, **kwargs)
         ids = getattr(output, "sequences", output)  # (batch, prompt + new), also with return_dict_in_generate
         events.append(("generate", bool(samples), kwargs.get("input_ids", args[0] if args else None), ids, asked))
         return output
 
-    if model is not None:
-        model.generate = generate  # this instance only, for this call
+    GenerationMixin.generate = generate  # every model, however my_sample reaches it (a dict, a class, a pipeline)
     try:
         yield
         look()
     finally:
-        if model is not None and own is None:
-            del model.generate
-        elif model is not None:
-            model.generate = own
+        GenerationMixin.generate = original  # put back even when my_sample raises (tests/test_checks.py)
 
 
 @contextlib.contextmanager
