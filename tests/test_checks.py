@@ -6,12 +6,11 @@ The correct answers below are the solution cells of the lessons, as written ther
 from __future__ import annotations
 
 import inspect
-import re
 from threading import Thread
 
 import pytest
 import torch
-from check_cases import right, wrong
+from check_cases import assert_fails_with, assert_passes, right, wrong
 from transformers import BitsAndBytesConfig
 
 from llmcourse import checks
@@ -53,17 +52,6 @@ def four_bit(offline_model):
     from llmcourse import load_model
 
     return load_model(quantization="4bit")[0]
-
-
-def assert_fails_with(report: Report, hint: str) -> None:
-    """Assert that the report failed and that one failed line's hint (the idea, then its code line) matches ``hint``."""
-    assert not report.passed, report
-    assert any(re.search(hint, f"{line.hint}; {line.code}") for line in report.failures), report
-
-
-def assert_passes(report: Report) -> None:
-    """Assert that the report passed; on failure pytest shows the rendered report."""
-    assert report.passed, report
 
 
 # ---------------------------------------------------------------- the report
@@ -157,14 +145,14 @@ def test_4bit_model(four_bit):
 
 
 def test_4bit_model_wrong_answers(four_bit, offline_model, monkeypatch):
-    assert_fails_with(check_4bit_model(offline_model[0]), r"BitsAndBytesConfig\(load_in_4bit=True")
+    assert_fails_with(check_4bit_model(offline_model[0]), r"BitsAndBytesConfig\(load_in_4bit=True", code=True)
     assert_fails_with(check_4bit_model(offline_model), "load_model returns \\(model, tokenizer\\)")
     for layer in (module for module in four_bit.modules() if type(module).__name__ == "Linear4bit"):
         monkeypatch.setattr(layer.weight, "quant_type", "fp4")
         monkeypatch.setattr(layer.weight, "compress_statistics", False)
     report = check_4bit_model(four_bit)
-    assert_fails_with(report, 'bnb_4bit_quant_type="nf4"')
-    assert_fails_with(report, "bnb_4bit_use_double_quant=True")
+    assert_fails_with(report, 'bnb_4bit_quant_type="nf4"', code=True)
+    assert_fails_with(report, "bnb_4bit_use_double_quant=True", code=True)
 
 
 def test_4bit_model_compute_dtype_follows_the_device(four_bit, monkeypatch):
@@ -173,7 +161,8 @@ def test_4bit_model_compute_dtype_follows_the_device(four_bit, monkeypatch):
     assert "✔ matmuls run in bfloat16, the 16-bit type for this CPU" in str(report)
     for layer in (module for module in four_bit.modules() if type(module).__name__ == "Linear4bit"):
         monkeypatch.setattr(layer, "compute_dtype", torch.float32)  # BitsAndBytesConfig's default
-    assert_fails_with(check_4bit_model(four_bit), r"on this CPU use bfloat16.*bnb_4bit_compute_dtype=torch\.bfloat16\)")
+    assert_fails_with(check_4bit_model(four_bit), r"on this CPU use bfloat16.*bnb_4bit_compute_dtype=torch\.bfloat16\)",
+                      code=True)
 
 
 @pytest.mark.parametrize("capability, used, passed", [
@@ -190,7 +179,8 @@ def test_4bit_compute_dtype_on_gpus(capability, used, passed):
     assert report.passed is passed, report
     if not passed:
         wanted = "float16" if capability < (8, 0) else "bfloat16"
-        assert_fails_with(report, rf"on this GPU \(GPU, compute capability.*bnb_4bit_compute_dtype=torch\.{wanted}\)")
+        assert_fails_with(report, rf"on this GPU \(GPU, compute capability.*bnb_4bit_compute_dtype=torch\.{wanted}\)",
+                          code=True)
 
 
 def test_4bit_model_footprint(four_bit, offline_model, monkeypatch):
@@ -198,7 +188,7 @@ def test_4bit_model_footprint(four_bit, offline_model, monkeypatch):
     assert_fails_with(check_4bit_model(four_bit), "Linear layers")
     report = Report("footprint")
     _judge_footprint(report, offline_model[0])  # fp32 everywhere: the embeddings too
-    assert_fails_with(report, r"dtype=torch\.bfloat16")
+    assert_fails_with(report, r"dtype=torch\.bfloat16", code=True)
 
 
 def test_8bit_layers_are_not_4bit():
@@ -240,7 +230,7 @@ def test_left_padding(tokenizer):
     assert "[0, 0, 1, 1, 1, 1, 1, 1, 1]" in report.lines[-1].message
     assert_fails_with(check_left_padding(tokenizer), 'padding_side="left"')
     my_tokenizer.pad_token = None
-    assert_fails_with(check_left_padding(my_tokenizer), r"pad_token = my_tokenizer\.eos_token")
+    assert_fails_with(check_left_padding(my_tokenizer), r"pad_token = my_tokenizer\.eos_token", code=True)
     assert_fails_with(check_left_padding(("model", tokenizer)), "load_model returns")
 
 
@@ -255,11 +245,11 @@ def test_chat_prompt_wrong_answers(tokenizer):
         return tokenizer.apply_chat_template([{"role": role, "content": content}], **options)
 
     assert_fails_with(check_chat_prompt(QUESTION, tokenizer), "question alone.*chat template")
-    assert_fails_with(check_chat_prompt(template(tokenize=False), tokenizer), "add_generation_prompt=True")
+    assert_fails_with(check_chat_prompt(template(tokenize=False), tokenizer), "add_generation_prompt=True", code=True)
     for role in ("system", "assistant"):
         report = check_chat_prompt(template(role, tokenize=False, add_generation_prompt=True), tokenizer)
         assert_fails_with(report, f'in a "{role}" turn')
-    assert_fails_with(check_chat_prompt(template(add_generation_prompt=True), tokenizer), "tokenize=False")
+    assert_fails_with(check_chat_prompt(template(add_generation_prompt=True), tokenizer), "tokenize=False", code=True)
     spain = template(content="What is the capital of Spain?", tokenize=False, add_generation_prompt=True)
     assert_fails_with(check_chat_prompt(spain, tokenizer), "content must be exactly")
 
@@ -288,7 +278,7 @@ def test_next_token_fn_wrong_answers(offline_model):
 
     assert_passes(check_next_token_fn(a_tensor, model, tokenizer))
     assert_fails_with(check_next_token_fn(lambda model, ids: model(ids).logits[0, 0].argmax(), model, tokenizer),
-                      "first position.*logits\\[0, -1\\]")
+                      "first position.*logits\\[0, -1\\]", code=True)
     assert_fails_with(check_next_token_fn(lambda model, ids: model(ids).logits[0, -1], model, tokenizer),
                       "return one token id")
 
@@ -317,7 +307,7 @@ def test_new_text_only_wrong_answers(offline_model):
         return [tokenizer.decode(row[n:], skip_special_tokens=True) for row, n in zip(output_ids, lengths, strict=True)]
 
     assert_fails_with(check_new_text_only(whole, model, tokenizer), "output_ids holds each prompt")
-    assert_fails_with(check_new_text_only(specials_kept, model, tokenizer), "skip_special_tokens=True")
+    assert_fails_with(check_new_text_only(specials_kept, model, tokenizer), "skip_special_tokens=True", code=True)
     assert_fails_with(check_new_text_only(per_row_length, model, tokenizer), "start at the same index")
 
 
@@ -473,7 +463,7 @@ def keeps_least_likely(logits, p):
     (lambda logits, p: my_top_p(logits, p)[0], "same shape as logits"),
 ], ids=["drops_crossing_token", "keeps_least_likely", "large_negative", "probabilities", "one_row"])
 def test_top_p_filter_wrong_answers(wrong, hint):
-    assert_fails_with(check_top_p_filter(wrong), hint)
+    assert_fails_with(check_top_p_filter(wrong), hint, code=True)
 
 
 def test_temperature():
@@ -521,7 +511,7 @@ def test_streamed_chunks(offline_model):
     ([", green", ", blue"], "same settings"),
 ], ids=repr)
 def test_streamed_chunks_wrong_answers(my_chunks, hint):
-    assert_fails_with(check_streamed_chunks(my_chunks, ", green, yellow"), hint)
+    assert_fails_with(check_streamed_chunks(my_chunks, ", green, yellow"), hint, code=True)
 
 
 def test_tokens_per_second():
