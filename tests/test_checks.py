@@ -47,6 +47,16 @@ def tokenizer():
 
 
 @pytest.fixture(scope="module")
+def tiny_chat_tokenizer(tiny_tokenizer):
+    """The tiny tokenizer with a chat template of its own, for the checks that build a chat prompt first."""
+    import copy
+
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.chat_template = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
+    return tokenizer
+
+
+@pytest.fixture(scope="module")
 def four_bit(offline_model):
     """The offline model in 4-bit NF4 with double quantization, loaded once (after the fp32 one sets the threads)."""
     from llmcourse import load_model
@@ -92,21 +102,38 @@ def test_japanese_messages(tokenizer):
 
 
 CHECKS = [name for name in checks.__all__ if name.startswith("check_")]
-FUNCTION_CHECKS = ["check_next_token_fn", "check_new_text_only", "check_reproducible_sampling", "check_top_p_filter",
-                   "check_temperature", "check_tokens_per_second"]  # the learner's answer is a function
+EXAMPLE_ARGUMENTS = {"full_text": ", green"}  # a check's required argument after the answer, by its name (and the model)
+
+
+def answer_parameter(name: str) -> inspect.Parameter:
+    """The check's first parameter: the learner's answer (``my_...``)."""
+    return next(iter(inspect.signature(getattr(checks, name)).parameters.values()))
+
+
+FUNCTION_CHECKS = [name for name in CHECKS if "Callable" in str(answer_parameter(name).annotation)]
+# the learner's answer is a function (the check's signature says so)
 
 
 def run_check(name: str, answer, model, tokenizer) -> Report:
-    """Call the check ``name`` with ``answer`` in the learner's place (and the tiny model where it takes one)."""
-    after_answer = {"check_chat_prompt": (tokenizer,), "check_next_token_fn": (model, tokenizer),
-                    "check_new_text_only": (model, tokenizer), "check_streamed_chunks": (", green",),
-                    "check_greedy_loop": (model, tokenizer), "check_token_logprobs": (model, tokenizer),
-                    "check_digits_processor": (model, tokenizer)}
-    return getattr(checks, name)(answer, *after_answer.get(name, ()))
+    """Call the check ``name`` with ``answer`` in the learner's place, and its other required arguments by their name
+    (the tiny model and tokenizer where it takes them)."""
+    at_hand = {**EXAMPLE_ARGUMENTS, "model": model, "tokenizer": tokenizer}
+    after = [parameter.name for parameter in list(inspect.signature(getattr(checks, name)).parameters.values())[1:]
+             if parameter.default is inspect.Parameter.empty and parameter.kind is parameter.POSITIONAL_OR_KEYWORD]
+    unknown = [parameter for parameter in after if parameter not in at_hand]
+    assert not unknown, f"{name} takes {unknown}: add an example value to EXAMPLE_ARGUMENTS"
+    return getattr(checks, name)(answer, *(at_hand[parameter] for parameter in after))
 
 
 def test_every_check_is_exported_once():
     assert len(CHECKS) == len(set(CHECKS)) >= 17  # lessons 00-06 and 09, two or three checks each
+
+
+def test_the_function_checks_are_read_from_the_signatures():
+    """The answers that are functions, as the lessons pose them (the list this file once kept by hand, and later)."""
+    assert {"check_next_token_fn", "check_new_text_only", "check_reproducible_sampling", "check_top_p_filter",
+            "check_temperature", "check_tokens_per_second"} <= set(FUNCTION_CHECKS)
+    assert "check_4bit_model" not in FUNCTION_CHECKS and "check_digits_processor" not in FUNCTION_CHECKS
 
 
 @pytest.mark.parametrize("answer", [None, 42, ["a list"], {"a": "dict"}], ids=repr)
@@ -117,12 +144,13 @@ def test_a_wrong_type_is_a_failed_line_with_a_hint(name, answer, tiny_model, tin
 
 
 @pytest.mark.parametrize("name", FUNCTION_CHECKS)
-def test_a_function_that_raises_is_a_failed_line(name, tiny_model, tiny_tokenizer):
+def test_a_function_that_raises_is_a_failed_line(name, tiny_model, tiny_chat_tokenizer):
     def broken(*args):
         raise IndexError("index 5 is out of bounds")
 
-    report = run_check(name, broken, tiny_model, tiny_tokenizer)
-    assert_fails_with(report, "called as")
+    report = run_check(name, broken, tiny_model, tiny_chat_tokenizer)
+    how_it_is_called = {"check_greedy_loop": r"call model\(\.\.\.\) once per new token"}  # the loop calls the model
+    assert_fails_with(report, how_it_is_called.get(name, "called as"))
     assert "IndexError: index 5 is out of bounds" in report.failures[0].message
 
 
