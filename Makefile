@@ -12,7 +12,8 @@ ONE_THREAD := $(subst _THREADS=2,_THREADS=1,$(DETERMINISM))
 XDIST := -n $(WORKERS) --dist loadscope --no-loadscope-reorder
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --ignore-glob="*/exercises/*"
 
-.PHONY: setup model lab test lint test-fast test-browser test-gpu notebooks translations normalize exercises colab handouts bench lock clean
+.PHONY: setup model lab test lint test-fast test-browser test-gpu test-colab notebooks translations normalize exercises colab \
+	handouts bench lock clean hub hub-setup test-hub
 
 # Which torch build `make setup` installs (the version is the one in requirements.lock):
 #   TORCH=default  whatever pip finds for torch==<lock>: on this project's build machines a local CPU wheel,
@@ -44,8 +45,9 @@ test: model lint
 lint: setup
 	$(BIN)/ruff check llmcourse tests scripts benchmarks conftest.py
 
-test-fast: setup
-	$(BIN)/python -m pytest tests -m "not slow and not browser"
+# The tests that take seconds each, with the same pins as `make test`; no notebooks, slow, browser or hub tests.
+test-fast: model
+	$(DETERMINISM) $(BIN)/python -m pytest tests -m "not slow and not browser and not hub"
 
 test-browser: model
 	scripts/browser_setup.sh
@@ -85,18 +87,17 @@ lock: setup
 clean:
 	rm -rf $(VENV) .pytest_cache handouts
 
-.PHONY: test-colab
 # Lessons 00, 01, 03, 05 on Colab-like runtimes, from their own install cells (tests/colab; minutes).
 test-colab: setup
 	LLMCOURSE_TEST_COLAB=1 $(BIN)/python -m pytest tests/colab -v -s --durations=0
 
-.PHONY: hub test-hub
-
-hub: model
+# JupyterHub, its authenticator and the classroom's npm packages, on top of the course's own (classroom/).
+hub-setup: model
 	$(BIN)/python -m pip install -q -r requirements-hub.lock && npm ci --prefix classroom --no-audit --no-fund
+
+hub: hub-setup
 	LLMCOURSE_CACHE=$${LLMCOURSE_HUB_CACHE:-/srv/llmcourse-cache} $(BIN)/python -m llmcourse fetch
 	$(BIN)/jupyterhub -f classroom/jupyterhub_config.py
 
-test-hub: model
-	$(BIN)/python -m pip install -q -r requirements-hub.lock && npm ci --prefix classroom --no-audit --no-fund
+test-hub: hub-setup
 	$(BIN)/python -m pytest tests/hub -m hub -s

@@ -1,4 +1,5 @@
-"""The exercise checks' test cases, each tagged with the check it is for, so that one test can count them.
+"""The exercise checks' test cases, each tagged with the check it is for, so that one test can count them,
+and the two ways a test judges a check's report: `assert_fails_with` and `assert_passes`.
 
 A test module writes its parametrize lists with `wrong` (a learner's mistake and the pattern the
 hint must match) and `right` (a correct answer); each call records the case under its check in
@@ -13,6 +14,7 @@ and asks for at least 5 mistakes and 2 right answers per check of `llmcourse.che
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,28 @@ from typing import Any
 import pytest
 
 from llmcourse import checks
+
+
+def assert_fails_with(report: checks.Report, hint: str, *, code: bool = False) -> None:
+    """Assert that a check's report failed with a line whose hint (the idea, shown first) matches ``hint``.
+
+    With ``code=True`` the pattern may match the line of code that fixes it instead (shown at ``hint=2``).
+    On failure pytest shows the rendered report.
+
+    >>> from llmcourse.checks import Report
+    >>> report = Report("Demo")
+    >>> _ = report.add(False, "pads on the right", "the pads must come first", "padding_side = 'left'")
+    >>> assert_fails_with(report, "pads must come first")
+    >>> assert_fails_with(report, "padding_side", code=True)
+    """
+    assert isinstance(report, checks.Report) and not report.passed, report
+    said = [f"{line.hint}; {line.code}" if code else line.hint for line in report.failures]
+    assert any(re.search(hint, text) for text in said), report
+
+
+def assert_passes(report: checks.Report) -> None:
+    """Assert that a check's report passed; on failure pytest shows the rendered report."""
+    assert isinstance(report, checks.Report) and report.passed, report
 
 
 @dataclass

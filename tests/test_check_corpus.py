@@ -15,33 +15,20 @@ from __future__ import annotations
 
 import importlib
 import random
-import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
-from check_cases import CASES, right, wrong
+from check_cases import CASES, assert_fails_with, right, wrong
 from transformers import BitsAndBytesConfig, TextIteratorStreamer
 
 from llmcourse import checks, sampling
-from llmcourse.checks import Report
 from llmcourse.checks.lesson04_pitfalls import PADDED_BATCH
 from llmcourse.i18n import set_language
 
 QUESTION = "What is the capital of France?"
 GREEDY = dict(max_new_tokens=4, do_sample=False)
-
-
-@pytest.fixture(scope="module")
-def kit(offline_model, tiny_model, tiny_tokenizer):
-    """What a learner has at hand: the model, its tokenizer, a left-padding copy and a tiny model to sample from."""
-    import copy
-
-    model, tokenizer = offline_model
-    left = copy.deepcopy(tokenizer)
-    left.padding_side, left.pad_token = "left", left.eos_token
-    return SimpleNamespace(model=model, tokenizer=tokenizer, left=left, tiny=tiny_model, tiny_tokenizer=tiny_tokenizer)
 
 
 CHECK_OF = {"4bit": "check_4bit_model", "8bit": "check_8bit_config", "left padding": "check_left_padding",
@@ -52,12 +39,12 @@ CHECK_OF = {"4bit": "check_4bit_model", "8bit": "check_8bit_config", "left paddi
 
 
 def mistake(name, run, pattern):
-    """A wrong answer: ``run(kit)`` returns the check's report, which must fail with a hint matching ``pattern``."""
+    """A wrong answer: ``run(learner_kit)`` returns the check's report, which must fail with a hint matching ``pattern``."""
     return wrong(CHECK_OF[name.split(":")[0]], name, run, pattern)
 
 
 def answer(name, run):
-    """A right answer: ``run(kit)`` returns the check's report, which must pass."""
+    """A right answer: ``run(learner_kit)`` returns the check's report, which must pass."""
     return right(CHECK_OF[name.split(":")[0]], name, run)
 
 
@@ -505,8 +492,11 @@ RIGHT = [
 
 
 @pytest.fixture(scope="module")
-def learner(kit, tmp_path_factory):
-    """The kit plus a 4-bit version of the tiny model and a tokenizer loaded with padding_side="left"."""
+def learner_kit(offline_model, tiny_model, tiny_tokenizer, tmp_path_factory):
+    """What a learner has at hand: the model, its tokenizer, a left-padding copy, a tokenizer loaded with
+    padding_side="left", a tiny model to sample from, and a 4-bit version of a tiny model."""
+    import copy
+
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from llmcourse.offline import checkpoint_dir
@@ -526,22 +516,24 @@ def learner(kit, tmp_path_factory):
         quantization = BitsAndBytesConfig(**config) if not as_dict else BitsAndBytesConfig.from_dict(config)
         return AutoModelForCausalLM.from_pretrained(folder, quantization_config=quantization, dtype=dtype)
 
-    kit.quantized = quantized
-    kit.loaded_left = AutoTokenizer.from_pretrained(checkpoint_dir(), padding_side="left")
-    kit.loaded_left.pad_token = kit.loaded_left.eos_token
-    return kit
+    model, tokenizer = offline_model
+    left = copy.deepcopy(tokenizer)
+    left.padding_side, left.pad_token = "left", left.eos_token
+    loaded_left = AutoTokenizer.from_pretrained(checkpoint_dir(), padding_side="left")
+    loaded_left.pad_token = loaded_left.eos_token
+    return SimpleNamespace(model=model, tokenizer=tokenizer, left=left, loaded_left=loaded_left, tiny=tiny_model,
+                           tiny_tokenizer=tiny_tokenizer, quantized=quantized)
 
 
 @pytest.mark.parametrize("run, pattern", WRONG)
-def test_a_mistake_fails_with_a_hint_that_names_it(run, pattern, learner):
-    report = run(learner)
-    assert isinstance(report, Report) and not report.passed, report
-    assert any(re.search(pattern, line.hint) for line in report.failures), report
+def test_a_mistake_fails_with_a_hint_that_names_it(run, pattern, learner_kit):
+    report = run(learner_kit)
+    assert_fails_with(report, pattern)
 
 
 @pytest.mark.parametrize("run", RIGHT)
-def test_a_right_answer_passes(run, learner):
-    report = run(learner)
+def test_a_right_answer_passes(run, learner_kit):
+    report = run(learner_kit)
     assert report.passed, report
 
 

@@ -6,12 +6,11 @@ The correct answers below are the solution cells of the lessons, as written ther
 from __future__ import annotations
 
 import inspect
-import re
 from threading import Thread
 
 import pytest
 import torch
-from check_cases import right, wrong
+from check_cases import assert_fails_with, assert_passes, right, wrong
 from transformers import BitsAndBytesConfig
 
 from llmcourse import checks
@@ -48,22 +47,21 @@ def tokenizer():
 
 
 @pytest.fixture(scope="module")
+def tiny_chat_tokenizer(tiny_tokenizer):
+    """The tiny tokenizer with a chat template of its own, for the checks that build a chat prompt first."""
+    import copy
+
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.chat_template = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
+    return tokenizer
+
+
+@pytest.fixture(scope="module")
 def four_bit(offline_model):
     """The offline model in 4-bit NF4 with double quantization, loaded once (after the fp32 one sets the threads)."""
     from llmcourse import load_model
 
     return load_model(quantization="4bit")[0]
-
-
-def assert_fails_with(report: Report, hint: str) -> None:
-    """Assert that the report failed and that one failed line's hint (the idea, then its code line) matches ``hint``."""
-    assert not report.passed, report
-    assert any(re.search(hint, f"{line.hint}; {line.code}") for line in report.failures), report
-
-
-def assert_passes(report: Report) -> None:
-    """Assert that the report passed; on failure pytest shows the rendered report."""
-    assert report.passed, report
 
 
 # ---------------------------------------------------------------- the report
@@ -104,21 +102,38 @@ def test_japanese_messages(tokenizer):
 
 
 CHECKS = [name for name in checks.__all__ if name.startswith("check_")]
-FUNCTION_CHECKS = ["check_next_token_fn", "check_new_text_only", "check_reproducible_sampling", "check_top_p_filter",
-                   "check_temperature", "check_tokens_per_second"]  # the learner's answer is a function
+EXAMPLE_ARGUMENTS = {"full_text": ", green"}  # a check's required argument after the answer, by its name (and the model)
+
+
+def answer_parameter(name: str) -> inspect.Parameter:
+    """The check's first parameter: the learner's answer (``my_...``)."""
+    return next(iter(inspect.signature(getattr(checks, name)).parameters.values()))
+
+
+FUNCTION_CHECKS = [name for name in CHECKS if "Callable" in str(answer_parameter(name).annotation)]
+# the learner's answer is a function (the check's signature says so)
 
 
 def run_check(name: str, answer, model, tokenizer) -> Report:
-    """Call the check ``name`` with ``answer`` in the learner's place (and the tiny model where it takes one)."""
-    after_answer = {"check_chat_prompt": (tokenizer,), "check_next_token_fn": (model, tokenizer),
-                    "check_new_text_only": (model, tokenizer), "check_streamed_chunks": (", green",),
-                    "check_greedy_loop": (model, tokenizer), "check_token_logprobs": (model, tokenizer),
-                    "check_digits_processor": (model, tokenizer)}
-    return getattr(checks, name)(answer, *after_answer.get(name, ()))
+    """Call the check ``name`` with ``answer`` in the learner's place, and its other required arguments by their name
+    (the tiny model and tokenizer where it takes them)."""
+    at_hand = {**EXAMPLE_ARGUMENTS, "model": model, "tokenizer": tokenizer}
+    after = [parameter.name for parameter in list(inspect.signature(getattr(checks, name)).parameters.values())[1:]
+             if parameter.default is inspect.Parameter.empty and parameter.kind is parameter.POSITIONAL_OR_KEYWORD]
+    unknown = [parameter for parameter in after if parameter not in at_hand]
+    assert not unknown, f"{name} takes {unknown}: add an example value to EXAMPLE_ARGUMENTS"
+    return getattr(checks, name)(answer, *(at_hand[parameter] for parameter in after))
 
 
 def test_every_check_is_exported_once():
     assert len(CHECKS) == len(set(CHECKS)) >= 17  # lessons 00-06 and 09, two or three checks each
+
+
+def test_the_function_checks_are_read_from_the_signatures():
+    """The answers that are functions, as the lessons pose them (the list this file once kept by hand, and later)."""
+    assert {"check_next_token_fn", "check_new_text_only", "check_reproducible_sampling", "check_top_p_filter",
+            "check_temperature", "check_tokens_per_second"} <= set(FUNCTION_CHECKS)
+    assert "check_4bit_model" not in FUNCTION_CHECKS and "check_digits_processor" not in FUNCTION_CHECKS
 
 
 @pytest.mark.parametrize("answer", [None, 42, ["a list"], {"a": "dict"}], ids=repr)
@@ -129,12 +144,13 @@ def test_a_wrong_type_is_a_failed_line_with_a_hint(name, answer, tiny_model, tin
 
 
 @pytest.mark.parametrize("name", FUNCTION_CHECKS)
-def test_a_function_that_raises_is_a_failed_line(name, tiny_model, tiny_tokenizer):
+def test_a_function_that_raises_is_a_failed_line(name, tiny_model, tiny_chat_tokenizer):
     def broken(*args):
         raise IndexError("index 5 is out of bounds")
 
-    report = run_check(name, broken, tiny_model, tiny_tokenizer)
-    assert_fails_with(report, "called as")
+    report = run_check(name, broken, tiny_model, tiny_chat_tokenizer)
+    how_it_is_called = {"check_greedy_loop": r"call model\(\.\.\.\) once per new token"}  # the loop calls the model
+    assert_fails_with(report, how_it_is_called.get(name, "called as"))
     assert "IndexError: index 5 is out of bounds" in report.failures[0].message
 
 
@@ -157,14 +173,14 @@ def test_4bit_model(four_bit):
 
 
 def test_4bit_model_wrong_answers(four_bit, offline_model, monkeypatch):
-    assert_fails_with(check_4bit_model(offline_model[0]), r"BitsAndBytesConfig\(load_in_4bit=True")
+    assert_fails_with(check_4bit_model(offline_model[0]), r"BitsAndBytesConfig\(load_in_4bit=True", code=True)
     assert_fails_with(check_4bit_model(offline_model), "load_model returns \\(model, tokenizer\\)")
     for layer in (module for module in four_bit.modules() if type(module).__name__ == "Linear4bit"):
         monkeypatch.setattr(layer.weight, "quant_type", "fp4")
         monkeypatch.setattr(layer.weight, "compress_statistics", False)
     report = check_4bit_model(four_bit)
-    assert_fails_with(report, 'bnb_4bit_quant_type="nf4"')
-    assert_fails_with(report, "bnb_4bit_use_double_quant=True")
+    assert_fails_with(report, 'bnb_4bit_quant_type="nf4"', code=True)
+    assert_fails_with(report, "bnb_4bit_use_double_quant=True", code=True)
 
 
 def test_4bit_model_compute_dtype_follows_the_device(four_bit, monkeypatch):
@@ -173,7 +189,8 @@ def test_4bit_model_compute_dtype_follows_the_device(four_bit, monkeypatch):
     assert "✔ matmuls run in bfloat16, the 16-bit type for this CPU" in str(report)
     for layer in (module for module in four_bit.modules() if type(module).__name__ == "Linear4bit"):
         monkeypatch.setattr(layer, "compute_dtype", torch.float32)  # BitsAndBytesConfig's default
-    assert_fails_with(check_4bit_model(four_bit), r"on this CPU use bfloat16.*bnb_4bit_compute_dtype=torch\.bfloat16\)")
+    assert_fails_with(check_4bit_model(four_bit), r"on this CPU use bfloat16.*bnb_4bit_compute_dtype=torch\.bfloat16\)",
+                      code=True)
 
 
 @pytest.mark.parametrize("capability, used, passed", [
@@ -190,7 +207,8 @@ def test_4bit_compute_dtype_on_gpus(capability, used, passed):
     assert report.passed is passed, report
     if not passed:
         wanted = "float16" if capability < (8, 0) else "bfloat16"
-        assert_fails_with(report, rf"on this GPU \(GPU, compute capability.*bnb_4bit_compute_dtype=torch\.{wanted}\)")
+        assert_fails_with(report, rf"on this GPU \(GPU, compute capability.*bnb_4bit_compute_dtype=torch\.{wanted}\)",
+                          code=True)
 
 
 def test_4bit_model_footprint(four_bit, offline_model, monkeypatch):
@@ -198,7 +216,7 @@ def test_4bit_model_footprint(four_bit, offline_model, monkeypatch):
     assert_fails_with(check_4bit_model(four_bit), "Linear layers")
     report = Report("footprint")
     _judge_footprint(report, offline_model[0])  # fp32 everywhere: the embeddings too
-    assert_fails_with(report, r"dtype=torch\.bfloat16")
+    assert_fails_with(report, r"dtype=torch\.bfloat16", code=True)
 
 
 def test_8bit_layers_are_not_4bit():
@@ -240,7 +258,7 @@ def test_left_padding(tokenizer):
     assert "[0, 0, 1, 1, 1, 1, 1, 1, 1]" in report.lines[-1].message
     assert_fails_with(check_left_padding(tokenizer), 'padding_side="left"')
     my_tokenizer.pad_token = None
-    assert_fails_with(check_left_padding(my_tokenizer), r"pad_token = my_tokenizer\.eos_token")
+    assert_fails_with(check_left_padding(my_tokenizer), r"pad_token = my_tokenizer\.eos_token", code=True)
     assert_fails_with(check_left_padding(("model", tokenizer)), "load_model returns")
 
 
@@ -255,11 +273,11 @@ def test_chat_prompt_wrong_answers(tokenizer):
         return tokenizer.apply_chat_template([{"role": role, "content": content}], **options)
 
     assert_fails_with(check_chat_prompt(QUESTION, tokenizer), "question alone.*chat template")
-    assert_fails_with(check_chat_prompt(template(tokenize=False), tokenizer), "add_generation_prompt=True")
+    assert_fails_with(check_chat_prompt(template(tokenize=False), tokenizer), "add_generation_prompt=True", code=True)
     for role in ("system", "assistant"):
         report = check_chat_prompt(template(role, tokenize=False, add_generation_prompt=True), tokenizer)
         assert_fails_with(report, f'in a "{role}" turn')
-    assert_fails_with(check_chat_prompt(template(add_generation_prompt=True), tokenizer), "tokenize=False")
+    assert_fails_with(check_chat_prompt(template(add_generation_prompt=True), tokenizer), "tokenize=False", code=True)
     spain = template(content="What is the capital of Spain?", tokenize=False, add_generation_prompt=True)
     assert_fails_with(check_chat_prompt(spain, tokenizer), "content must be exactly")
 
@@ -288,7 +306,7 @@ def test_next_token_fn_wrong_answers(offline_model):
 
     assert_passes(check_next_token_fn(a_tensor, model, tokenizer))
     assert_fails_with(check_next_token_fn(lambda model, ids: model(ids).logits[0, 0].argmax(), model, tokenizer),
-                      "first position.*logits\\[0, -1\\]")
+                      "first position.*logits\\[0, -1\\]", code=True)
     assert_fails_with(check_next_token_fn(lambda model, ids: model(ids).logits[0, -1], model, tokenizer),
                       "return one token id")
 
@@ -317,7 +335,7 @@ def test_new_text_only_wrong_answers(offline_model):
         return [tokenizer.decode(row[n:], skip_special_tokens=True) for row, n in zip(output_ids, lengths, strict=True)]
 
     assert_fails_with(check_new_text_only(whole, model, tokenizer), "output_ids holds each prompt")
-    assert_fails_with(check_new_text_only(specials_kept, model, tokenizer), "skip_special_tokens=True")
+    assert_fails_with(check_new_text_only(specials_kept, model, tokenizer), "skip_special_tokens=True", code=True)
     assert_fails_with(check_new_text_only(per_row_length, model, tokenizer), "start at the same index")
 
 
@@ -567,7 +585,7 @@ def keeps_least_likely(logits, p):
     (lambda logits, p: my_top_p(logits, p)[0], "same shape as logits"),
 ], ids=["drops_crossing_token", "keeps_least_likely", "large_negative", "probabilities", "one_row"])
 def test_top_p_filter_wrong_answers(wrong, hint):
-    assert_fails_with(check_top_p_filter(wrong), hint)
+    assert_fails_with(check_top_p_filter(wrong), hint, code=True)
 
 
 def test_temperature():
@@ -615,7 +633,7 @@ def test_streamed_chunks(offline_model):
     ([", green", ", blue"], "same settings"),
 ], ids=repr)
 def test_streamed_chunks_wrong_answers(my_chunks, hint):
-    assert_fails_with(check_streamed_chunks(my_chunks, ", green, yellow"), hint)
+    assert_fails_with(check_streamed_chunks(my_chunks, ", green, yellow"), hint, code=True)
 
 
 def test_tokens_per_second():

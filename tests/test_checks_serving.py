@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
-from check_cases import right, wrong
+from check_cases import assert_fails_with, right, wrong
 
-from llmcourse.checks import Report, check_request_fields, check_sse_reader
+from llmcourse.checks import check_request_fields, check_sse_reader
 from llmcourse.checks.lesson09_serving import DONE_STREAM, PING_STREAM, PLAIN_STREAM
 from llmcourse.client import read_events
 from llmcourse.i18n import set_language
-
-
-def assert_fails_with(report: Report, hint: str) -> None:
-    assert not report.passed, report
-    assert any(re.search(hint, line.hint) for line in report.failures), report
-
 
 # ---------------------------------------------------------------- exercise 1: reading the stream
 

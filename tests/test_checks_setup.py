@@ -5,22 +5,16 @@ Each correct answer is accepted in two ways; each typical wrong answer fails wit
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-from check_cases import right, wrong
+from check_cases import assert_fails_with, right, wrong
 
 from llmcourse import checks
 from llmcourse.cache import cache_root
-from llmcourse.checks import Report, check_classroom_env, check_model_folder
+from llmcourse.checks import check_classroom_env, check_model_folder
 from llmcourse.i18n import set_language
 from llmcourse.offline import checkpoint_dir
-
-
-def assert_fails_with(report: Report, hint: str) -> None:
-    assert not report.passed, report
-    assert any(re.search(hint, line.hint) for line in report.failures), report
 
 
 def test_both_checks_are_exported():

@@ -5,7 +5,11 @@
   ``top_k`` (``outputs.scores`` finite entries); the number is read from the committed
   output, recomputed on the offline model, compared with transformers' default, and the
   prose must quote it. Claims known to be false stay out.
-- Every lesson (00-06, English and Japanese) is teaching-grade in shape: objectives a learner
+- Lessons 07-09: what their prose says transformers does (stopping, log-probabilities, beams, the order
+  of processors, the KV-cache bytes, prompt lookup and a draft giving greedy's tokens, speculative
+  sampling's arithmetic, what `transformers serve` accepts), recomputed on the tiny or the offline
+  model; each test's docstring names the cell. Timings stay out.
+- Every lesson (English and Japanese) is teaching-grade in shape: objectives a learner
   can tick off ("you can ..."), a Summary, at least two exercises each followed by its
   check, and a closing Further resources section whose links are well formed, with every
   paper the lesson cites linked.
@@ -14,6 +18,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import re
 from pathlib import Path
@@ -24,8 +29,8 @@ import torch
 from transformers import GenerationConfig, set_seed
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGLISH = sorted((ROOT / "notebooks").glob("0[0-6]_*.ipynb"))
-JAPANESE = sorted((ROOT / "notebooks" / "ja").glob("0[0-6]_*.ipynb"))
+ENGLISH = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+JAPANESE = sorted((ROOT / "notebooks" / "ja").glob("[0-9][0-9]_*.ipynb"))
 LESSONS = ENGLISH + JAPANESE
 TUTORIAL = {"en": "https://huggingface.co/docs/transformers/llm_tutorial",
             "ja": "https://huggingface.co/docs/transformers/ja/llm_tutorial"}
@@ -34,7 +39,12 @@ HEADINGS = {  # (summary, exercises, further resources) by language
     "ja": ("## まとめ", "## 演習", "## 参考資料"),
 }
 PAPERS = {  # a lesson that names the paper links it (arxiv id)
-    r"Holtzman": "1904.09751",  # The Curious Case of Neural Text Degeneration (top-p)
+    r"Holtzman(?! et al\., Surface Form)": "1904.09751",  # The Curious Case of Neural Text Degeneration (top-p)
+    r"Surface Form Competition": "2104.08315",  # length normalization when scoring answers
+    r"Leviathan et al": "2211.17192",  # speculative decoding
+    r"Chen et al\., 2023": "2302.01318",  # speculative sampling
+    r"Willard": "2307.09702",  # guided generation (outlines)
+    r"LayerSkip": "2404.16710",  # drafting with a model's own first layers
     r"QLoRA|Dettmers": "2305.14314",  # QLoRA: NF4, double quantization
     r"Nguyen et al|min-p sampling paper": "2407.01082",  # min-p sampling
     r"Fan et al": "1805.04833",  # Hierarchical Neural Story Generation (top-k)
@@ -68,6 +78,11 @@ def section(path: Path, heading: str) -> str:
     """The markdown from ``heading`` to the next level-2 heading (or the end)."""
     found = re.search(rf"(?ms)^{re.escape(heading)}\b.*?(?=^## |\Z)", markdown(path))
     return found.group(0) if found else ""
+
+
+def bullets(markdown_text: str) -> list[str]:
+    """The items of the markdown list(s) in ``markdown_text``, each with its indented continuation lines joined."""
+    return [" ".join(item.split()) for item in re.findall(r"(?m)^- (.*(?:\n  +.*)*)", markdown_text)]
 
 
 def plain_output(cell: dict) -> str:
@@ -131,18 +146,20 @@ def test_the_serving_section_says_which_defaults_differ():
 @pytest.mark.parametrize("path", ENGLISH, ids=lambda p: p.stem)
 def test_objectives_are_things_a_learner_can_tick_off(path):
     first = text(cells(path)[0])
-    bullets = re.findall(r"(?m)^- (.*)$", first)
-    assert len(bullets) >= 3, f"{path.name}: list the objectives as bullets in the first cell"
-    assert all(b.lower().startswith("you can ") for b in bullets), \
-        f"{path.name}: objectives as 'you can ...': {[b for b in bullets if not b.lower().startswith('you can')]}"
+    objectives = bullets(first)
+    assert len(objectives) >= 3, f"{path.name}: list the objectives as bullets in the first cell"
+    lead = first.split("\n- ")[0].rstrip()
+    if not lead.lower().endswith("you can"):  # "After this lesson you can" then the bullets, or "- you can ..." each
+        assert all(b.lower().startswith("you can ") for b in objectives), \
+            f"{path.name}: objectives as 'you can ...': {[b for b in objectives if not b.lower().startswith('you can')]}"
 
 
 @pytest.mark.parametrize("path", JAPANESE, ids=lambda p: p.stem)
 def test_japanese_objectives_match_the_english_ones(path):
     english = text(cells(path.parents[1] / path.name)[0])
     japanese = text(cells(path)[0])
-    assert len(re.findall(r"(?m)^- ", japanese)) == len(re.findall(r"(?m)^- ", english))
-    assert all("でき" in b for b in re.findall(r"(?m)^- (.*)$", japanese)), "「…できる」の形で"
+    assert len(bullets(japanese)) == len(bullets(english))
+    assert all("でき" in b for b in bullets(japanese)), "「…できる」の形で"
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: f"{language(p)}-{p.stem}")
@@ -191,3 +208,224 @@ def test_lesson_00_introduces_the_tutorial_in_both_languages():
     for path in (ROOT / "notebooks" / "00_setup.ipynb", ROOT / "notebooks" / "ja" / "00_setup.ipynb"):
         linked = [url for _, url in LINK.findall(markdown(path))]
         assert TUTORIAL["en"] in linked and TUTORIAL["ja"] in linked, path
+
+
+# ---------------------------------------------------------------- lessons 07-09: what the prose says transformers does
+# Each test recomputes one claim of a lesson's prose (not its timings); the docstring names the cell.
+
+
+def test_lesson_07_newline_tokens(offline_model):
+    """07 §1 "Why a string is hard to stop on" (cell-009) and "Several EOS ids" (cell-015): "\\n\\n" is one token of
+    this vocabulary and "\\n" is one too, so a stop string can be split over two tokens that each differ from it."""
+    tokenizer = offline_model[1]
+    assert tokenizer.tokenize("\n\n") == ["ĊĊ"]
+    assert len(tokenizer("\n").input_ids) == 1
+    assert tokenizer("\n\n").input_ids != 2 * tokenizer("\n").input_ids
+
+
+def test_lesson_07_stop_strings_need_the_tokenizer(tiny_model):
+    """07 §1 `stop_strings` (cell-006): generate needs the tokenizer for stop strings, and says so if it is missing."""
+    with pytest.raises(ValueError, match="tokenizer"):
+        tiny_model.generate(torch.tensor([[5, 6, 7]]), max_new_tokens=2, stop_strings=["\n"])
+
+
+def test_lesson_07_min_new_tokens_hides_every_eos_until_then(tiny_model):
+    """07 §1 `min_new_tokens` (cell-017): until min_new_tokens new tokens are written, every EOS id scores -inf."""
+    out = tiny_model.generate(torch.tensor([[5, 6, 7]]), max_new_tokens=5, min_new_tokens=3, eos_token_id=[2, 9],
+                              return_dict_in_generate=True, output_scores=True)
+    eos_scores = [scores[0, [2, 9]] for scores in out.scores]
+    assert all(torch.isneginf(score).all() for score in eos_scores[:3])
+    assert all(torch.isfinite(score).all() for score in eos_scores[3:])
+
+
+def test_lesson_07_transition_scores_with_and_without_normalizing(tiny_model):
+    """07 §2 `compute_transition_scores` (cell-020): normalize_logits=True is the log-softmax of each step's scores at
+    the chosen token; without it, the scores themselves."""
+    set_seed(0)
+    out = tiny_model.generate(torch.tensor([[5, 6, 7]]), max_new_tokens=4, do_sample=True, temperature=0.7,
+                              return_dict_in_generate=True, output_scores=True)
+    chosen = out.sequences[0, 3:]
+    scores = torch.stack(out.scores, dim=1)[0]  # (steps, vocab)
+    normalized = tiny_model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)[0]
+    plain = tiny_model.compute_transition_scores(out.sequences, out.scores)[0]
+    steps = torch.arange(len(chosen))
+    assert torch.allclose(normalized, torch.log_softmax(scores, dim=-1)[steps, chosen], atol=1e-5)
+    assert torch.equal(plain, scores[steps, chosen])
+
+
+def test_lesson_07_one_forward_pass_scores_a_text_and_perplexity_is_exp_minus_mean(tiny_model, tiny_tokenizer):
+    """07 §2 "Of any text: one forward pass" and the perplexity (cell-024, cell-026): the logits at position t score
+    the token at t + 1, so one pass gives back generate's raw log-probabilities; perplexity = exp(-mean)."""
+    from llmcourse import generate
+    from llmcourse.scoring import score_continuations
+
+    set_seed(0)
+    sampled = generate(tiny_model, tiny_tokenizer, "hello", max_new_tokens=6, do_sample=True)
+    rescored = score_continuations(tiny_model, tiny_tokenizer, "hello", [sampled.texts[0]])[0]
+    assert torch.allclose(rescored.logprobs.exp(), sampled.raw.chosen_prob[0, :6], atol=1e-4)
+    assert rescored.log_likelihood == pytest.approx(float(rescored.logprobs.sum()), abs=1e-5)
+    assert rescored.perplexity == pytest.approx(float(torch.exp(-rescored.logprobs.mean())), rel=1e-5)
+
+
+def test_lesson_07_beams_are_ranked_by_sum_over_length_and_at_most_num_beams(tiny_model):
+    """07 §3 "Several answers from one call" (cell-036): sequences_scores is the summed log-probability divided by
+    the length (of the answer, its new tokens: length_penalty=1.0, transformers' default), best first, and
+    num_return_sequences can be at most num_beams."""
+    assert GenerationConfig._get_default_generation_params()["length_penalty"] == 1.0
+    prompt = torch.tensor([[5, 6, 7]])
+    beams = tiny_model.generate(prompt, num_beams=3, num_return_sequences=3, max_new_tokens=4, min_new_tokens=4,
+                                return_dict_in_generate=True, output_scores=True)
+    assert beams.sequences_scores.tolist() == sorted(beams.sequences_scores.tolist(), reverse=True)  # best first
+    summed = tiny_model.compute_transition_scores(beams.sequences, beams.scores, beams.beam_indices).sum(dim=1)
+    new_tokens = beams.sequences.shape[1] - prompt.shape[1]  # every beam ran to 4 (min_new_tokens)
+    assert torch.allclose(beams.sequences_scores, summed / new_tokens, atol=1e-4)
+    with pytest.raises(ValueError, match="num_return_sequences"):
+        tiny_model.generate(prompt, num_beams=2, num_return_sequences=3, max_new_tokens=2)
+
+
+def test_lesson_07_a_logits_processor_runs_after_the_penalties_and_before_the_sampling_ones(tiny_model):
+    """07 §4 (cell-041): a processor passed in logits_processor runs after generate's own (repetition penalty,
+    min_new_tokens) and before temperature and top-k, which then choose among the tokens it allows."""
+    from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+
+    seen = []
+
+    def record(input_ids, scores):
+        seen.append(scores.clone())
+        return scores
+
+    set_seed(0)
+    prompt = torch.tensor([[5, 6, 7]])
+    out = tiny_model.generate(prompt, max_new_tokens=1, do_sample=True, temperature=0.5, top_k=5,
+                              repetition_penalty=1.3, min_new_tokens=1, logits_processor=LogitsProcessorList([record]),
+                              return_dict_in_generate=True, output_scores=True, output_logits=True)
+    penalized = RepetitionPenaltyLogitsProcessor(1.3)(prompt, out.logits[0].clone())
+    penalized[0, tiny_model.generation_config.eos_token_id] = float("-inf")  # min_new_tokens ran before
+    assert torch.equal(seen[0], penalized)  # not yet divided by the temperature nor cut to 5
+    assert int(torch.isfinite(out.scores[0]).sum()) == 5  # top-k came after
+
+
+def test_lesson_07_repetition_penalty_divides_positive_and_multiplies_negative_scores_prompt_included():
+    """07 §5 `repetition_penalty` (cell-050): it divides the positive score and multiplies the negative one of every
+    token already in the text, prompt included; other tokens keep their scores."""
+    from transformers import RepetitionPenaltyLogitsProcessor
+
+    scores = torch.tensor([[2.0, -2.0, 1.0, -1.0]])
+    penalized = RepetitionPenaltyLogitsProcessor(2.0)(torch.tensor([[0, 1]]), scores.clone())
+    assert penalized.tolist() == [[1.0, -4.0, 1.0, -1.0]]
+
+
+def test_lesson_07_bad_words_ids_name_tokens_with_their_leading_space(offline_model):
+    """07 §5 "Banning and favouring tokens" (cell-048): tokens are named with their leading space (" and" is not
+    "and"); a banned one-token sequence never appears."""
+    from llmcourse import generate
+
+    model, tokenizer = offline_model
+    assert tokenizer(" and").input_ids != tokenizer("and").input_ids
+    banned = tokenizer(" and").input_ids
+    result = generate(model, tokenizer, "A list of colors: red, blue", max_new_tokens=8, bad_words_ids=[banned])
+    assert banned[0] not in result.token_ids[0].tolist()
+
+
+def test_lesson_07_the_chat_template_adds_the_default_system_message_and_can_leave_the_answer_open(offline_model):
+    """07 §6 (cell-053, cell-056): with no system message the template adds this model's default one;
+    continue_final_message=True leaves the last message open, without its end marker."""
+    tokenizer = offline_model[1]
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False)
+    assert text.startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
+    prefill = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "The answer:"}]
+    opened = tokenizer.apply_chat_template(prefill, tokenize=False, continue_final_message=True)
+    assert opened.endswith("<|im_start|>assistant\nThe answer:")
+
+
+def test_lesson_08_kv_cache_bytes_per_position(offline_model):
+    """08 §1 "The floor" (cell-004): the cache holds 2 x layers x KV heads x head size x bytes per number per position
+    of the context, and decode_bytes adds it to the weights' footprint."""
+    from llmcourse import decode_bytes
+
+    model, tokenizer = offline_model
+    config = model.config
+    head_size = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    per_position = 2 * config.num_hidden_layers * config.num_key_value_heads * head_size * 4  # float32
+    ids = tokenizer("A list of colors: red, blue, green", return_tensors="pt").input_ids
+    with torch.no_grad():
+        cache = model(ids, use_cache=True).past_key_values
+    held = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache.layers)
+    assert held == per_position * ids.shape[1]
+    assert decode_bytes(model, 100) == model.get_memory_footprint() + per_position * 100
+
+
+def test_lesson_08_seven_matrix_multiplications_per_layer_plus_the_head(offline_model):
+    """08 §1 (cell-011): seven linear layers per decoder layer (four in attention, three in the MLP) times the layers,
+    plus the output head."""
+    model = offline_model[0]
+    linear = [name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)]
+    assert len(linear) == 7 * model.config.num_hidden_layers + 1
+    assert model.config.num_hidden_layers == 30
+
+
+def test_lesson_08_prompt_lookup_and_assisted_defaults():
+    """08 §2 (cell-013) and §3 (cell-029): prompt lookup matches the last 2 tokens by default and has no default
+    number of guesses (setting it switches it on); a draft proposes 20 tokens, a constant number, and stops early below
+    40 % probability."""
+    from transformers.generation.candidate_generator import PromptLookupCandidateGenerator
+
+    assert inspect.signature(PromptLookupCandidateGenerator).parameters["max_matching_ngram_size"].default == 2
+    assert GenerationConfig().prompt_lookup_num_tokens is None
+    defaults = GenerationConfig._get_default_generation_params()
+    assert (defaults["num_assistant_tokens"], defaults["num_assistant_tokens_schedule"],
+            defaults["assistant_confidence_threshold"]) == (20, "constant", 0.4)
+
+
+@pytest.mark.slow
+def test_lesson_08_prompt_lookup_and_a_draft_give_greedy_decodings_tokens(offline_model):
+    """08 §2 (cell-013) and §3 (cell-025): guesses are kept only where they are the model's own choice, so prompt
+    lookup and assisted decoding (here with the worst draft, the first 10 layers) give plain greedy's tokens."""
+    from llmcourse import truncated_copy
+
+    model, tokenizer = offline_model
+    inputs = tokenizer("Copy this: the cat sat on the mat. Copy: the cat sat", return_tensors="pt")
+    greedy = model.generate(**inputs, max_new_tokens=8)
+    assert torch.equal(model.generate(**inputs, max_new_tokens=8, prompt_lookup_num_tokens=4), greedy)
+    draft = truncated_copy(model, 10)
+    draft.generation_config.num_assistant_tokens, draft.generation_config.assistant_confidence_threshold = 3, 0.0
+    assert torch.equal(model.generate(**inputs, max_new_tokens=8, assistant_model=draft), greedy)
+
+
+def test_lesson_08_speculative_sampling_keeps_the_models_distribution():
+    """08 §3 "And with sampling?" (cell-039): proposing from q, keeping with min(1, p/q) and replacing from
+    max(0, p - q) normalized gives each token with probability exactly p (Leviathan et al., Theorem 1)."""
+    generator = torch.Generator().manual_seed(0)
+    p, q = (torch.rand(50, generator=generator).softmax(-1) for _ in range(2))
+    kept = q * torch.clamp(p / q, max=1)  # = min(p, q)
+    residual = torch.clamp(p - q, min=0)
+    total = kept + (1 - kept.sum()) * residual / residual.sum()
+    assert torch.allclose(total, p, atol=1e-6)
+
+
+def test_lesson_09_what_transformers_serve_accepts_and_its_defaults(offline_model):
+    """09 §3 (cell-024 table, cell-026, cell-032): the request takes temperature, top_p, seed, stop, max_tokens and a
+    generation_config JSON but no top_k; without max_tokens the length is 1024; a temperature alone does not make it
+    sample, because this checkpoint's generation config says nothing about do_sample."""
+    import copy
+    from types import SimpleNamespace
+
+    from transformers.cli.serving.chat_completion import (
+        ChatCompletionHandler,
+        TransformersCompletionCreateParamsStreaming,
+    )
+
+    from llmcourse.offline import checkpoint_dir
+
+    accepted = TransformersCompletionCreateParamsStreaming.__mutable_keys__
+    assert {"temperature", "top_p", "seed", "stop", "max_tokens", "generation_config"} <= accepted
+    assert "top_k" not in accepted
+    assert "do_sample" not in json.loads((checkpoint_dir() / "generation_config.json").read_text())
+    handler = ChatCompletionHandler.__new__(ChatCompletionHandler)  # no server: only its settings are built
+    handler.generation_state = SimpleNamespace(_compile=False)
+    model_config = copy.deepcopy(offline_model[0].generation_config)
+    built = handler._build_generation_config({"temperature": 1.0}, model_config)
+    assert built.max_new_tokens == 1024 and not built.do_sample
+    assert handler._build_generation_config({"max_tokens": 16}, model_config).max_new_tokens == 16
+    sampled = handler._build_generation_config({"generation_config": json.dumps({"do_sample": True})}, model_config)
+    assert sampled.do_sample

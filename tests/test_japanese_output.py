@@ -142,7 +142,7 @@ def test_loading_errors_are_japanese(name, hub_off, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def kit(tiny_model, tiny_tokenizer):
+def tiny_kit(tiny_model, tiny_tokenizer):
     """The tiny model and tokenizer, and what a learner has at hand (and mixes up)."""
     return SimpleNamespace(model=tiny_model, tokenizer=tiny_tokenizer,
                            ids=tiny_tokenizer(["abc"], return_tensors="pt").input_ids,
@@ -150,7 +150,7 @@ def kit(tiny_model, tiny_tokenizer):
                            result=generate(tiny_model, tiny_tokenizer, "abc", max_new_tokens=2))
 
 
-GENERATING = {  # name -> call(kit): a mistake made while generating (lessons 03-05, 07)
+GENERATING = {  # name -> call(tiny_kit): a mistake made while generating (lessons 03-05, 07)
     "model and tokenizer swapped": lambda k: generate(k.tokenizer, k.model, "abc"),
     "no prompt": lambda k: generate(k.model, k.tokenizer, None),
     "an empty prompt": lambda k: generate(k.model, k.tokenizer, [""]),
@@ -196,12 +196,12 @@ GENERATING = {  # name -> call(kit): a mistake made while generating (lessons 03
 
 
 @pytest.mark.parametrize("name", GENERATING)
-def test_generating_errors_are_japanese(name, kit):
-    message = error_text(lambda: GENERATING[name](kit))
+def test_generating_errors_are_japanese(name, tiny_kit):
+    message = error_text(lambda: GENERATING[name](tiny_kit))
     assert not leaks(message), message
 
 
-PLOTTING = {  # name -> call(kit): a figure asked for with the wrong data (lessons 01, 03, 05-09)
+PLOTTING = {  # name -> call(tiny_kit): a figure asked for with the wrong data (lessons 01, 03, 05-09)
     "steps to a heatmap": lambda k: plots.plot_generation_heatmap(k.steps),
     "logits to a heatmap": lambda k: plots.plot_generation_heatmap(torch.zeros(1, 4)),
     "no result": lambda k: plots.plot_confidence(None),
@@ -224,8 +224,8 @@ PLOTTING = {  # name -> call(kit): a figure asked for with the wrong data (lesso
 
 
 @pytest.mark.parametrize("name", PLOTTING)
-def test_plotting_errors_are_japanese(name, kit):
-    message = error_text(lambda: PLOTTING[name](kit))
+def test_plotting_errors_are_japanese(name, tiny_kit):
+    message = error_text(lambda: PLOTTING[name](tiny_kit))
     assert not leaks(message), message
 
 
@@ -280,11 +280,11 @@ def test_who_must_fetch_a_cache_this_learner_cannot_write(monkeypatch, tmp_path)
 
 # ---------------------------------------------------------------- tables and reports
 
-def test_format_steps_and_format_batch_headers(kit):
-    table = format_steps(kit.steps)
+def test_format_steps_and_format_batch_headers(tiny_kit):
+    table = format_steps(tiny_kit.steps)
     assert table.splitlines()[0].split() == ["ステップ", "トークン", "確率", "確率の高い候補"]
     assert not leaks(table.splitlines()[0])
-    batch = format_batch(kit.tokenizer, kit.tokenizer(["ab", "abc"], padding=True))
+    batch = format_batch(tiny_kit.tokenizer, tiny_kit.tokenizer(["ab", "abc"], padding=True))
     assert not leaks(" ".join(line[:12] for line in batch.splitlines()))  # the labels, not the tokens
 
 
@@ -349,7 +349,7 @@ def figure_texts(fig) -> list[str]:
     return [text.get_text() for text in fig.findobj(matplotlib.text.Text) if text.get_text().strip()]
 
 
-def test_figures_of_plain_numbers(kit):
+def test_figures_of_plain_numbers(tiny_kit):
     reply = StreamedReply("Hi", ["Hi"], arrived=[0.5], seconds=1.0, finish_reason="stop", sent_at=0.0)
     figures = {
         "memory": plots.plot_memory({"fp32": 538e6, "4-bit": 110e6}),
@@ -358,8 +358,8 @@ def test_figures_of_plain_numbers(kit):
         "tokens per pass": plots.plot_tokens_per_pass({"greedy": [1, 1, 1], "lookup": [3]}),
         "speed-ups": plots.plot_speedups({"lookup": [2.1, 1.8]}),
         "timeline": plots.plot_request_timeline({"one": RequestRun([reply], seconds=1.0, concurrent=False)}),
-        "next token": plots.plot_next_token(kit.result, step=0),
-        "truncation": plots.plot_truncation(torch.randn(1, 64), kit.tokenizer, top_p=0.9, temperature=0.7),
+        "next token": plots.plot_next_token(tiny_kit.result, step=0),
+        "truncation": plots.plot_truncation(torch.randn(1, 64), tiny_kit.tokenizer, top_p=0.9, temperature=0.7),
     }
     for name, fig in figures.items():
         texts = figure_texts(fig)
@@ -384,8 +384,8 @@ def test_the_install_cell_speaks_the_language_of_its_folder():
     assert source == japanese
 
 
-def test_a_leak_is_caught(monkeypatch, kit):
+def test_a_leak_is_caught(monkeypatch, tiny_kit):
     """Put English back into one message: the check fails on it."""
     monkeypatch.setattr(limits, "say", lambda *, en, ja: en)
-    message = error_text(lambda: GENERATING["temperature without sampling"](kit))
+    message = error_text(lambda: GENERATING["temperature without sampling"](tiny_kit))
     assert leaks(message) == ["no Japanese in " + repr(message), *english_runs(message)] and english_runs(message)

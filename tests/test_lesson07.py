@@ -19,12 +19,11 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from check_cases import right, wrong  # noqa: E402
+from check_cases import assert_fails_with, assert_passes, right, wrong  # noqa: E402
 from transformers import LogitsProcessor, LogitsProcessorList, set_seed  # noqa: E402
 
 from llmcourse import ContinuationLogprobs, CourseError, generate, score_continuations  # noqa: E402  # noqa: E402
 from llmcourse.checks import (  # noqa: E402
-    Report,
     check_digits_processor,
     check_greedy_loop,
     check_presence_frequency,
@@ -52,15 +51,6 @@ def model(offline_model):
 @pytest.fixture(scope="module")
 def tokenizer(offline_model):
     return offline_model[1]
-
-
-def assert_fails_with(report: Report, hint: str) -> None:
-    assert not report.passed, report
-    assert any(re.search(hint, line.hint) for line in report.failures), report
-
-
-def assert_passes(report: Report) -> None:
-    assert report.passed, report
 
 
 # ---------------------------------------------------------------- the format-forcing processor

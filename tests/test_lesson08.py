@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from check_cases import right, wrong
+from check_cases import assert_fails_with, right, wrong
 
 from llmcourse.checks import Report, check_prompt_lookup, check_speculative_sampling
 from llmcourse.checks.lesson08_faster import LOOKUP_CASES, reference_lookup
@@ -336,8 +335,7 @@ def lookup_mistake(name, answer, hint):
 ])
 def test_check_prompt_lookup_hints_at_the_usual_slips(answer, hint):
     report = check_prompt_lookup(answer)
-    assert not report.passed, report
-    assert any(re.search(hint, line.hint) for line in report.failures), report
+    assert_fails_with(report, hint)
 
 
 def test_check_prompt_lookup_refuses_a_non_function():
@@ -405,8 +403,7 @@ def leftover(p, q):
 ])
 def test_check_speculative_sampling_hints_at_the_usual_slips(answer, hint):
     report = check_speculative_sampling(answer)
-    assert not report.passed, report
-    assert any(re.search(hint, line.hint) for line in report.failures), report
+    assert_fails_with(report, hint)
 
 
 def test_check_speculative_sampling_shows_the_code_line_when_asked():

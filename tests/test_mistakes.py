@@ -39,7 +39,7 @@ REPORT = Report  # expected for a check: no exception, a failed report
 
 
 @pytest.fixture(scope="module")
-def kit(offline_model):
+def offline_kit(offline_model):
     """The model, its tokenizer and the objects a learner has at hand (and mixes up)."""
     model, tokenizer = offline_model
     inputs = tokenizer(PROMPT, return_tensors="pt")
@@ -57,7 +57,7 @@ def kit(offline_model):
 
 
 def row(name, call, expected, *words):
-    """One mistake: ``call(kit, env)`` must end in ``expected`` with every one of ``words`` in its message."""
+    """One mistake: ``call(offline_kit, env)`` must end in ``expected`` with every one of ``words`` in its message."""
     return pytest.param(call, expected, words, id=name)
 
 
@@ -264,14 +264,14 @@ MISTAKES = [
 
 
 @pytest.mark.parametrize("call, expected, words", MISTAKES)
-def test_a_mistake_gets_a_message_that_names_the_fix(kit, monkeypatch, call, expected, words):
+def test_a_mistake_gets_a_message_that_names_the_fix(offline_kit, monkeypatch, call, expected, words):
     if expected is REPORT:
-        report = call(kit, monkeypatch)
+        report = call(offline_kit, monkeypatch)
         assert isinstance(report, Report) and not report.passed
         said = " ".join(f"{line.message} {line.hint}" for line in report.failures)
     else:
         with pytest.raises(CourseError) as caught:
-            call(kit, monkeypatch)
+            call(offline_kit, monkeypatch)
         error = caught.value
         assert type(error) is expected, f"{type(error).__name__}: {error}"
         said = str(error)
@@ -286,33 +286,33 @@ def test_the_table_is_large_enough():
     assert len({param.id for param in MISTAKES}) == len(MISTAKES)
 
 
-def test_the_prompt_longer_than_the_context_says_its_length(kit):
-    with pytest.raises(CourseError, match=f"The prompt has {kit.long_tokens:,} tokens"):
-        generate(kit.model, kit.tokenizer, kit.long_text, max_new_tokens=2)
+def test_the_prompt_longer_than_the_context_says_its_length(offline_kit):
+    with pytest.raises(CourseError, match=f"The prompt has {offline_kit.long_tokens:,} tokens"):
+        generate(offline_kit.model, offline_kit.tokenizer, offline_kit.long_text, max_new_tokens=2)
 
 
-def test_max_length_is_never_overridden_by_the_default(kit):
+def test_max_length_is_never_overridden_by_the_default(offline_kit):
     """The course fills in max_new_tokens=20 only when no length is given: max_length=10 gives 10 - 8 = 2 tokens."""
-    result = generate(kit.model, kit.tokenizer, PROMPT, max_length=10)
+    result = generate(offline_kit.model, offline_kit.tokenizer, PROMPT, max_length=10)
     assert result.steps == 2 and "max_new_tokens" not in result.settings
-    assert result.token_ids.tolist() == kit.result.token_ids.tolist()  # the same as max_new_tokens=2
+    assert result.token_ids.tolist() == offline_kit.result.token_ids.tolist()  # the same as max_new_tokens=2
     settings = {}
-    assert generation._validated_length(settings, kit.model, prompt_tokens=8) == 20  # no length given: the default
+    assert generation._validated_length(settings, offline_kit.model, prompt_tokens=8) == 20  # no length given: the default
     assert settings["max_new_tokens"] == generation.DEFAULT_MAX_NEW_TOKENS == 20
 
 
-def test_stop_strings_work_without_passing_the_tokenizer_again(kit):
-    result = generate(kit.model, kit.tokenizer, PROMPT, max_new_tokens=6, stop_strings=[","])
+def test_stop_strings_work_without_passing_the_tokenizer_again(offline_kit):
+    result = generate(offline_kit.model, offline_kit.tokenizer, PROMPT, max_new_tokens=6, stop_strings=[","])
     assert result.texts[0] == ","
 
 
-def test_transformers_warnings_the_lessons_show_are_kept(kit):
+def test_transformers_warnings_the_lessons_show_are_kept(offline_kit):
     """Lesson 04 shows the right-padding warning of model.generate: the course's own calls must not silence it."""
-    generate(kit.model, kit.tokenizer, PROMPT, max_new_tokens=1)
-    tokenizer = copy.deepcopy(kit.tokenizer)
+    generate(offline_kit.model, offline_kit.tokenizer, PROMPT, max_new_tokens=1)
+    tokenizer = copy.deepcopy(offline_kit.tokenizer)
     tokenizer.padding_side = "right"
     batch = tokenizer(["1, 2, 3", "A, B, C, D, E"], padding=True, return_tensors="pt")
     with captured_log("transformers") as log:
-        kit.model.generate(**batch, max_new_tokens=1, pad_token_id=tokenizer.pad_token_id)
+        offline_kit.model.generate(**batch, max_new_tokens=1, pad_token_id=tokenizer.pad_token_id)
     assert "right-padding was detected" in log.getvalue()
 

@@ -2,8 +2,8 @@
 
 `use_projector_style()` is the one call a teacher makes before projecting: every later
 figure gets larger fonts and thicker lines, at the same size. Here EVERY ``plot_*``
-function of `llmcourse.plots` is drawn under it (a test fails if a new plot function is
-not in the list), saved as PNG with warnings as errors (a layout that no longer fits warns),
+function of `llmcourse.plots` is drawn under it (read from the package, its arguments
+filled by their names), saved as PNG with warnings as errors (a layout that no longer fits warns),
 and no text in it is smaller than a slide can show. The other tests pin the fixes of
 issue 11: titles name only what generate applied (the default top-k included), cells of
 probability 0 stay blank, the top-p line belongs to the cumulative (right) axis, and
@@ -25,15 +25,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from transformers import set_seed  # noqa: E402
 
 from llmcourse import generate, plots, search  # noqa: E402
 from llmcourse.client import RequestRun, StreamedReply  # noqa: E402
 from llmcourse.i18n import set_language  # noqa: E402
-from llmcourse.plots.branches import plot_branch_runs  # noqa: E402
 from llmcourse.plots.common import applied_label, applied_settings, settings_text  # noqa: E402
-from llmcourse.plots.style import PROJECTOR, STYLE, label_chars, plot_style, projector_style, use_projector_style  # noqa: E402
+from llmcourse.plots.style import (  # noqa: E402
+    PROJECTOR,
+    STYLE,
+    label_chars,
+    plot_style,
+    projector_style,
+    use_projector_style,
+)
 from llmcourse.sampling import process_logits  # noqa: E402
 from llmcourse.scoring import score_continuations  # noqa: E402
 
@@ -61,38 +68,68 @@ def drawn(tiny_model, tiny_tokenizer):
         logits = tiny_model(**tiny_tokenizer(prompt, return_tensors="pt")).logits[:, -1, :]  # (1, vocab)
     branches = search.Branches(prompt, [3, 4, 5], {0: [3, 6, 9], 1: [3, 4, 5]}, {"do_sample": True}, tiny_tokenizer)
     beams = generate(tiny_model, tiny_tokenizer, prompt, num_beams=3, max_new_tokens=4)
-    return {"sampled": sampled, "logits": logits, "branches": branches, "beams": beams,
+    scored = score_continuations(tiny_model, tiny_tokenizer, "hello", [" world", " there, world"])
+    return {"sampled": sampled, "logits": logits, "branches": branches, "beams": beams, "scored": scored,
             "model": tiny_model, "tokenizer": tiny_tokenizer}
 
 
-def every_plot(d):
-    """One figure from each plot function, by name."""
-    tokenizer = d["tokenizer"]
+def plot_functions() -> dict:
+    """Every function defined in `llmcourse.plots`' modules that returns a figure (exported or not), by name."""
+    found = {}
+    for info in pkgutil.iter_modules(plots.__path__):
+        module = importlib.import_module(f"llmcourse.plots.{info.name}")
+        found |= {name: function for name, function in vars(module).items()
+                  if inspect.isfunction(function) and function.__module__ == module.__name__
+                  and inspect.signature(function).return_annotation in ("Figure", Figure)}
+    return found
+
+
+def example_data(d):
+    """A value for each data argument of the plot functions, by its name (the name says what it holds)."""
     return {
-        "plot_next_token": lambda: plots.plot_next_token(d["sampled"], step=1, which="processed"),
-        "plot_raw_vs_processed": lambda: plots.plot_raw_vs_processed(d["sampled"], step=1),
-        "plot_temperatures": lambda: plots.plot_temperatures(d["logits"], tokenizer),
-        "plot_truncation": lambda: plots.plot_truncation(d["logits"], tokenizer, top_p=0.7),
-        "plot_empirical_vs_model": lambda: plots.plot_empirical_vs_model(d["logits"], tokenizer, n=200),
-        "plot_generation_heatmap": lambda: plots.plot_generation_heatmap(d["sampled"], which="processed"),
-        "plot_confidence": lambda: plots.plot_confidence(d["sampled"]),
-        "plot_token_shading": lambda: plots.plot_token_shading(d["sampled"]),
-        "plot_branches": lambda: plots.plot_branches(d["model"], tokenizer, "hello", seeds=(0, 1), max_new_tokens=4),
-        "plot_branch_runs": lambda: plot_branch_runs(d["branches"]),
-        "plot_beam_tree": lambda: plots.plot_beam_tree(d["beams"]),
-        "plot_memory": lambda: plots.plot_memory({"fp32": 538e6, "bf16": 269e6, "4-bit": 110e6}),
-        "plot_kv_cache_timing": lambda: plots.plot_kv_cache_timing([0.1, 0.2, 0.3], [0.2, 0.5, 0.9]),
-        "plot_throughput": lambda: plots.plot_throughput({1: 11.5, 4: 40.2}, {"fp32": 11.5, "bf16": 20.9}),
-        "plot_token_surprisal": lambda: plots.plot_token_surprisal(
-            score_continuations(d["model"], tokenizer, "hello", [" world", " there, world"])),
-        "plot_request_timeline": lambda: plots.plot_request_timeline({"one after another": RequestRun(
-            [StreamedReply("Hi there", ["Hi", " there"], arrived=[0.5, 0.7], seconds=1.0, finish_reason="stop",
-                           sent_at=10.0)], seconds=1.0, concurrent=False)}),
-        "plot_tokens_per_pass": lambda: plots.plot_tokens_per_pass({"plain greedy": [1, 1, 1, 1],
-                                                                    "prompt lookup (10)": [3, 1]}),
-        "plot_speedups": lambda: plots.plot_speedups({"k = 2": [0.5, 0.6, 0.4], "prompt lookup": [2.1, 1.8, 2.3]},
-                                                     xlabel="draft tokens per pass"),
+        "result_or_logits": d["sampled"], "result": d["sampled"], "tree_or_result": d["beams"],
+        "logits": d["logits"], "tokenizer": d["tokenizer"], "model": d["model"], "prompt": "hello",
+        "branches": d["branches"],
+        "scored": d["scored"],
+        "footprints": {"fp32": 538e6, "bf16": 269e6, "4-bit": 110e6},
+        "cached": [0.1, 0.2, 0.3], "uncached": [0.2, 0.5, 0.9],
+        "batch_rates": {1: 11.5, 4: 40.2}, "precision_rates": {"fp32": 11.5, "bf16": 20.9},
+        "speedups": {"k = 2": [0.5, 0.6, 0.4], "prompt lookup": [2.1, 1.8, 2.3]},
     }
+
+
+SETTINGS = {  # what a plot is called with besides the data above, as in its lesson (and `runs`, which has two shapes)
+    "plot_next_token": lambda d: dict(step=1, which="processed"),
+    "plot_raw_vs_processed": lambda d: dict(step=1),
+    "plot_truncation": lambda d: dict(top_p=0.7),
+    "plot_empirical_vs_model": lambda d: dict(n=200),
+    "plot_generation_heatmap": lambda d: dict(which="processed"),
+    "plot_branches": lambda d: dict(prompt="hello", seeds=(0, 1), max_new_tokens=4),
+    "plot_speedups": lambda d: dict(xlabel="draft tokens per pass"),
+    "plot_tokens_per_pass": lambda d: dict(runs={"plain greedy": [1, 1, 1, 1], "prompt lookup (10)": [3, 1]}),
+    "plot_request_timeline": lambda d: dict(runs={"one after another": RequestRun(
+        [StreamedReply("Hi there", ["Hi", " there"], arrived=[0.5, 0.7], seconds=1.0, finish_reason="stop",
+                       sent_at=10.0)], seconds=1.0, concurrent=False)}),
+}
+
+
+def draw(name: str, d):
+    """Call the plot function ``name`` with its required arguments, filled by their names, and its settings."""
+    function = plot_functions()[name]
+    settings = SETTINGS.get(name, lambda d: {})(d)
+    data = example_data(d)
+    required = [parameter.name for parameter in inspect.signature(function).parameters.values()
+                if parameter.default is inspect.Parameter.empty
+                and parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+                and parameter.name not in settings]
+    unknown = [parameter for parameter in required if parameter not in data]
+    assert not unknown, f"{name} takes {unknown}: add an example value to example_data() (or SETTINGS)"
+    return function(**{parameter: data[parameter] for parameter in required}, **settings)
+
+
+def every_plot(d):
+    """One figure from each plot function of the package, by name."""
+    return {name: (lambda name=name: draw(name, d)) for name in plot_functions()}
 
 
 def font_sizes(fig) -> list[float]:
@@ -101,11 +138,10 @@ def font_sizes(fig) -> list[float]:
 
 
 def test_every_plot_function_is_drawn_here(drawn):
-    defined = {name for info in pkgutil.iter_modules(plots.__path__)
-               for name, function in vars(importlib.import_module(f"llmcourse.plots.{info.name}")).items()
-               if name.startswith("plot_") and name != "plot_style" and inspect.isfunction(function)
-               and function.__module__ == f"llmcourse.plots.{info.name}"}
-    assert defined == set(every_plot(drawn)), "add the new plot function to every_plot()"
+    exported = {name for name in plots.__all__ if name.startswith("plot_")}
+    assert exported <= set(every_plot(drawn)), "a plot function must return a Figure (and be named plot_*)"
+    assert all(name.startswith("plot_") for name in plot_functions()), "a function that draws is named plot_*"
+    assert set(SETTINGS) <= set(plot_functions()), f"SETTINGS for no plot function: {set(SETTINGS) - exported}"
 
 
 def test_every_plot_under_the_projector_style_is_legible_and_fits(drawn, tmp_path):
