@@ -50,7 +50,7 @@ def report(name: str, ok: bool, detail: str = "") -> bool:
     return ok
 
 
-def check_device() -> bool:
+def probe_device() -> bool:
     """Name, compute capability and the course's dtypes on this GPU."""
     import torch
 
@@ -66,7 +66,7 @@ def check_device() -> bool:
     return report("device and dtypes", dtypes.compute in ("bfloat16", "float16"), f"pick_dtypes -> {dtypes.compute}")
 
 
-def check_4bit() -> bool:
+def probe_4bit() -> bool:
     """quantization="auto" on CUDA means 4-bit NF4: every decoder Linear is a bitsandbytes Linear4bit."""
     import torch
 
@@ -114,7 +114,7 @@ def run_lessons(timeout: int) -> bool:
     return ok
 
 
-def check_same_ids() -> bool:
+def probe_same_ids() -> bool:
     """On CUDA, greedy with a draft model and with prompt lookup gives plain greedy's ids."""
     import copy
 
@@ -197,10 +197,10 @@ def main(argv: list[str] | None = None) -> int:
 
     hf_logging.set_verbosity_error()
     started = time.perf_counter()
-    results: list[Any] = [check_device(), check_4bit()]
+    results: list[Any] = [probe_device(), probe_4bit()]
     if not args.no_lessons:
         results.append(run_lessons(args.timeout))
-    results += [check_same_ids(), measure_speed(args.runs)]
+    results += [probe_same_ids(), measure_speed(args.runs)]
     failed = results.count(False)
     print(f"\n{'all checks passed' if not failed else f'{failed} check(s) failed'} "
           f"in {time.perf_counter() - started:.0f} s")

@@ -44,7 +44,7 @@ def test_learner_copy_hides_solutions(path):
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
 
 
-def check_cells(notebook) -> list:
+def cells_calling_checks(notebook) -> list:
     """Code cells that call a check right after an exercise cell with a placeholder."""
     cells = [c for c in notebook.cells if c.cell_type == "code"]
     return [cell for before, cell in zip(cells, cells[1:], strict=False)
@@ -93,7 +93,7 @@ def test_every_check_fails_on_the_placeholder(path, tmp_path):
     notebook = exercise_slice(nbformat.read(path, as_version=4))
     NotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
-    checks = check_cells(notebook)
+    checks = cells_calling_checks(notebook)
     assert len(checks) >= 2, f"{path.name}: expected at least two checks after placeholders"
     for cell in checks:
         shown = json.dumps(cell.outputs, ensure_ascii=False)

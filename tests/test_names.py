@@ -90,9 +90,11 @@ def test_misnamed_checks_accepts_an_exported_exercise_check():
 
 
 def test_check_names_only_exercise_checks():
-    """``grep -rn "def _\\?check_" llmcourse`` finds exercise checks in llmcourse/checks/ and nothing else."""
+    """``grep -rn "def _\\?check_"`` finds exercise checks in llmcourse/checks/ and nothing else (tests, scripts too)."""
     exported = exercise_checks()
-    found = [line for path in sorted(PACKAGE.rglob("*.py"))
+    sources = [path for folder in (PACKAGE, ROOT / "tests", ROOT / "scripts", ROOT / "benchmarks")
+               for path in folder.rglob("*.py")] + [ROOT / "conftest.py"]
+    found = [line for path in sorted(sources)
              for line in misnamed_checks(path.relative_to(ROOT).as_posix(), path.read_text(encoding="utf-8"),
                                          exported)]
     assert not found, "\n".join(found)

@@ -117,7 +117,7 @@ def stack(notebook) -> dict:
     return json.loads("".join(o.get("text", "") for o in outputs if o.output_type == "stream"))
 
 
-def check_stack(notebook, pins: dict[str, str], runtime) -> None:
+def assert_stack(notebook, pins: dict[str, str], runtime) -> None:
     """The kernel runs the pinned versions, the runtime's torch and llmcourse from this checkout."""
     found = stack(notebook)
     installed, imported = found["installed"], found["imported"]
@@ -144,7 +144,7 @@ def test_lesson_runs_on_colab_from_its_install_cell(path, transformers, bases, s
         failed = False
     if failed:  # outside the except block: the message alone, not nbclient's traceback too
         pytest.fail(failure(path, runtime, notebook), pytrace=False)
-    check_stack(notebook, pins, runtime)
+    assert_stack(notebook, pins, runtime)
     install = seconds(tagged_install_cell(notebook) or {"metadata": {}})
     print(f"\n{path.stem} with transformers {transformers} preinstalled: ran in {time.monotonic() - started:.0f} s, "
           f"its install cell (pip and the model) in {install:.0f} s")
@@ -165,5 +165,5 @@ def test_the_install_cell_asks_for_a_restart_when_transformers_was_imported_firs
     # Runtime > Restart session: a new kernel in the same runtime, the packages installed before kept
     notebook, pins = for_colab(nbformat.v4.new_notebook(cells=[cell]), snapshot)
     execute(notebook, runtime)
-    check_stack(notebook, pins, runtime)
+    assert_stack(notebook, pins, runtime)
     (runtime.folder / "passed").touch()
