@@ -394,7 +394,7 @@ def test_max_new_tokens_wrong_answers(my_kwargs, hint):
 
 def test_reproducible_sampling(offline_model):
     model, tokenizer = offline_model
-    inputs = tokenizer("A list of colors: red, blue", return_tensors="pt")
+    inputs = tokenizer("I am a cat.", return_tensors="pt")  # the exercise's prompt
 
     def my_sample(seed):
         torch.manual_seed(seed)  # the same seed replays the same random draws
@@ -409,13 +409,13 @@ def test_reproducible_sampling(offline_model):
 
 
 def test_reproducible_sampling_wrong_answers(tiny_model, tiny_tokenizer):
-    inputs = tiny_tokenizer("abc", return_tensors="pt")
+    inputs = tiny_tokenizer("I am a cat.", return_tensors="pt")
 
     def sampler(seeding, **settings):
         def my_sample(seed):
             seeding(seed)
             output_ids = tiny_model.generate(**inputs, max_new_tokens=6, **settings)
-            return tiny_tokenizer.decode(output_ids[0, 3:], skip_special_tokens=True)
+            return tiny_tokenizer.decode(output_ids[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)
         return my_sample
 
     greedy = sampler(torch.manual_seed, do_sample=False)
@@ -449,6 +449,21 @@ def test_the_sampling_check_sees_a_model_reached_through_a_dict_or_an_object(tin
     assert check_reproducible_sampling(Sampler(tiny_model)).passed
 
 
+def test_the_sampling_check_names_another_prompt_and_an_empty_text(tiny_model, tiny_tokenizer):
+    """A learner's replay: "I am a dog." passed, and '' for every seed was told "generate is not sampling"."""
+    def sampler(prompt, start=None):
+        def my_sample(seed):
+            inputs = tiny_tokenizer(prompt, return_tensors="pt")
+            torch.manual_seed(seed)
+            output_ids = tiny_model.generate(**inputs, do_sample=True, max_new_tokens=8, pad_token_id=2)
+            return tiny_tokenizer.decode(output_ids[0, start or inputs.input_ids.shape[1]:], skip_special_tokens=True)
+        return my_sample
+
+    assert check_reproducible_sampling(sampler("I am a cat.")).passed
+    assert_fails_with(check_reproducible_sampling(sampler("I am a dog.")), "the exercise's prompt 'I am a cat.'")
+    assert_fails_with(check_reproducible_sampling(sampler("I am a cat.", start=40)), "empty text for every seed")
+
+
 def patchable(model) -> dict:
     """What the sampling check could leave patched: the seed functions, transformers' generate, the model's own."""
     import random
@@ -468,14 +483,14 @@ def left_patched(before: dict, after: dict) -> list[str]:
 
 @pytest.mark.parametrize("raises", [False, True], ids=["returns", "raises"])
 def test_the_sampling_check_leaves_nothing_patched(tiny_model, tiny_tokenizer, raises):
-    inputs = tiny_tokenizer("abc", return_tensors="pt")
+    inputs = tiny_tokenizer("I am a cat.", return_tensors="pt")
 
     def my_sample(seed):
         torch.manual_seed(seed)
         output_ids = tiny_model.generate(**inputs, max_new_tokens=8, do_sample=True)
         if raises:
             raise RuntimeError("the learner's own bug, after generate")
-        return tiny_tokenizer.decode(output_ids[0, 3:], skip_special_tokens=True)
+        return tiny_tokenizer.decode(output_ids[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)
 
     torch.manual_seed(123)
     before, state = patchable(tiny_model), torch.get_rng_state()
@@ -483,7 +498,7 @@ def test_the_sampling_check_leaves_nothing_patched(tiny_model, tiny_tokenizer, r
     assert report.passed is not raises
     assert left_patched(before, patchable(tiny_model)) == []
     assert torch.equal(torch.get_rng_state(), state), "the check must leave the session's random state alone"
-    assert tiny_model.generate(**inputs, max_new_tokens=2).shape == (1, 5)  # the class's own generate again
+    assert tiny_model.generate(**inputs, max_new_tokens=2).shape == (1, inputs.input_ids.shape[1] + 2)  # generate again
 
 
 def test_a_check_that_leaves_its_wrapper_behind_is_caught(tiny_model, tiny_tokenizer, monkeypatch):
@@ -494,7 +509,7 @@ def test_a_check_that_leaves_its_wrapper_behind_is_caught(tiny_model, tiny_token
 
     from llmcourse.checks import lesson04_pitfalls
 
-    real = lesson04_pitfalls._observe
+    real = lesson04_pitfalls.observe
 
     @contextlib.contextmanager
     def leaky(events, mark=0):
@@ -503,14 +518,15 @@ def test_a_check_that_leaves_its_wrapper_behind_is_caught(tiny_model, tiny_token
             wrapper = GenerationMixin.generate
         GenerationMixin.generate = wrapper  # put back after the cleanup: left patched
 
-    inputs = tiny_tokenizer("abc", return_tensors="pt")
+    inputs = tiny_tokenizer("I am a cat.", return_tensors="pt")
 
     def my_sample(seed):
         torch.manual_seed(seed)
-        return tiny_tokenizer.decode(tiny_model.generate(**inputs, max_new_tokens=4, do_sample=True)[0, 3:])
+        output_ids = tiny_model.generate(**inputs, max_new_tokens=4, do_sample=True)
+        return tiny_tokenizer.decode(output_ids[0, inputs.input_ids.shape[1]:])
 
     before = patchable(tiny_model)
-    monkeypatch.setattr(lesson04_pitfalls, "_observe", leaky)
+    monkeypatch.setattr(lesson04_pitfalls, "observe", leaky)
     try:
         check_reproducible_sampling(my_sample)
         assert left_patched(before, patchable(tiny_model)) == ["GenerationMixin.generate"]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ..i18n import say
 from .base import Report, call, exercise_check, is_function, is_text, is_text_list, not_a, objects_read
 from .lesson03_generating import SPECIAL_TOKEN, _texts_type_hint
+from .observe import SEED_MARK, kept_random_state, observe
 
 
 @exercise_check(en="Exactly {n} new tokens", ja="ちょうど {n} 個の新しいトークン")
@@ -120,7 +119,7 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
 
     It calls ``my_sample`` five times (it uses whatever model it closes over) and
     leaves the session's random state as it was. Seeds are read off the generators' state; transformers'
-    ``generate`` is wrapped only while ``my_sample`` runs and put back after, even on an error (`_observe`).
+    ``generate`` is wrapped only while ``my_sample`` runs and put back after, even on an error (`observe`).
 
     >>> check_reproducible_sampling(my_sample).passed   # doctest: +SKIP
     True
@@ -128,10 +127,10 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
     usage = say(en="it is called as my_sample(seed) with seed 0, 1, 2, 3 and must return the text",
                 ja="my_sample(seed) の形で seed = 0, 1, 2, 3 で呼ばれ、テキストを返す必要があります")
     texts, calls = [], []  # calls: for each call of my_sample, what it did (seeds set, generate called)
-    with _kept_random_state():
+    with kept_random_state():
         for seed in (0, 0, 1, 2, 3):
             events: list = []
-            with _observe(events, mark=SEED_MARK + len(calls)):
+            with observe(events, mark=SEED_MARK + len(calls)):
                 ok, text = call(report, "my_sample", my_sample, (seed,), usage)
             if not ok or not is_text(report, text, f"my_sample({seed})"):
                 return
@@ -149,8 +148,9 @@ def check_reproducible_sampling(report: Report, my_sample: Callable[[int], Any])
                                  ja="シード 0〜3 で違うテキストになります：サンプリングしています")
                if distinct > 1 else
                say(en="seeds 0-3 all give the same text", ja="シード 0〜3 がすべて同じテキストになります"),
-               _sampling_hint(calls), code)
+               _sampling_hint(calls, texts), code)
     # lines only when wrong, so that the passing output stays as it was
+    _judge_prompt(report, my_sample, calls[0])
     _judge_new_text(report, my_sample, texts[0], calls[0])
     _judge_length(report, calls[0])
 
@@ -170,10 +170,16 @@ def _seed_hint(calls: list[list]) -> str:
                ja="シードは関数の中で、呼ばれるたびに、generate の直前に設定します")
 
 
-def _sampling_hint(calls: list[list]) -> str:
-    """Every seed gave one text: generate is not sampling, or the seed never reached torch."""
+def _sampling_hint(calls: list[list], texts: list[str]) -> str:
+    """Every seed gave one text: all empty, generate is not sampling, or the seed never reached torch."""
     samples = [event[1] for events in calls for event in events if event[0] == "generate"]
     seeds = {event[1] for events in calls for event in events if event[0] == "seed"}
+    if not any(text.strip() for text in texts):
+        return say(en="my_sample returned an empty text for every seed: the slice starts after the new tokens (a "
+                      "prompt length from other inputs?), or the prompt is not the exercise's, and the model ends "
+                      "its answer at once",
+                   ja="my_sample がどのシードでも空のテキストを返しました。スライスが新しいトークンより後から始まっている"
+                      "（ほかの入力のプロンプト長？）か、プロンプトが演習のものではなく、モデルがすぐに答えを終えています")
     if samples and not any(samples):
         return say(en="generate was called without do_sample=True, so it is greedy: the text cannot depend on the seed",
                    ja="generate を do_sample=True なしで呼んでいるので貪欲デコーディングです。テキストはシードに左右されません")
@@ -186,8 +192,23 @@ def _sampling_hint(calls: list[list]) -> str:
                   "シードを設定します")
 
 
-SAMPLED_TOKENS = 8  # exercise 2: 8 new tokens after "I am a cat."
+SAMPLED_TOKENS = 8  # exercise 2: 8 new tokens after PROMPT
+PROMPT = "I am a cat."
 DECODE_NEW = "tokenizer.decode(output_ids[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)"
+
+
+def _judge_prompt(report: Report, my_sample: Callable, events: list) -> None:
+    """Add a failed line when my_sample(0)'s generate call did not start from the exercise's prompt."""
+    run = _decoded_run(my_sample, events)
+    if run is None or PROMPT in run[0]:  # a chat template around the prompt is fine
+        return
+    report.add(False, say(en=f"my_sample(0) samples after {run[0]!r}, not after {PROMPT!r}",
+                          ja=f"my_sample(0) は {PROMPT!r} ではなく {run[0]!r} の続きをサンプリングしています"),
+               say(en=f"tokenize the exercise's prompt {PROMPT!r} inside the function (inputs from an earlier cell "
+                      "hold another text)",
+                   ja=f"演習のプロンプト {PROMPT!r} を関数の中でトークン化します（前のセルの inputs には別のテキストが"
+                      "入っています）"),
+               f'inputs = tokenizer("{PROMPT}", return_tensors="pt")')
 
 
 def _judge_new_text(report: Report, my_sample: Callable, text: str, events: list) -> None:
@@ -248,81 +269,6 @@ def _decoded_run(function: Any, events: list) -> tuple[str, str, str] | None:
             tokenizer.decode(new_ids, skip_special_tokens=True), tokenizer.decode(new_ids))
 
 
-SEED_MARK = 0x5EED_C0FFEE  # torch's seed before the first call (+1 for each next one): a seed the learner sets replaces it
-
-
-@contextlib.contextmanager
-def _observe(events: list, mark: int = SEED_MARK) -> Iterator[None]:
-    """Record, in order, the seeds set and the generate calls made while the block runs.
-
-    Events: ("seed", value) when ``torch.initial_seed()`` changed (manual_seed, transformers.set_seed), ("other
-    seed", None) when Python's or numpy's state did, at each generate call and at the end; ("generate", samples,
-    input_ids, output_ids, max_new_tokens) for each call of ``generate``: transformers' ``GenerationMixin.generate``
-    is wrapped while the block runs (only then: put back even on an error), so a model is seen however the learner's
-    function reaches it. Seeds are read off the generators' state: no seed function is patched. All start from seed
-    ``mark``, so unseeded draws differ.
-
-    >>> import torch; events = []
-    >>> with _kept_random_state(), _observe(events):
-    ...     _ = torch.manual_seed(7)
-    >>> events
-    [('seed', 7)]
-    """
-    import numpy
-    import torch
-
-    torch.manual_seed(mark), random.seed(mark), numpy.random.seed(mark % 2**32)
-    seen = {"torch": mark, "python": random.getstate(), "numpy": numpy.random.get_state()[1].copy()}
-
-    def look() -> None:  # add the seeds set since the last look
-        if torch.initial_seed() != seen["torch"]:
-            seen["torch"] = torch.initial_seed()
-            events.append(("seed", seen["torch"]))
-        python, numpy_keys = random.getstate(), numpy.random.get_state()[1]
-        if python != seen["python"] or not numpy.array_equal(numpy_keys, seen["numpy"]):
-            seen["python"], seen["numpy"] = python, numpy_keys.copy()
-            events.append(("other seed", None))
-
-    from transformers import GenerationMixin
-
-    original = GenerationMixin.generate
-
-    def generate(self: Any, *args: Any, **kwargs: Any) -> Any:
-        look()
-        config = kwargs.get("generation_config") or getattr(self, "generation_config", None)
-        samples = kwargs.get("do_sample", getattr(config, "do_sample", False))
-        asked = kwargs.get("max_new_tokens", getattr(config, "max_new_tokens", None))
-        output = original(self, *args, **kwargs)
-        ids = getattr(output, "sequences", output)  # (batch, prompt + new), also with return_dict_in_generate
-        events.append(("generate", bool(samples), kwargs.get("input_ids", args[0] if args else None), ids, asked))
-        return output
-
-    GenerationMixin.generate = generate  # every model, however my_sample reaches it (a dict, a class, a pipeline)
-    try:
-        yield
-        look()
-    finally:
-        GenerationMixin.generate = original  # put back even when my_sample raises (tests/test_checks.py)
-
-
-@contextlib.contextmanager
-def _kept_random_state() -> Iterator[None]:
-    """Restore the random state of torch, Python and numpy after the block."""
-    import numpy
-    import torch
-
-    python_state, numpy_state = random.getstate(), numpy.random.get_state()
-    with torch.random.fork_rng():
-        try:
-            yield
-        finally:
-            random.setstate(python_state)
-            numpy.random.set_state(numpy_state)
-
-
-# Lesson 04, exercise 3: a batch whose short row goes wrong both ways, padded on the right (it continues after
-# 9 pad tokens) and padded on the left without the attention mask (the model reads the pads as text): only the
-# left-padded batch with its mask goes on with "Wednesday"
 PADDED_BATCH = ["Monday, Tuesday,", "A, B, C, D, E, F, G"]
 
 
