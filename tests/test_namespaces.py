@@ -10,12 +10,11 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
-import json
 from pathlib import Path
 
 import pytest
+from test_structure import notebook_imports  # the lessons' llmcourse imports, parsed once
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "llmcourse"
@@ -61,25 +60,6 @@ LEARNER_FACING = {
 }
 
 
-def lesson_imports(cells: list[dict]) -> set[tuple[str, str]]:
-    """(module, name) for each ``from llmcourse... import name`` in the code cells of a lesson.
-
-    >>> sorted(lesson_imports([{"cell_type": "code", "source": ["%time x = 1\\n", "from llmcourse import fetch"]}]))
-    [('llmcourse', 'fetch')]
-    """
-    found = set()
-    for cell in cells:
-        if cell["cell_type"] != "code":
-            continue
-        source = "\n".join(line[: len(line) - len(line.lstrip())] + "pass"  # IPython magics and shell lines
-                           if line.lstrip().startswith(("%", "!")) else line
-                           for line in "".join(cell["source"]).splitlines())
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("llmcourse"):
-                found |= {(node.module, alias.name) for alias in node.names}
-    return found
-
-
 def unused_exports(exported: dict[str, list[str]], used: set[tuple[str, str]]) -> list[str]:
     """``module.name`` for each exported name that no lesson imports and that is not `LEARNER_FACING`.
 
@@ -91,7 +71,7 @@ def unused_exports(exported: dict[str, list[str]], used: set[tuple[str, str]]) -
 
 
 def test_every_exported_name_is_used_by_a_lesson_or_met_by_a_learner():
-    used = set().union(*(lesson_imports(json.loads(path.read_text(encoding="utf-8"))["cells"]) for path in LESSONS))
+    used = {pair for path in LESSONS for pair in notebook_imports(path)}
     exported = {module: importlib.import_module(module).__all__ for module in PUBLIC}
     unused = unused_exports(exported, used)
     assert not unused, ("no lesson imports these: drop them from __all__ (tests import them from their module), "
