@@ -11,7 +11,7 @@ running anything. On a CUDA machine it checks, in order, and exits 1 if any chec
    (outputs are not compared, a GPU computes other numbers; an error in any cell fails);
 4. greedy decoding gives the same ids with a draft model (assisted decoding) and with prompt
    lookup as without, on CUDA;
-5. fp16 and 4-bit tokens/s at batch 1, next to the GPU's memory-bandwidth floor.
+5. fp16 and 4-bit tokens/s at batch 1, next to the GPU's memory-bandwidth ceiling.
 
     .venv/bin/python benchmarks/gpu_check.py             # everything
     .venv/bin/python benchmarks/gpu_check.py --no-lessons
@@ -144,19 +144,19 @@ def probe_same_ids() -> bool:
 
 
 def measure_speed(runs: int) -> bool:
-    """fp16 and 4-bit tokens/s at batch 1 against the bandwidth floor: bandwidth / bytes read per token."""
+    """fp16 and 4-bit tokens/s at batch 1 against the bandwidth ceiling: bandwidth / bytes read per token."""
     from llmcourse.measure import copy_bandwidth
 
     bandwidth = copy_bandwidth("cuda", megabytes=2048, runs=10)
     print(f"GPU memory bandwidth (device-to-device copy): {bandwidth / 1e9:.0f} GB/s")
-    print(f"{'':>6} {'MB/token':>9} {'floor tok/s':>12} {'measured tok/s (min-max of runs)':>34} {'of floor':>9}")
+    print(f"{'':>6} {'MB/token':>9} {'ceiling tok/s':>12} {'measured tok/s (min-max of runs)':>34} {'of ceiling':>9}")
     for precision in ("fp16", "4-bit"):
         speed_row(precision, bandwidth, runs)
     return report("speed measured", True)
 
 
 def speed_row(precision: str, bandwidth: float, runs: int) -> None:
-    """Load one precision on the GPU, time greedy batch-1 generation, print it next to its floor."""
+    """Load one precision on the GPU, time greedy batch-1 generation, print it next to its ceiling."""
     import functools
 
     import torch
@@ -172,10 +172,10 @@ def speed_row(precision: str, bandwidth: float, runs: int) -> None:
                                  do_sample=False, pad_token_id=tokenizer.pad_token_id)
     timing = time_runs(generate, runs=runs, warmup=1)
     moved = decode_bytes(model, inputs.input_ids.shape[1] + NEW_TOKENS // 2)  # the KV cache at its mean length
-    floor = bandwidth / moved
+    ceiling = bandwidth / moved
     rate, slowest, fastest = timing.rate(NEW_TOKENS)
-    print(f"{precision:>6} {moved / 1e6:9.0f} {floor:12.0f} {rate:16.1f} ({slowest:.1f}-{fastest:.1f}){'':>8} "
-          f"{rate / floor:8.1%}", flush=True)
+    print(f"{precision:>6} {moved / 1e6:9.0f} {ceiling:12.0f} {rate:16.1f} ({slowest:.1f}-{fastest:.1f}){'':>8} "
+          f"{rate / ceiling:8.1%}", flush=True)
     del model, generate
     torch.cuda.empty_cache()
 

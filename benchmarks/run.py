@@ -7,7 +7,7 @@ run is saved to ``benchmarks/results/<hostname>-<date>.json``:
 - overhead: plain ``model.generate`` vs ``llmcourse.generate`` (which also keeps
   every step's top-k), same prompt, greedy, 64 new tokens;
 - throughput: tokens/s and footprint for fp32, bf16, 8-bit and 4-bit at batch 1, 4
-  and 16, next to the memory-bandwidth floor of each (bytes read per token over
+  and 16, next to the memory-bandwidth ceiling of each (bytes read per token over
   the measured copy bandwidth);
 - llama.cpp on the same GGUF, when ``llama_cpp`` (llama-cpp-python) is importable;
 - faster decoding (lesson 08): plain greedy vs prompt lookup vs assisted decoding with a
@@ -16,7 +16,7 @@ run is saved to ``benchmarks/results/<hostname>-<date>.json``:
   ids are plain greedy's; plus llama.cpp on the same prompt when importable;
 - torch.compile (only with ``--compile``: minutes on a small CPU): compile time of the
   first call with a static cache, and the speed after it, against eager;
-- CUDA, when a GPU is present: fp16 vs 4-bit NF4 and their distance to the floor;
+- CUDA, when a GPU is present: fp16 vs 4-bit NF4 and their distance to the ceiling;
 - course: every lesson ``notebooks/NN_*.ipynb`` executed headless, on copies in a
   temporary folder (the notebooks themselves are never written).
 
@@ -86,7 +86,7 @@ class Row:
     tokens_per_s_range: tuple[float, float] | None = None  # (slowest run, fastest run)
     seconds: dict[str, float] | None = None
     memory_mb: float | None = None
-    floor_tokens_per_s: float | None = None  # memory-bandwidth limit at batch 1
+    ceiling_tokens_per_s: float | None = None  # memory-bandwidth limit at batch 1
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -130,13 +130,13 @@ def print_row(row: Row) -> None:
         spread = f"{row.seconds['min_s']:5.1f}-{row.seconds['max_s']:<5.1f}s "
     batch = f"{row.batch:>5}" if row.batch is not None else " " * 5
     memory = f"{row.memory_mb:8.0f}" if row.memory_mb is not None else " " * 8
-    floor = f"{row.floor_tokens_per_s:7.0f}" if row.floor_tokens_per_s is not None else " " * 7
-    print(f"{row.section:<10} {row.name:<34} {batch} {speed} {spread} {memory} {floor}  {row.note}", flush=True)
+    ceiling = f"{row.ceiling_tokens_per_s:7.0f}" if row.ceiling_tokens_per_s is not None else " " * 7
+    print(f"{row.section:<10} {row.name:<34} {batch} {speed} {spread} {memory} {ceiling}  {row.note}", flush=True)
 
 
 def print_header() -> None:
     print(f"{'section':<10} {'what':<34} {'batch':>5} {'tok/s':>8} {'(min-max)':<13} {'MB':>8} "
-          f"{'floor':>7}  note")
+          f"{'ceiling':>7}  note")
     print("-" * 110)
 
 
@@ -288,7 +288,7 @@ def bench_overhead(repeats: int) -> list[Row]:
 
 
 def bench_throughput(precisions: list[str], batches: list[int], repeats: int, bandwidth: float) -> list[Row]:
-    """tokens/s of llmcourse.generate per precision and batch size, with footprint and floor."""
+    """tokens/s of llmcourse.generate per precision and batch size, with footprint and ceiling."""
     import llmcourse
 
     rows = []
@@ -296,14 +296,14 @@ def bench_throughput(precisions: list[str], batches: list[int], repeats: int, ba
         model, tokenizer = load(precision)
         footprint = model.get_memory_footprint() / 1e6
         prompt_tokens = inputs_for(tokenizer, 1, "cpu")[0]["input_ids"].shape[1]
-        floor = bandwidth / (weight_bytes(model) + kv_bytes_per_token(model, prompt_tokens))
+        ceiling = bandwidth / (weight_bytes(model) + kv_bytes_per_token(model, prompt_tokens))
         for batch in batches:
             _, prompts = inputs_for(tokenizer, batch, "cpu")
             stats = measure(functools.partial(llmcourse.generate, model, tokenizer, prompts, **greedy()), repeats)
             row = throughput_row("precision", f"{precision}", batch, stats, memory_mb=footprint,
-                                 floor_tokens_per_s=floor if batch == 1 else None)
+                                 ceiling_tokens_per_s=ceiling if batch == 1 else None)
             if batch == 1:
-                row.note = f"{row.tokens_per_s / floor:.0%} of the bandwidth floor"
+                row.note = f"{row.tokens_per_s / ceiling:.0%} of the bandwidth ceiling"
             print_row(row)
             rows.append(row)
         free(model)
@@ -348,9 +348,9 @@ def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | N
         agree = next((i for i, (a, b) in pairs if a != b), len(produced))
     size = path.stat().st_size
     config_only = SimpleNamespace(config=AutoConfig.from_pretrained(ensure_model_source()))
-    floor = bandwidth / (size + kv_bytes_per_token(config_only, len(prompt_ids), element_size=2))  # fp16 KV
+    ceiling = bandwidth / (size + kv_bytes_per_token(config_only, len(prompt_ids), element_size=2))  # fp16 KV
     row = throughput_row(section, f"llama.cpp Q4_1 GGUF, {threads} threads", 1, stats, memory_mb=size / 1e6,
-                         floor_tokens_per_s=floor,
+                         ceiling_tokens_per_s=ceiling,
                          note=f"llama-cpp-python {llama_cpp.__version__}; same first tokens as fp32: {agree}",
                          extra={"agreeing_prefix_tokens": agree, "text": tokenizer.decode(produced)})
     free(llm)
@@ -358,7 +358,7 @@ def bench_llama_cpp(repeats: int, bandwidth: float, reference_ids: list[int] | N
 
 
 def bench_cuda(repeats: int) -> list[Row]:
-    """fp16 vs 4-bit NF4 on the GPU, and how far each is from the memory-bandwidth floor."""
+    """fp16 vs 4-bit NF4 on the GPU, and how far each is from the memory-bandwidth ceiling."""
     import torch
 
     if not torch.cuda.is_available():
@@ -376,12 +376,12 @@ def bench_cuda(repeats: int) -> list[Row]:
                 stats = measure(functools.partial(model.generate, **inputs, **settings), repeats)
             moved = weight_bytes(model) + kv_bytes_per_token(model, inputs["input_ids"].shape[1], batch,
                                                              element_size=2)
-            floor = bandwidth / moved * batch  # tokens/s if every step only had to read its bytes once
+            ceiling = bandwidth / moved * batch  # tokens/s if every step only had to read its bytes once
             row = throughput_row("cuda", f"{precision} model.generate", batch, stats,
-                                 memory_mb=model.get_memory_footprint() / 1e6, floor_tokens_per_s=floor)
+                                 memory_mb=model.get_memory_footprint() / 1e6, ceiling_tokens_per_s=ceiling)
             row.note = (f"{moved / 1e6:.0f} MB moved/step; measured step = "
-                        f"{floor / row.tokens_per_s:.1f}x the floor")
-            row.extra = {"bytes_per_step": moved, "ratio_to_floor": floor / row.tokens_per_s}
+                        f"{ceiling / row.tokens_per_s:.1f}x the ceiling")
+            row.extra = {"bytes_per_step": moved, "ratio_to_ceiling": ceiling / row.tokens_per_s}
             print_row(row)
             rows.append(row)
         free(model)
@@ -568,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
               "is running, so these numbers are slower and noisier than this machine can do.")
     bandwidth = copy_bandwidth("cpu")
     info["cpu_copy_bandwidth_bytes_per_s"] = bandwidth
-    print(f"CPU copy bandwidth {bandwidth / 1e9:.1f} GB/s; 'floor' = that over the bytes read per token "
+    print(f"CPU copy bandwidth {bandwidth / 1e9:.1f} GB/s; 'ceiling' = that over the bytes read per token "
           f"(weights + KV cache), batch 1; greedy, {NEW_TOKENS} new tokens\n")
     print_header()
 

@@ -9,8 +9,9 @@ checks that each name is one a lesson imports, or a type a learner meets):
   the hand-written loop (`generate_by_hand`, `generation_steps`, `format_steps`),
   tokens as text (`token_labels`, `format_batch`), the lesson language (`set_language`),
   quiet logs (`captured_log`, `silence_bitsandbytes`), beam search (`beam_search_tree`, lesson 05),
-  how likely given answers are (`score_continuations`, lesson 07), measuring faster decoding
-  (`time_interleaved`, `StepLog`, `truncated_copy`..., lesson 08), an inference server and its client
+  how likely given answers are (`score_continuations`, lesson 07), measuring decoding speed
+  (`time_interleaved`, `StepLog`, `ForwardClock`, `truncated_copy`..., lessons 06 and 08) and what the numbers
+  mean on the learner's run (`speed_verdict`, `assisted_verdict`..., lessons 06, 08, 09), an inference server and its client
   (`start_server`, `stream_chat`, `send_requests`, lesson 09) and the course's errors.
 - ``llmcourse.sampling``: picking the next token: `process_logits` (temperature, top-k, top-p, min-p; lesson 05).
 - ``llmcourse.constrain``: logits processors that shape what `generate` may write (lesson 07).
@@ -36,12 +37,14 @@ from .i18n import set_language
 from .loading import load_model
 from .measure import StepLog, Timing, copy_bandwidth, decode_bytes, time_interleaved
 from .offline import cache_status, checkpoint_dir, fetch
+from .passes import ForwardClock, assisted_verdict
 from .precision import pick_dtypes, quantization_config
 from .quiet import captured_log, silence_bitsandbytes
 from .scoring import ContinuationLogprobs, score_continuations
 from .search import BeamTree, beam_search_tree
 from .serving import Server, running_servers, start_server, stop_servers
 from .tokens import format_batch, token_labels
+from .verdicts import batch_verdict, cache_verdict, finish_verdict, speed_verdict
 
 __all__ = [
     # setting up (lesson 00)
@@ -55,8 +58,9 @@ __all__ = [
     "set_language", "captured_log", "silence_bitsandbytes",
     # beam search (lesson 05) and how likely given answers are (lesson 07)
     "beam_search_tree", "BeamTree", "score_continuations", "ContinuationLogprobs",
-    # measuring faster decoding (lesson 08)
+    # measuring decoding speed (lessons 06, 08) and what the numbers mean on this run (lessons 06, 08, 09)
     "time_interleaved", "Timing", "copy_bandwidth", "decode_bytes", "StepLog", "truncated_copy", "draft_agreement",
+    "ForwardClock", "assisted_verdict", "speed_verdict", "cache_verdict", "batch_verdict", "finish_verdict",
     # serving (lesson 09)
     "start_server", "stop_servers", "running_servers", "Server",
     "stream_chat", "send_requests", "StreamedReply", "RequestRun",

@@ -70,6 +70,12 @@ class RequestRun:
     replies: list[StreamedReply]
     seconds: float  # from the first request sent to the last answer finished
     concurrent: bool
+    started_at: float = field(default=0.0, repr=False)  # time.perf_counter() when the first request was sent
+
+    @property
+    def finished(self) -> list[float]:
+        """Seconds from the start of the run to the end of each answer, in the order of the requests."""
+        return [reply.sent_at + reply.seconds - self.started_at for reply in self.replies]
 
     @property
     def token_count(self) -> int:
@@ -157,7 +163,7 @@ def send_requests(target: Any, conversations: list[Messages], *, concurrent: boo
             replies = list(pool.map(lambda messages: stream_chat(target, messages, **fields), conversations))
     else:
         replies = [stream_chat(target, messages, **fields) for messages in conversations]
-    return RequestRun(replies, time.perf_counter() - started, concurrent)
+    return RequestRun(replies, time.perf_counter() - started, concurrent, started)
 
 
 def _base_url(target: Any) -> str:

@@ -1,4 +1,4 @@
-"""Measuring decoding speed: clocks with a warm-up, the memory-bandwidth floor, a log of forward passes.
+"""Measuring decoding speed: clocks with a warm-up, the memory-bandwidth ceiling, a log of forward passes.
 
 Lesson 08 introduces these; `make bench` (benchmarks/run.py) and `make test-gpu`
 (benchmarks/gpu_check.py) measure with the same functions. The drafts whose speed they
@@ -8,7 +8,7 @@ measure are made in `drafts`.
   (median, fastest, slowest); `Timing.speedups` pairs the runs of two methods.
 - `copy_bandwidth`: the memory bandwidth a big tensor copy reaches on this machine.
 - `decode_bytes`: the bytes one decode step reads (the weights, then the KV cache);
-  `floor_tokens_per_s`: the bandwidth over that, the fastest a batch-1 decode step can go.
+  `ceiling_tokens_per_s`: the bandwidth over that, the ceiling on tokens/s of a batch-1 decode step.
 - `StepLog`: a streamer that logs every forward pass of ``generate``: how many new tokens it
   added (1 for plain decoding; more when prompt lookup or a draft model guessed right) and when.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Timing", "time_runs", "time_interleaved", "copy_bandwidth", "kv_cache_bytes", "decode_bytes",
-           "floor_tokens_per_s", "StepLog"]
+           "ceiling_tokens_per_s", "StepLog"]
 
 
 @dataclass(frozen=True)
@@ -143,10 +143,10 @@ def decode_bytes(model: Any, context_length: int) -> int:
     return model.get_memory_footprint() + kv_cache_bytes(model, context_length)
 
 
-def floor_tokens_per_s(model: Any, bandwidth: float, context_length: int) -> float:
+def ceiling_tokens_per_s(model: Any, bandwidth: float, context_length: int) -> float:
     """The fastest batch-1 decoding could go if reading memory were all a step did: bandwidth / bytes read.
 
-    >>> floor_tokens_per_s(model, 20e9, 100)  # doctest: +SKIP
+    >>> ceiling_tokens_per_s(model, 20e9, 100)  # doctest: +SKIP
     36.9...
     """
     return bandwidth / decode_bytes(model, context_length)

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from check_cases import assert_fails_with, right, wrong
+from check_cases import assert_fails_with, assert_passes, right, wrong
 
-from llmcourse.checks import Report, check_prompt_lookup, check_speculative_sampling
+from llmcourse.checks import Report, check_prompt_lookup, check_speculative_sampling, check_speedup
 from llmcourse.checks.lesson08_faster import LOOKUP_CASES, reference_lookup
 from llmcourse.drafts import draft_agreement, speculative_distribution, truncated_copy
 from llmcourse.errors import CourseError
@@ -445,3 +445,48 @@ def test_a_benchmark_row_that_failed_makes_make_bench_fail(capsys):
     assert bench.exit_code(rows[:1]) == 0
     assert bench.exit_code(rows) == 1
     assert capsys.readouterr().err == "FAILED course 09_serving.ipynb: CourseError: port taken\n"
+
+
+# ---------------------------------------------------------------- exercise 3: the speed-up arithmetic
+
+def speedup_in_steps(tokens_per_pass, k, c, v):
+    plain_steps = tokens_per_pass  # one model step per token
+    assisted_steps = k * c + v  # k draft steps and one check
+    return plain_steps / assisted_steps
+
+
+def speedup_mistake(name, answer, hint):
+    return wrong("check_speedup", name, answer, hint)
+
+
+@pytest.mark.parametrize("answer", [
+    right("check_speedup", "the formula", lambda tokens_per_pass, k, c, v: tokens_per_pass / (k * c + v)),
+    right("check_speedup", "steps plain over steps assisted", speedup_in_steps),
+    right("check_speedup", "a tensor scalar", lambda n, k, c, v: torch.tensor(n) / (k * c + v)),
+])
+def test_check_speedup_passes_right_answers(answer):
+    assert_passes(check_speedup(answer))
+
+
+@pytest.mark.parametrize(("answer", "hint"), [
+    speedup_mistake("k + 1 tokens always", lambda n, k, c, v: (k + 1) / (k * c + v), "tokens the pass really yielded"),
+    speedup_mistake("a check costs one step", lambda n, k, c, v: n / (k * c + 1), "costs v one-token steps"),
+    speedup_mistake("a draft step costs a model step", lambda n, k, c, v: n / (k + v), "costs c model steps"),
+    speedup_mistake("upside down", lambda n, k, c, v: (k * c + v) / n, "the other way up"),
+    speedup_mistake("the draft forgotten", lambda n, k, c, v: n / v, "one model step per token"),
+    speedup_mistake("a string", lambda n, k, c, v: f"{n / (k * c + v):.2f}x", "one model step per token"),
+    speedup_mistake("three arguments", lambda n, k, c: n / (k * c + 1), "my_speedup\\(tokens_per_pass, k, c, v\\)"),
+])
+def test_check_speedup_names_the_slip_it_measured(answer, hint):
+    report = check_speedup(answer)
+    assert_fails_with(report, hint)
+    assert "tokens_per_pass / (k * c + v)" not in repr(report) or "hint=2" not in repr(report)
+
+
+def test_check_speedup_cases_tell_every_slip_apart():
+    """On each case list, every slip gives a number other than the right one (else it could pass)."""
+    from llmcourse.checks.lesson08_faster import SPEEDUP_CASES, reference_speedup
+    slips = [lambda n, k, c, v: (k + 1) / (k * c + v), lambda n, k, c, v: n / (k * c + 1),
+             lambda n, k, c, v: n / (k + v), lambda n, k, c, v: (k * c + v) / n, lambda n, k, c, v: n / v]
+    for slip in slips:
+        assert any(abs(slip(*case) - reference_speedup(*case)) > 1e-3 for case in SPEEDUP_CASES)

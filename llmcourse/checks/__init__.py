@@ -26,7 +26,7 @@ Which lesson uses which check (one module per lesson; the shared machinery is in
 - 06 streaming and performance (`lesson06_streaming`): `check_streamed_chunks`, `check_tokens_per_second`
 - 07 controlling the output (`lesson07_controlling`): `check_token_logprobs`, `check_digits_processor`,
   `check_presence_frequency`; lesson 03's write-the-loop exercise (`loop`): `check_greedy_loop`
-- 08 faster decoding (`lesson08_faster`): `check_prompt_lookup`, `check_speculative_sampling`
+- 08 faster decoding (`lesson08_faster`): `check_prompt_lookup`, `check_speculative_sampling`, `check_speedup`
 - 09 serving (`lesson09_serving`): `check_sse_reader`, `check_request_fields`
 """
 
@@ -39,7 +39,7 @@ from .lesson04_pitfalls import check_max_new_tokens, check_padded_batch, check_r
 from .lesson05_decoding import check_temperature, check_top_p_filter
 from .lesson06_streaming import check_streamed_chunks, check_tokens_per_second
 from .lesson07_controlling import check_digits_processor, check_presence_frequency, check_token_logprobs
-from .lesson08_faster import check_prompt_lookup, check_speculative_sampling
+from .lesson08_faster import check_prompt_lookup, check_speculative_sampling, check_speedup
 from .lesson09_serving import check_request_fields, check_sse_reader
 from .loop import check_greedy_loop
 
@@ -54,6 +54,6 @@ __all__ = [
     "check_streamed_chunks", "check_tokens_per_second",
     "check_greedy_loop",
     "check_token_logprobs", "check_digits_processor", "check_presence_frequency",
-    "check_prompt_lookup", "check_speculative_sampling",
+    "check_prompt_lookup", "check_speculative_sampling", "check_speedup",
     "check_sse_reader", "check_request_fields",
 ]
