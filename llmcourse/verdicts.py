@@ -73,9 +73,9 @@ def _ceiling_meaning(name: str, share: float) -> str:
 def _fewer_bytes_meaning(name: str, base: str, ratio: float) -> str:
     """What a version with fewer bytes running at ``ratio`` times the baseline's speed says."""
     if ratio >= 1 + SAME:
-        return say(en=f"{name} ran {ratio:.2f}x as fast as {base}: here its fewer bytes did make steps faster.",
-                   ja=f"{name} は {base} の {ratio:.2f} 倍の速さでした。ここでは読むバイト数が減った分だけ"
-                      "ステップが速くなっています。")
+        return say(en=f"{name} ran {ratio:.2f}x as fast as {base}: on this run, fewer bytes came with faster steps.",
+                   ja=f"{name} は {base} の {ratio:.2f} 倍の速さでした。今回は、読むバイト数が少ないほうが"
+                      "ステップも速くなっています。")
     if ratio <= 1 - SAME:
         return say(en=f"{name} ran at {ratio:.2f}x {base} with fewer bytes: the work it adds (converting or unpacking "
                       "weights, other kernels)\ncosts more here than reading fewer bytes saves.",

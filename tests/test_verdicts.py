@@ -52,7 +52,7 @@ def test_the_baseline_is_read_against_its_ceiling(rate, ceiling, says):
 
 
 @pytest.mark.parametrize(("bf16", "says", "ja"), [
-    (20.0, "here its fewer bytes did make steps faster", "速くなっています"),
+    (20.0, "on this run, fewer bytes came with faster steps", "速くなっています"),
     (7.0, "costs more here than reading fewer bytes saves", "高くつきます"),
     (10.5, "about as fast as fp32", "ほぼ同じ速さ"),
 ])
