@@ -132,7 +132,7 @@ def assisted_verdict(plain: ForwardClock, assisted: ForwardClock) -> str:
         say(en=f"          the draft: {drafted} passes, {assisted.spent('draft'):.2f} s; a step costs "
                f"c = {costs.c:.2f} model steps, its prefill over the prompt {costs.prefill:.1f}",
             ja=f"          ドラフト：パス {drafted} 回、{assisted.spent('draft'):.2f} 秒。1 ステップはモデルの "
-               f"c = {costs.c:.2f} ステップ分、プロンプトのプレフィルは {costs.prefill:.1f} ステップ分"),
+               f"c = {costs.c:.2f} ステップ分、プロンプトのプリフィルは {costs.prefill:.1f} ステップ分"),
     ]
     return "\n".join(lines + _where_the_time_went(plain, assisted))
 
@@ -142,7 +142,7 @@ def _where_the_time_went(plain: ForwardClock, assisted: ForwardClock) -> list[st
     saved = plain.spent("model") - assisted.spent("model")
     loop = assisted.other - plain.other
     drafted = assisted.of("draft")
-    costs = {say(en="the draft's prefill", ja="ドラフトのプレフィル"): drafted[0].seconds if drafted else 0.0,
+    costs = {say(en="the draft's prefill", ja="ドラフトのプリフィル"): drafted[0].seconds if drafted else 0.0,
              say(en="the draft's steps", ja="ドラフトのステップ"): sum(p.seconds for p in drafted[1:]),
              say(en="the assisted loop's own work", ja="アシスト付きループ自体の処理"): loop}
     speedup = plain.seconds / assisted.seconds

@@ -42,7 +42,8 @@ def speed_verdict(rates: Mapping[str, float], ceilings: Mapping[str, float]) -> 
     base, base_rate = next(iter(rates.items()))
     lines = []
     for name, rate in rates.items():
-        versus = "" if name == base else f" ({rate / base_rate:.2f}x {base})"
+        ratio = rate / base_rate
+        versus = say(en=f" ({ratio:.2f}x {base})", ja=f"（{base} の {ratio:.2f} 倍）") if name != base else ""
         lines.append(say(en=f"{name}: {rate:.1f} tokens/s{versus}, {rate / ceilings[name]:.0%} of its ceiling "
                             f"of {ceilings[name]:.0f} tokens/s",
                          ja=f"{name}：{rate:.1f} トークン/秒{versus}、上限 {ceilings[name]:.0f} トークン/秒の "
@@ -166,7 +167,7 @@ def finish_verdict(finished: Mapping[str, Sequence[float]], totals: Mapping[str,
     (first, first_done), (second, second_done) = finished.items()
     sooner = sum(a < b for a, b in zip(first_done, second_done, strict=True))
     lines = [say(en=f"{sooner} of {len(first_done)} requests had their answer sooner with {first} than with {second}.",
-                 ja=f"{len(first_done)} 件中 {sooner} 件の回答が、{second} より {first} のほうが早くそろいました。")]
+                 ja=f"{len(first_done)} 件中 {sooner} 件の回答が、「{second}」より「{first}」のほうが早くそろいました。")]
     a, b = totals[first], totals[second]
     tail = a - max(first_done)
     if abs(a - b) <= SAME * b:
@@ -174,10 +175,10 @@ def finish_verdict(finished: Mapping[str, Sequence[float]], totals: Mapping[str,
                          ja=f"実行全体の時間はどちらもほぼ同じでした（{a:.1f} 秒と {b:.1f} 秒）。"))
     elif a < b:
         lines.append(say(en=f"The whole run ended sooner with {first} ({a:.1f} s against {b:.1f} s).",
-                         ja=f"実行全体も {first} のほうが早く終わりました（{a:.1f} 秒と {b:.1f} 秒）。"))
+                         ja=f"実行全体も「{first}」のほうが早く終わりました（{a:.1f} 秒と {b:.1f} 秒）。"))
     else:
         lines.append(say(en=f"The whole run ended later with {first} ({a:.1f} s against {b:.1f} s)",
-                         ja=f"実行全体は {first} のほうが遅く終わりました（{a:.1f} 秒と {b:.1f} 秒）")
+                         ja=f"実行全体は「{first}」のほうが遅く終わりました（{a:.1f} 秒と {b:.1f} 秒）")
                      + (say(en=f": {tail:.1f} s after its last answer.", ja=f"。最後の回答の {tail:.1f} 秒後です。")
                         if tail > SAME * a else say(en=".", ja="。")))
     return "\n".join(lines)
