@@ -126,13 +126,13 @@ def assisted_verdict(plain: ForwardClock, assisted: ForwardClock) -> str:
             ja=f"通常：    モデルのパス {len(plain.of('model'))} 回、合計 {plain.seconds:.2f} 秒。"
                f"1 トークンのステップは {1000 * costs.step:.0f} ミリ秒"),
         say(en=f"assisted: {model_passes} passes of the model, {assisted.seconds:.2f} s in all; "
-               f"a check of {costs.check_tokens} tokens costs v = {costs.v:.2f} one-token steps",
+               f"a check pass over {costs.check_tokens} tokens (k + 1) costs v = {costs.v:.2f} one-token steps",
             ja=f"アシスト：モデルのパス {model_passes} 回、合計 {assisted.seconds:.2f} 秒。"
-               f"{costs.check_tokens} トークンの検証パスは 1 トークンのステップ v = {costs.v:.2f} 回分"),
+               f"{costs.check_tokens} トークン（k + 1）の検証パスは 1 トークンのステップ v = {costs.v:.2f} 回分"),
         say(en=f"          the draft: {drafted} passes, {assisted.spent('draft'):.2f} s; a step costs "
-               f"c = {costs.c:.2f} model steps, its prefill over the prompt {costs.prefill:.1f}",
+               f"c = {costs.c:.2f} model steps, its first pass over the prompt {costs.prefill:.1f} model steps",
             ja=f"          ドラフト：パス {drafted} 回、{assisted.spent('draft'):.2f} 秒。1 ステップはモデルの "
-               f"c = {costs.c:.2f} ステップ分、プロンプトのプリフィルは {costs.prefill:.1f} ステップ分"),
+               f"c = {costs.c:.2f} ステップ分、プロンプトを読む最初のパスはモデルの {costs.prefill:.1f} ステップ分"),
     ]
     return "\n".join(lines + _where_the_time_went(plain, assisted))
 
@@ -146,9 +146,9 @@ def _where_the_time_went(plain: ForwardClock, assisted: ForwardClock) -> list[st
              say(en="the draft's steps", ja="ドラフトのステップ"): sum(p.seconds for p in drafted[1:]),
              say(en="the assisted loop's own work", ja="アシスト付きループ自体の処理"): loop}
     speedup = plain.seconds / assisted.seconds
-    lines = [say(en=f"the model's passes: {assisted.spent('model'):.2f} s against {plain.spent('model'):.2f} s plain "
-                    f"(saved {saved:.2f} s); the draft added {assisted.spent('draft'):.2f} s, the loop's own work "
-                    f"{loop:.2f} s",
+    lines = [say(en=f"time in the model's passes: {assisted.spent('model'):.2f} s (plain: {plain.spent('model'):.2f} s), "
+                    f"saved {saved:.2f} s; the draft's passes added {assisted.spent('draft'):.2f} s, the loop's own "
+                    f"work {loop:.2f} s",
                  ja=f"モデルのパス：通常の {plain.spent('model'):.2f} 秒に対して {assisted.spent('model'):.2f} 秒"
                     f"（節約 {saved:.2f} 秒）。ドラフトが {assisted.spent('draft'):.2f} 秒、ループ自体の処理が "
                     f"{loop:.2f} 秒を加えました")]

@@ -19,10 +19,11 @@ from collections.abc import Mapping, Sequence
 
 from .i18n import say
 
-__all__ = ["speed_verdict", "cache_verdict", "batch_verdict", "finish_verdict", "SAME", "BOUND"]
+__all__ = ["speed_verdict", "cache_verdict", "batch_verdict", "finish_verdict", "SAME", "MOST", "PART"]
 
 SAME = 0.10  # within 10 % of each other, two timings count as "about the same": single runs vary that much
-BOUND = 0.5  # a step that reaches half its bandwidth ceiling spends most of its time reading memory
+MOST = 0.7  # a step at 70 % of its bandwidth ceiling or more spends most of its time reading memory
+PART = 0.3  # between 30 % and 70 %: reading memory is a large part, not all (the ceiling is an estimate)
 
 
 def speed_verdict(rates: Mapping[str, float], ceilings: Mapping[str, float]) -> str:
@@ -34,8 +35,8 @@ def speed_verdict(rates: Mapping[str, float], ceilings: Mapping[str, float]) -> 
     >>> print(speed_verdict({"fp32": 14.0, "bf16": 11.0}, {"fp32": 40.0, "bf16": 80.0}))
     fp32: 14.0 tokens/s, 35% of its ceiling of 40 tokens/s
     bf16: 11.0 tokens/s (0.79x fp32), 14% of its ceiling of 80 tokens/s
-    fp32 reaches 35% of its ceiling: most of a step goes to something other than reading the weights
-    (the fixed cost of each operation, the arithmetic).
+    fp32 reaches 35% of its ceiling: reading memory is a large part of a step, not all of it
+    (the fixed cost of each operation and the arithmetic take the rest).
     bf16 ran at 0.79x fp32 with fewer bytes: the work it adds (converting or unpacking weights, other kernels)
     costs more here than reading fewer bytes saves.
     """
@@ -54,17 +55,28 @@ def speed_verdict(rates: Mapping[str, float], ceilings: Mapping[str, float]) -> 
 
 
 def _ceiling_meaning(name: str, share: float) -> str:
-    """What reaching ``share`` of the bandwidth ceiling says about what limits a step."""
+    """What reaching ``share`` of the bandwidth ceiling says about what limits a step.
+
+    The ceiling rests on the bandwidth a copy reaches, an estimate (plain reads can run faster, and a
+    small model may partly stay in the CPU's cache), so only shares far from the middle say "most".
+    """
     if share > 1:
-        return say(en=f"{name} ran faster than its ceiling: the bandwidth was measured at a busy moment, too low. "
-                      "Run the cell again.",
-                   ja=f"{name} が上限より速く動きました。帯域幅を測った瞬間に機械が忙しく、低く出ています。"
-                      "セルをもう一度実行してください。")
-    if share >= BOUND:
+        return say(en=f"{name} ran faster than its ceiling: the copy measured less bandwidth than the step used (a busy "
+                      "moment, reads faster\nthan a copy, or weights kept in the CPU's cache). Here the ceiling says "
+                      "little.",
+                   ja=f"{name} が上限より速く動きました。ステップが使った帯域をコピーでは測りきれていません"
+                      "（機械が忙しかったか、読み出しがコピーより速いか、重みが CPU のキャッシュに残っていたため）。"
+                      "ここでは上限はあまり参考になりません。")
+    if share >= MOST:
         return say(en=f"{name} reaches {share:.0%} of its ceiling: reading memory takes most of a step,\n"
                       "so fewer bytes per step can make it faster.",
                    ja=f"{name} は上限の {share:.0%} に達しています。ステップの時間の大半はメモリの読み出しなので、"
                       "読むバイト数を減らせば速くなりえます。")
+    if share >= PART:
+        return say(en=f"{name} reaches {share:.0%} of its ceiling: reading memory is a large part of a step, not all "
+                      "of it\n(the fixed cost of each operation and the arithmetic take the rest).",
+                   ja=f"{name} は上限の {share:.0%} に達しています。ステップの時間のかなりの部分はメモリの読み出しですが、"
+                      "すべてではありません（残りは演算ごとの固定コストと計算そのものです）。")
     return say(en=f"{name} reaches {share:.0%} of its ceiling: most of a step goes to something other than reading "
                   "the weights\n(the fixed cost of each operation, the arithmetic).",
                ja=f"{name} は上限の {share:.0%} にとどまります。ステップの時間の大半は重みの読み出し以外"
@@ -125,7 +137,7 @@ def batch_verdict(step_seconds: Mapping[int, float]) -> str:
     >>> print(batch_verdict({1: 0.070, 8: 0.150}))
     batch 8: a step takes 2.1x as long as at batch 1 and makes 8 tokens: 3.7x the throughput.
     Batching paid: the rows share what a step costs whatever its rows (reading the weights, the fixed cost of each
-    operation); each user waits longer per token, the machine makes more tokens.
+    operation), so the machine makes more tokens; each user waits longer per token.
     """
     sizes = sorted(step_seconds)
     base = sizes[0]
@@ -139,11 +151,11 @@ def batch_verdict(step_seconds: Mapping[int, float]) -> str:
                             f"作ります。スループットは {gain:.1f} 倍です。"))
     if gain >= 1 + SAME:
         lines.append(say(en="Batching paid: the rows share what a step costs whatever its rows (reading the weights, "
-                            "the fixed cost of each\noperation); each user waits longer per token, the machine makes "
-                            "more tokens.",
+                            "the fixed cost of each\noperation), so the machine makes more tokens",
                          ja="バッチ処理は元が取れました。行数にかかわらずステップにかかる費用（重みの読み出し、"
-                            "演算ごとの固定コスト）を行どうしで分け合うからです。利用者 1 人あたりのトークンの"
-                            "待ち時間は延び、機械が作るトークンは増えます。"))
+                            "演算ごとの固定コスト）を行どうしで分け合うので、機械が作るトークンは増えます")
+                     + (say(en="; each user waits longer per token.", ja="。利用者 1 人あたりのトークンの待ち時間は延びます。")
+                        if slower >= 1 + SAME else say(en=".", ja="。")))
     else:
         lines.append(say(en="Batching did not raise throughput on this run: a step grew as fast as its rows (the "
                             "arithmetic was the limit,\nor the machine was busy). Run the cell again.",
@@ -161,13 +173,17 @@ def finish_verdict(finished: Mapping[str, Sequence[float]], totals: Mapping[str,
 
     >>> print(finish_verdict({"continuous": [8.3, 11.9, 11.6, 11.9], "padded": [14.2] * 4},
     ...                      {"continuous": 17.1, "padded": 14.2}))
-    4 of 4 requests had their answer sooner with continuous than with padded.
+    4 of 4 requests had their answer sooner with continuous than with padded, 0 about as soon, 0 later.
     The whole run ended later with continuous (17.1 s against 14.2 s): 5.2 s after its last answer.
     """
     (first, first_done), (second, second_done) = finished.items()
-    sooner = sum(a < b for a, b in zip(first_done, second_done, strict=True))
-    lines = [say(en=f"{sooner} of {len(first_done)} requests had their answer sooner with {first} than with {second}.",
-                 ja=f"{len(first_done)} 件中 {sooner} 件の回答が、「{second}」より「{first}」のほうが早くそろいました。")]
+    pairs = list(zip(first_done, second_done, strict=True))
+    same = sum(abs(a - b) <= SAME * max(a, b) for a, b in pairs)  # within 10 %: about as soon
+    sooner = sum(a < b and abs(a - b) > SAME * max(a, b) for a, b in pairs)
+    lines = [say(en=f"{sooner} of {len(pairs)} requests had their answer sooner with {first} than with {second}, "
+                    f"{same} about as soon, {len(pairs) - sooner - same} later.",
+                 ja=f"{len(pairs)} 件中 {sooner} 件の回答が「{second}」より「{first}」のほうが早くそろい、{same} 件は"
+                    f"ほぼ同時、{len(pairs) - sooner - same} 件は遅くなりました。")]
     a, b = totals[first], totals[second]
     tail = a - max(first_done)
     if abs(a - b) <= SAME * b:

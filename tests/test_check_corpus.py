@@ -556,18 +556,18 @@ def test_the_first_failure_explains_and_hint_2_gives_the_code():
     wrong = lambda logits, t: logits * t  # noqa: E731
     first = repr(checks.check_temperature(wrong))
     assert "multiplies the logits by t" in first and "logits / t" not in first
-    assert "for the line of code: check_temperature(..., hint=2)" in first
+    assert "to see the line of code: check_temperature(..., hint=2)" in first
     asked = repr(checks.check_temperature(lambda logits, t: logits * t, hint=2))
     assert "multiplies the logits by t" in asked and "; logits / t" in asked and "hint=2" not in asked
 
 
-def test_a_second_failing_call_gives_the_code_and_a_pass_resets_it():
+def test_a_second_failing_call_still_hides_the_code_until_asked():
+    """Issue 26, rule 3: graded hints reveal more only on request, however often the same check fails."""
     check = checks.check_8bit_config
-    check(BitsAndBytesConfig(load_in_8bit=True))  # start from a pass
-    assert "BitsAndBytesConfig(load_in_8bit=True)" not in repr(check(BitsAndBytesConfig()))
-    assert "my_config = BitsAndBytesConfig(load_in_8bit=True)" in repr(check(BitsAndBytesConfig()))
+    for _ in range(3):
+        assert "BitsAndBytesConfig(load_in_8bit=True)" not in repr(check(BitsAndBytesConfig()))
+    assert "my_config = BitsAndBytesConfig(load_in_8bit=True)" in repr(check(BitsAndBytesConfig(), hint=2))
     assert check(BitsAndBytesConfig(load_in_8bit=True)).passed
-    assert "my_config = BitsAndBytesConfig" not in repr(check(BitsAndBytesConfig()))
 
 
 def test_the_placeholder_does_not_count_as_a_first_try():

@@ -253,7 +253,8 @@ def test_token_logprobs_check_hints(model, tokenizer, answer, hint):
 
 
 def test_token_logprobs_check_refuses_a_value():
-    assert_fails_with(check_token_logprobs(None, None, None), "pass the function itself")
+    assert_fails_with(check_token_logprobs(None, None, None), "replace the None in the exercise cell")
+    assert_fails_with(check_token_logprobs(0.5, None, None), "pass the function itself")
 
 
 # ---------------------------------------------------------------- exercise 2: digits and commas
@@ -477,7 +478,8 @@ def test_loop_check_hints_in_japanese(model, tokenizer, cached_cases):
 
 
 def test_loop_check_refuses_a_value():
-    assert_fails_with(check_greedy_loop(None, None, None), "pass the function itself")
+    assert_fails_with(check_greedy_loop(None, None, None), "replace the None in the exercise cell")
+    assert_fails_with(check_greedy_loop([1, 2], None, None), "pass the function itself")
 
 
 def test_docstring_examples_run():

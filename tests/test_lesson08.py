@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from check_cases import assert_fails_with, assert_passes, right, wrong
@@ -449,8 +450,8 @@ def test_a_benchmark_row_that_failed_makes_make_bench_fail(capsys):
 
 # ---------------------------------------------------------------- exercise 3: the speed-up arithmetic
 
-def speedup_in_steps(tokens_per_pass, k, c, v):
-    plain_steps = tokens_per_pass  # one model step per token
+def speedup_in_steps(n, k, c, v):
+    plain_steps = n  # one model step per token
     assisted_steps = k * c + v  # k draft steps and one check
     return plain_steps / assisted_steps
 
@@ -459,10 +460,16 @@ def speedup_mistake(name, answer, hint):
     return wrong("check_speedup", name, answer, hint)
 
 
+def printed(n, k, c, v):
+    print(n / (k * c + v))
+
+
 @pytest.mark.parametrize("answer", [
-    right("check_speedup", "the formula", lambda tokens_per_pass, k, c, v: tokens_per_pass / (k * c + v)),
+    right("check_speedup", "the formula", lambda n, k, c, v: n / (k * c + v)),
     right("check_speedup", "steps plain over steps assisted", speedup_in_steps),
     right("check_speedup", "a tensor scalar", lambda n, k, c, v: torch.tensor(n) / (k * c + v)),
+    right("check_speedup", "a one-element array", lambda n, k, c, v: np.array([n / (k * c + v)])),
+    right("check_speedup", "rounded to 3 digits", lambda n, k, c, v: float(f"{n / (k * c + v):.3g}")),
 ])
 def test_check_speedup_passes_right_answers(answer):
     assert_passes(check_speedup(answer))
@@ -473,20 +480,30 @@ def test_check_speedup_passes_right_answers(answer):
     speedup_mistake("a check costs one step", lambda n, k, c, v: n / (k * c + 1), "costs v one-token steps"),
     speedup_mistake("a draft step costs a model step", lambda n, k, c, v: n / (k + v), "costs c model steps"),
     speedup_mistake("upside down", lambda n, k, c, v: (k * c + v) / n, "the other way up"),
+    speedup_mistake("floor division", lambda n, k, c, v: n // (k * c + v), "rounds down"),
     speedup_mistake("the draft forgotten", lambda n, k, c, v: n / v, "one model step per token"),
-    speedup_mistake("a string", lambda n, k, c, v: f"{n / (k * c + v):.2f}x", "one model step per token"),
-    speedup_mistake("three arguments", lambda n, k, c: n / (k * c + 1), "my_speedup\\(tokens_per_pass, k, c, v\\)"),
+    speedup_mistake("c capped at 1", lambda n, k, c, v: n / (k * min(c, 1) + v), "costs c model steps"),
+    speedup_mistake("never below 1 token", lambda n, k, c, v: n / (k * c + v) if n > 1 else 0.0,
+                    "one model step per token"),
+    speedup_mistake("printed, not returned", printed, "returns nothing"),
+    speedup_mistake("a string", lambda n, k, c, v: f"{n / (k * c + v):.2f}x", "return one number"),
+    speedup_mistake("three arguments", lambda n, k, c: n / (k * c + 1), "my_speedup\\(n, k, c, v\\)"),
 ])
 def test_check_speedup_names_the_slip_it_measured(answer, hint):
     report = check_speedup(answer)
     assert_fails_with(report, hint)
-    assert "tokens_per_pass / (k * c + v)" not in repr(report) or "hint=2" not in repr(report)
+    assert "n / (k * c + v)" not in repr(report)  # the first failure never shows the solution line
 
 
 def test_check_speedup_cases_tell_every_slip_apart():
     """On each case list, every slip gives a number other than the right one (else it could pass)."""
     from llmcourse.checks.lesson08_faster import SPEEDUP_CASES, reference_speedup
     slips = [lambda n, k, c, v: (k + 1) / (k * c + v), lambda n, k, c, v: n / (k * c + 1),
-             lambda n, k, c, v: n / (k + v), lambda n, k, c, v: (k * c + v) / n, lambda n, k, c, v: n / v]
+             lambda n, k, c, v: n / (k + v), lambda n, k, c, v: (k * c + v) / n, lambda n, k, c, v: n / v,
+             lambda n, k, c, v: n // (k * c + v), lambda n, k, c, v: n / (k * min(c, 1) + v)]
     for slip in slips:
-        assert any(abs(slip(*case) - reference_speedup(*case)) > 1e-3 for case in SPEEDUP_CASES)
+        assert any(abs(slip(*case) - reference_speedup(*case)) > 1e-2 for case in SPEEDUP_CASES)
+
+
+def test_an_untouched_placeholder_is_told_to_be_replaced_not_called():
+    assert_fails_with(check_speedup(None), "replace the None in the exercise cell")

@@ -42,8 +42,9 @@ def test_japanese_verdicts_carry_no_half_width_colon_after_japanese_and_no_engli
 
 @pytest.mark.parametrize(("rate", "ceiling", "says"), [
     (30.0, 40.0, "reading memory takes most of a step"),
+    (20.0, 40.0, "a large part of a step, not all of it"),
     (10.0, 40.0, "something other than reading the weights"),
-    (50.0, 40.0, "measured at a busy moment, too low"),
+    (50.0, 40.0, "the copy measured less bandwidth than the step used"),
 ])
 def test_the_baseline_is_read_against_its_ceiling(rate, ceiling, says):
     english, japanese = both(speed_verdict, {"fp32": rate}, {"fp32": ceiling})
@@ -75,6 +76,9 @@ def test_the_cache_verdict_follows_time_against_work(without, says):
 def test_batching_is_said_to_pay_only_when_throughput_rose():
     paid, _ = both(batch_verdict, {1: 0.070, 4: 0.110, 8: 0.150})
     assert "Batching paid" in paid and "batch 8: a step takes 2.1x" in paid and "3.7x the throughput" in paid
+    assert "each user waits longer per token" in paid
+    free, _ = both(batch_verdict, {1: 0.070, 8: 0.072})  # steps no longer: no latency is said to be lost
+    assert "Batching paid" in free and "waits longer" not in free
     flat, _ = both(batch_verdict, {1: 0.070, 8: 0.56})
     assert "did not raise throughput" in flat and "Batching paid" not in flat
 
@@ -86,14 +90,18 @@ def test_batching_is_said_to_pay_only_when_throughput_rose():
 ])
 def test_finish_verdict_counts_sooner_requests_and_names_the_tail(totals, says, tail):
     english, japanese = both(finish_verdict, {"continuous": [8.3, 11.9, 11.6, 11.9], "padded": [14.2] * 4}, totals)
-    assert "4 of 4 requests had their answer sooner with continuous" in english and says in english
+    assert "4 of 4 requests had their answer sooner with continuous than with padded, 0 about as soon, 0 later" \
+        in english and says in english
     assert (tail in english) if tail else "after its last answer" not in english
     assert "4 件中 4 件" in japanese
 
 
 def test_a_run_that_ends_with_its_last_answer_names_no_tail():
     english, _ = both(finish_verdict, {"a": [5.0, 9.0], "b": [2.0, 4.0]}, {"a": 9.05, "b": 4.0})
-    assert "0 of 2 requests" in english and "ended later with a (9.1 s against 4.0 s)." in english
+    assert "0 of 2 requests" in english and "0 about as soon, 2 later" in english
+    assert "ended later with a (9.1 s against 4.0 s)." in english
+    close, _ = both(finish_verdict, {"a": [1.0, 3.05], "b": [2.0, 3.0]}, {"a": 3.05, "b": 3.0})
+    assert "1 of 2 requests had their answer sooner with a than with b, 1 about as soon, 0 later." in close
 
 
 def test_the_forward_clock_sees_every_pass_of_generate(tiny_model):
@@ -124,7 +132,7 @@ def test_the_assisted_verdict_splits_a_real_assisted_run(tiny_model):
     costs = AssistedCosts.of(plain, assisted)
     assert costs.check_tokens == 4 and costs.c > 0 and costs.v > 0
     english, japanese = both(assisted_verdict, plain, assisted)
-    assert f"{len(assisted.of('model'))} passes of the model" in english and "a check of 4 tokens" in english
+    assert f"{len(assisted.of('model'))} passes of the model" in english and "a check pass over 4 tokens (k + 1)" in english
     assert re.search(r"The draft paid|The draft did not pay|About even", english)
     assert "ドラフト" in japanese
 

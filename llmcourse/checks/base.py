@@ -8,8 +8,7 @@ A check is a function of ``report`` and the learner's answer that adds one line 
     def check_temperature(report, my_apply_temperature): ...
 
 Hints are graded: a failed line first explains the idea; the line of code that fixes it is shown
-only when the learner asks for it (``check_temperature(my_fn, hint=2)``) or fails the same check
-twice in a row. A check run right after a cell that stopped with an error refuses to judge the
+only when the learner asks for it (``check_temperature(my_fn, hint=2)``), never by itself. A check run right after a cell that stopped with an error refuses to judge the
 answer still in memory from an earlier run of that cell.
 
 Nothing here may raise on a wrong answer: a wrong type, a function that raises, or a
@@ -26,6 +25,7 @@ from typing import Any, NamedTuple
 
 from ..errors import describe
 from ..i18n import say
+from .inputs import changed_inputs, snapshot
 from .values import error_text
 
 AnswerTest = Callable[["Report", Any, str], bool]  # (report, answer, its name) -> did it pass
@@ -63,7 +63,7 @@ class Report:
     >>> print(report)
     Demo
     ✘ pads on the right — hint: the pads must come first
-    1 of 1 checks failed (for the line of code: check_demo(..., hint=2))
+    1 of 1 checks failed (to see the line of code: check_demo(..., hint=2))
     >>> report.level = 2; print(report.lines[0].hint, "|", report.lines[0].code)
     the pads must come first | padding_side="left"
     """
@@ -99,7 +99,7 @@ class Report:
             rows.append(f"✔ {line.message}" if line.passed else f"✘ {line.message}{hint}")
         failed, total = len(self.failures), len(self.lines)
         hidden = self.level < 2 and self.ask and any(line.code for line in self.failures)
-        more = say(en=f" (for the line of code: {self.ask})", ja=f"（コードの行を見るには：{self.ask}）") if hidden else ""
+        more = say(en=f" (to see the line of code: {self.ask})", ja=f"（コードの行を見るには：{self.ask}）") if hidden else ""
         rows.append(say(en="All checks passed!", ja="すべてのチェックに合格しました！") if self.passed else
                     say(en=f"{failed} of {total} checks failed", ja=f"{total} 件中 {failed} 件が不合格です") + more)
         return "\n".join(rows)
@@ -136,14 +136,13 @@ def exercise_check(*, en: str, ja: str,
         grade = inspect.Parameter("hint", inspect.Parameter.KEYWORD_ONLY, default=1, annotation=int)
         public = inspect.Signature([*parameters, grade], return_annotation=Report)
         name = parameters[0].name  # the learner's answer, as the exercise names it
-        failed_before = [False]  # did the previous call of this check fail? then show the code lines
 
         @functools.wraps(body)
         def check(*args: Any, **kwargs: Any) -> Report:
             bound = public.bind(*args, **kwargs)
             bound.apply_defaults()
             asked = bound.arguments.pop("hint") not in (None, False, 0, 1)
-            level = 2 if asked or failed_before[0] else 1
+            level = 2 if asked else 1
             report = Report(say(en=en, ja=ja).format(**bound.arguments), level=level,
                             ask=f"{body.__name__}(..., hint=2)")
             if stale(report):
@@ -151,7 +150,6 @@ def exercise_check(*, en: str, ja: str,
             with guard(report):
                 if answer is None or answer(report, bound.arguments[name], name):
                     body(report, **bound.arguments)
-            failed_before[0] = not report.passed and bound.arguments[name] is not None  # None: the placeholder
             return report
 
         check.__signature__ = public  # help() shows the learner's arguments, without the report
@@ -217,13 +215,41 @@ def call(report: Report, name: str, function: Callable, args: tuple, usage: str)
     (False, None)
     >>> report.failures[0].message
     'my_fn raised TypeError: can only concatenate str (not "int") to str'
+
+    An input changed in place fails too (the reference functions never change theirs):
+
+    >>> import torch
+    >>> call(report, "my_fn", lambda x: x.mul_(2), (torch.ones(3),), "my_fn(tensor)")
+    (False, None)
+    >>> report.failures[1].message
+    'my_fn changed its input x in place: 3 of 3 values differ after the call'
     """
+    kept = snapshot(args)
     try:
-        return True, function(*args)
+        out = function(*args)
     except Exception as error:
         report.add(False, say(en=f"{name} raised {error_text(error)}",
                               ja=f"{name} でエラーが出ました：{error_text(error)}"), usage)
         return False, None
+    for position, difference in changed_inputs(args, kept) if out is not None else ():  # None: the check's hint
+        argument = _parameter_name(function, position)
+        report.add(False, say(en=f"{name} changed its input {argument} in place: {difference} after the call",
+                              ja=f"{name} が入力 {argument} をその場で書き換えました。呼び出しの後で {difference}"),
+                   say(en=f"leave {argument} as it was and build the result as a new value: /=, +=, .div_(), "
+                          "masked_fill_() or x[...] = write into the input (.clone() it first if you need to)",
+                       ja=f"{argument} は元のままにし、結果は新しい値として作ります。/=、+=、.div_()、masked_fill_()、"
+                          "x[...] = は入力に書き込みます（必要なら先に .clone() でコピーします）"))
+        return False, None
+    return True, out
+
+
+def _parameter_name(function: Callable, position: int) -> str:
+    """The learner's name for the argument at ``position`` (their function's parameter), or 'number N'."""
+    try:
+        names = [p.name for p in inspect.signature(function).parameters.values()]
+        return names[position] if position < len(names) else f"#{position + 1}"
+    except (TypeError, ValueError):
+        return f"#{position + 1}"
 
 
 def objects_read(function: Any, depth: int = 2) -> list:
@@ -272,6 +298,9 @@ def is_function(report: Report, value: Any, name: str) -> bool:
     if callable(value):
         return True
     report.add(False, not_a(name, value, en="a function", ja="関数"),
+               say(en=f"replace the None in the exercise cell with your function (def {name}(...): ...), and run it",
+                   ja=f"演習のセルの None を自分の関数（def {name}(...): ...）に置き換えて、そのセルを実行します")
+               if value is None else
                say(en=f"pass the function itself, without calling it: {name}, not {name}(...)",
                    ja=f"関数そのものを呼び出さずに渡します：{name}(...) ではなく {name}"))
     return False

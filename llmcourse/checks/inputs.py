@@ -1,0 +1,68 @@
+"""The inputs a learner's function is handed must come back unchanged (issue 26, rule 2).
+
+A function that divides ``logits`` in place (``logits /= t``, ``logits.div_(t)``) returns the right
+values and corrupts its caller's tensor: `generate` would then see the processed scores twice. The
+reference functions never change their inputs, so a check snapshots every argument it hands over
+(tensors, lists, dicts; not models or tokenizers) and `changed_inputs` says, from the snapshot,
+which ones came back different and how much.
+
+>>> import torch
+>>> logits = torch.tensor([1.0, 2.0, 3.0])
+>>> kept = snapshot((logits, 0.5))
+>>> _ = logits.div_(0.5)
+>>> changed_inputs((logits, 0.5), kept)
+[(0, '3 of 3 values differ')]
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+_SKIPPED = object()  # an argument not snapshotted: a model, a tokenizer, a number
+
+
+def snapshot(args: tuple) -> list[Any]:
+    """A copy of every argument the check can compare after the call (tensors, lists, dicts)."""
+    return [_copy(value) for value in args]
+
+
+def _copy(value: Any) -> Any:
+    if hasattr(value, "clone") and hasattr(value, "shape"):
+        return value.detach().clone()
+    if isinstance(value, (list, dict, tuple)):
+        try:
+            return copy.deepcopy(value)
+        except Exception:  # something inside cannot be copied: not compared
+            return _SKIPPED
+    return _SKIPPED
+
+
+def changed_inputs(args: tuple, kept: list[Any]) -> list[tuple[int, str]]:
+    """(position, what differs) for every argument that is not what it was when `snapshot` took it."""
+    changes = []
+    for position, (value, before) in enumerate(zip(args, kept, strict=True)):
+        if before is _SKIPPED:
+            continue
+        difference = _difference(value, before)
+        if difference:
+            changes.append((position, difference))
+    return changes
+
+
+def _difference(value: Any, before: Any) -> str:
+    """'' when ``value`` equals ``before``; else what differs, in a few words (counts measured here)."""
+    import torch
+
+    if isinstance(before, torch.Tensor):
+        if not isinstance(value, torch.Tensor) or value.shape != before.shape or value.dtype != before.dtype:
+            return f"shape {tuple(before.shape)} became {tuple(getattr(value, 'shape', ()))}"
+        same = (value == before) | (torch.isnan(value) & torch.isnan(before)) if value.is_floating_point() \
+            else value == before
+        differ = int((~same).sum())
+        return f"{differ} of {before.numel()} values differ" if differ else ""
+    try:
+        return "" if value == before else "its contents differ"
+    except Exception:  # tensors inside a list: compare element by element
+        return "" if all(not _difference(a, b) for a, b in zip(value, before, strict=False)) \
+            and len(value) == len(before) else "its contents differ"
