@@ -620,3 +620,49 @@ def test_a_syntax_error_in_the_exercise_cell_is_caught_too(shell, capsys):
 
 def test_outside_ipython_a_check_judges_as_usual():
     assert checks.check_temperature(lambda logits, t: logits / t).passed
+
+
+def test_a_stale_answer_is_refused_every_time_until_its_cell_runs_cleanly(shell, capsys):
+    """Issue 26, rule 4: the second, third... run of the check after a failed exercise cell refuse too."""
+    shell.run_cell("from llmcourse.checks import check_temperature\n"
+                   "def my_apply_temperature(logits, t):\n    return logits / t")
+    assert shell.run_cell("check_temperature(my_apply_temperature)").result.passed  # the watch starts here
+    shell.run_cell("def my_apply_temperature(logits, t):\n    return logits * undefined_name\n"
+                   "my_apply_temperature(1.0, 2.0)")
+    for _ in range(3):
+        report = shell.run_cell("check_temperature(my_apply_temperature)").result
+        assert not report.passed and "stopped with NameError" in report.lines[0].message, report
+    shell.run_cell("x = 1 / 0")  # another cell failing says nothing about this answer
+    shell.run_cell("def my_apply_temperature(logits, t):\n    return logits / t")
+    assert shell.run_cell("check_temperature(my_apply_temperature)").result.passed
+
+
+def test_an_input_changed_in_place_fails_in_every_check_that_hands_over_a_tensor():
+    """Issue 26, rule 2: the right values computed by writing into the input still fail, naming the input."""
+    def in_place_temperature(logits, t):
+        logits /= t
+        return logits
+
+    def in_place_top_p(logits, p):
+        probabilities = logits.softmax(-1)
+        ranked, order = probabilities.sort(-1, descending=True)
+        drop = (ranked.cumsum(-1) - ranked) >= p
+        logits.scatter_(-1, order, logits.gather(-1, order).masked_fill(drop, float("-inf")))
+        return logits
+
+    for report in (checks.check_temperature(in_place_temperature), checks.check_top_p_filter(in_place_top_p)):
+        assert_fails_with(report, "leave logits as it was")
+        assert "changed its input logits in place" in report.failures[0].message
+
+
+def test_the_input_rule_would_catch_a_check_that_stopped_comparing(monkeypatch):
+    """The meta-test: with the comparison planted away, the in-place answer passes (so the rule is what fails it)."""
+    import llmcourse.checks.base as base
+
+    def in_place(logits, t):
+        logits /= t
+        return logits
+
+    assert not checks.check_temperature(in_place).passed
+    monkeypatch.setattr(base, "changed_inputs", lambda args, kept: [])
+    assert checks.check_temperature(in_place).passed

@@ -8,8 +8,9 @@ A check is a function of ``report`` and the learner's answer that adds one line 
     def check_temperature(report, my_apply_temperature): ...
 
 Hints are graded: a failed line first explains the idea; the line of code that fixes it is shown
-only when the learner asks for it (``check_temperature(my_fn, hint=2)``), never by itself. A check run right after a cell that stopped with an error refuses to judge the
-answer still in memory from an earlier run of that cell.
+only when the learner asks for it (``check_temperature(my_fn, hint=2)``), never by itself. A check
+refuses to judge an answer whose exercise cell last stopped with an error (the answer in memory is
+then an older one), every time it runs, until that cell runs cleanly (`history`).
 
 Nothing here may raise on a wrong answer: a wrong type, a function that raises, or a
 check that cannot finish all become ✘ lines.
@@ -25,6 +26,7 @@ from typing import Any, NamedTuple
 
 from ..errors import describe
 from ..i18n import say
+from .history import last_failure
 from .inputs import changed_inputs, snapshot
 from .values import error_text
 
@@ -145,7 +147,7 @@ def exercise_check(*, en: str, ja: str,
             level = 2 if asked else 1
             report = Report(say(en=en, ja=ja).format(**bound.arguments), level=level,
                             ask=f"{body.__name__}(..., hint=2)")
-            if stale(report):
+            if stale(report, name):
                 return report
             with guard(report):
                 if answer is None or answer(report, bound.arguments[name], name):
@@ -158,27 +160,23 @@ def exercise_check(*, en: str, ja: str,
     return decorate
 
 
-def stale(report: Report) -> bool:
-    """In IPython, when the cell run just before the check stopped with an error, add a failed line and say so.
+def stale(report: Report, name: str) -> bool:
+    """In IPython, when the last run of the cell that defines ``name`` stopped with an error, say so and refuse.
 
     The learner's variable then still holds the answer of an earlier run (or the placeholder),
-    which the check must not judge. Outside IPython nothing is known about cells: False.
+    which the check must not judge: every time the check runs, until that cell runs without an
+    error (`history.last_failure`). Outside IPython nothing is known about cells: False.
 
-    >>> stale(Report("Demo"))
+    >>> stale(Report("Demo"), "my_fn")
     False
     """
-    import sys
-
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
-    last = getattr(shell, "last_execution_result", None)
-    error = getattr(last, "error_in_exec", None) or getattr(last, "error_before_exec", None)
+    error = last_failure(name)
     if error is None:
         return False
-    report.add(False, say(en=f"the cell run before this check stopped with {error_text(error)}: the answer in "
-                             "memory may be an older one, so it is not judged",
-                          ja=f"このチェックの前に実行したセルが {error_text(error)} で止まりました。メモリにある答えは"
-                             "以前のものかもしれないので、判定しません"),
+    report.add(False, say(en=f"the last run of the cell that defines {name} stopped with {error}: the {name} in "
+                             "memory is from an earlier run (or the placeholder), so it is not judged",
+                          ja=f"{name} を定義するセルの前回の実行が {error} で止まりました。メモリにある {name} は"
+                             "それより前の実行のもの（またはプレースホルダー）なので、判定しません"),
                say(en="run the exercise cell again first (fix the error it shows), then this check",
                    ja="まず演習のセルをもう一度実行し（表示されたエラーを直して）、それからこのチェックを実行します"))
     return True
