@@ -36,7 +36,7 @@ model: setup
 	$(BIN)/python -m llmcourse fetch
 
 lab: model
-	$(BIN)/jupyter lab notebooks/ --LabApp.app_settings_dir=$(CURDIR)/classroom/lab-settings $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab notebooks/ --LabApp.default_url=/lab/tree/exercises --LabApp.app_settings_dir=$(CURDIR)/classroom/lab-settings $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: model lint
 	$(DETERMINISM) $(BIN)/python -m pytest --doctest-modules llmcourse

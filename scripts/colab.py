@@ -143,14 +143,25 @@ def update_notebook(path: Path) -> str:
 
 
 def lessons_table(folder: str) -> str:
-    """Markdown table of the lessons in ``folder``: number, title, Colab badge."""
+    """Markdown table of the lessons in ``folder``: number, the learner's copy (with its Colab badge), the solutions.
+
+    A learner starts from the copy with the exercises to do (``exercises/``); the lesson with every
+    answer filled in is one click away and says what it is.
+    """
     with in_language("ja" if folder.endswith("/ja") else "en"):
-        header = say(en="| # | Lesson | Open |", ja="| # | レッスン | 開く |")
-    rows = [header, "|---|---|---|"]
+        header = say(en="| # | Lesson: your copy, exercises to do | Open in Colab | Solutions (answers filled in) |",
+                     ja="| # | レッスン（演習用コピー） | Colab で開く | 解答（答えを記入済み） |")
+        answers = say(en="solutions", ja="解答")
+    rows = [header, "|---|---|---|---|"]
     for path in sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb")):
         title = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"]).splitlines()[0]
         number, _, name = title.lstrip("# ").partition("·")
-        rows.append(f"| {number.strip()} | [{name.strip()}]({folder}/{path.name}) | {badge(path)} |")
+        copy = path.parent / "exercises" / path.name
+        if not copy.exists():  # lesson 00: nothing to solve, the lesson is the learner's copy
+            rows.append(f"| {number.strip()} | [{name.strip()}]({folder}/{path.name}) | {badge(path)} | — |")
+            continue
+        rows.append(f"| {number.strip()} | [{name.strip()}]({folder}/exercises/{path.name}) | {badge(copy)} | "
+                    f"[{answers}]({folder}/{path.name}) |")
     return "\n".join(rows)
 
 
