@@ -365,7 +365,7 @@ WRONG = [
     mistake("sampling: one token early", lambda k: C.check_reproducible_sampling(
         sampler(k, start=lambda inputs: inputs.input_ids.shape[1] - 1)), "start at the prompt's length"),
     mistake("sampling: no max_new_tokens", lambda k: C.check_reproducible_sampling(sampler(k, new_tokens=None)),
-            "stops after 20 tokens"),
+            "say so with max_new_tokens"),
     mistake("sampling: a list, not text", lambda k: C.check_reproducible_sampling(lambda seed: [sampler(k)(seed)]),
          "decode the ids"),
     # ---- 04: padded batch

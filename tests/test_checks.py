@@ -376,7 +376,7 @@ def max_tokens_mistake(name: str, my_kwargs: dict, hint: str):
 
 @pytest.mark.parametrize("my_kwargs, hint", [
     max_tokens_mistake("no length at all", {}, "stops after 20 new tokens"),
-    max_tokens_mistake("max_length", {"max_length": 40}, "counts the prompt too"),
+    max_tokens_mistake("max_length", {"max_length": 40}, "counts the prompt.s tokens too, so how many new tokens"),
     max_tokens_mistake("ceiling and floor swapped", {"max_new_tokens": 20, "min_new_tokens": 40},
                        "up to 20 new tokens.*max_new_tokens=40"),
     max_tokens_mistake("max_length kept too", {"max_new_tokens": 40, "min_new_tokens": 40, "max_length": 60},

@@ -168,8 +168,19 @@ def request_fields_by_table(settings):
     return fields
 
 
+def request_fields_with_defaults_said(settings):
+    """Every field always sent, defaults spelled out (issue 26: the default top_p=1.0 was refused)."""
+    sampling = settings.get("do_sample", False)
+    return {"max_tokens": settings.get("max_new_tokens", 20),
+            "temperature": settings.get("temperature", 1.0) if sampling else 0,
+            "top_p": settings.get("top_p", 1.0), "top_k": settings.get("top_k", 50) if sampling else -1,
+            "stop": settings.get("stop_strings")}
+
+
 @pytest.mark.parametrize("answer", [right("check_request_fields", "if and else", request_fields),
-                                    right("check_request_fields", "a renaming table", request_fields_by_table)])
+                                    right("check_request_fields", "a renaming table", request_fields_by_table),
+                                    right("check_request_fields", "defaults spelled out",
+                                          request_fields_with_defaults_said)])
 def test_request_fields_correct_answers_pass(answer):
     report = check_request_fields(answer)
     assert report.passed, report

@@ -26,9 +26,14 @@ def check_max_new_tokens(report: Report, my_kwargs: Any, n: int = 40) -> None:
     is_dict = isinstance(my_kwargs, dict)
     if not report.add(is_dict, say(en="my_kwargs is a dict", ja="my_kwargs は dict です") if is_dict else
                       not_a("my_kwargs", my_kwargs, en="a dict", ja="dict "),
-                      say(en=f"a dict of generate's keyword arguments: dict(max_new_tokens={n}, min_new_tokens={n})",
-                          ja="generate のキーワード引数の dict にします："
-                             f"dict(max_new_tokens={n}, min_new_tokens={n})")):
+                      say(en=f"replace the None with a dict of generate's keyword arguments for exactly {n} new tokens "
+                             "(section 1 shows both settings)",
+                          ja=f"None を、新しいトークンがちょうど {n} 個になる generate のキーワード引数の dict に"
+                             "置き換えます（第 1 節に 2 つの設定があります）")
+                      if my_kwargs is None else
+                      say(en="a dict of generate's keyword arguments, as dict(name=value, ...)",
+                          ja="generate のキーワード引数の dict にします（dict(name=value, ...) の形）"),
+                      f"my_kwargs = dict(max_new_tokens={n}, min_new_tokens={n})"):
         return
     value, long = my_kwargs.get("max_new_tokens"), "max_length" in my_kwargs
     right = _is_count(value, n)
@@ -95,10 +100,10 @@ def _floor_hint(kwargs: dict, n: int) -> str:
 def _length_hint(kwargs: dict, n: int) -> str:
     """max_length instead, no length at all, or a wrong number."""
     if "max_new_tokens" not in kwargs and "max_length" in kwargs:
-        return say(en=f"max_length={kwargs['max_length']!r} counts the prompt too, so fewer than {n} tokens are "
-                      f"added: use max_new_tokens={n}",
-                   ja=f"max_length={kwargs['max_length']!r} はプロンプトも数えるので、追加されるのは {n} 個より"
-                      f"少なくなります：max_new_tokens={n} を使います")
+        return say(en=f"max_length={kwargs['max_length']!r} counts the prompt's tokens too, so how many new tokens it "
+                      f"allows depends on the prompt: use max_new_tokens={n}",
+                   ja=f"max_length={kwargs['max_length']!r} はプロンプトのトークンも数えるので、新しいトークンが何個に"
+                      f"なるかはプロンプトによります：max_new_tokens={n} を使います")
     if "max_new_tokens" not in kwargs:
         return say(en=f"with no length, generate stops after 20 new tokens (and warns): add max_new_tokens={n}",
                    ja="長さを指定しないと generate は 20 トークンで止まり、警告も出ます："
@@ -249,10 +254,11 @@ def _judge_length(report: Report, events: list) -> None:
                               ja=f"generate に max_new_tokens={asked} を渡しています（{SAMPLED_TOKENS} ではありません）")
                    if asked is not None else say(en="generate was not given max_new_tokens",
                                                  ja="generate に max_new_tokens を渡していません"),
-                   say(en=f"the exercise samples {SAMPLED_TOKENS} new tokens; without max_new_tokens generate stops "
-                          "after 20 tokens (pitfall 1)",
-                       ja=f"演習では新しいトークンを {SAMPLED_TOKENS} 個サンプリングします。max_new_tokens がないと "
-                          "generate は 20 トークンで止まります（落とし穴 1）"),
+                   say(en=f"the exercise samples {SAMPLED_TOKENS} new tokens: say so with max_new_tokens (without it "
+                          "the length comes from max_length, or from generate's default of 20 new tokens; pitfall 1)",
+                       ja=f"演習では新しいトークンを {SAMPLED_TOKENS} 個サンプリングします。max_new_tokens で指定します"
+                          "（指定しないと、長さは max_length か、generate の既定値である新しいトークン 20 個で決まります。"
+                          "落とし穴 1）"),
                    f"model.generate(**inputs, do_sample=True, max_new_tokens={SAMPLED_TOKENS})")
 
 

@@ -169,10 +169,20 @@ def check_request_fields(report: Report, my_request_fields: Callable[[dict], Any
 
 
 def _same_fields(fields: dict, expected: dict, sampling: bool) -> bool:
-    """The expected fields; top_k may be left out or turned off where none is wanted, temperature 1 left out."""
+    """The expected fields; a default spelled out is as good as left out: top_k off, top_p 1.0, no stop,
+    temperature 1 when sampling.
+
+    >>> _same_fields({"max_tokens": 20, "temperature": 0, "top_p": 1.0, "stop": None},
+    ...              {"max_tokens": 20, "temperature": 0}, sampling=False)
+    True
+    """
     fields = dict(fields)
     if "top_k" not in expected and fields.get("top_k") in TOP_K_OFF:
         fields.pop("top_k", None)
+    if "top_p" not in expected and fields.get("top_p", 1.0) == 1.0:
+        fields.pop("top_p", None)
+    if "stop" not in expected and fields.get("stop") in (None, [], ()):
+        fields.pop("stop", None)
     if sampling and "temperature" not in expected and fields.get("temperature") == 1.0:
         fields.pop("temperature")
     if set(fields) != set(expected):
