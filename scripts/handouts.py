@@ -10,7 +10,8 @@ and work offline: nbconvert's "lab" template, minus everything it would fetch fr
 CDN (require.js, MathJax, Mermaid, the widgets renderer). CSS is inlined, figures are
 data URIs, local Markdown images are embedded. Formulas stay as their TeX source.
 The "Open in Colab" badge and the Colab-only install cell (found by their tags,
-``colab-badge`` and ``colab-install``) are left out, and a print
+``colab-badge`` and ``colab-install``) are left out, so are the exercises' answers and the outputs of the
+exercise and check cells (a handout is for learners), and a print
 stylesheet wraps long lines and keeps figures on one page.
 """
 
@@ -27,6 +28,7 @@ from jinja2 import DictLoader
 from nbconvert import HTMLExporter
 
 from .colab import BADGE, BADGE_TAG, INSTALL_TAG
+from .exercises import SOLUTION
 from .normalize_notebooks import has_tag
 from .regen import ROOT, shown
 
@@ -73,6 +75,8 @@ TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {% endblock body_footer %}
 """
 
+CHECK_CALL = re.compile(r"^check_\w+\(", re.M)  # a check cell: its output would show the answer passing
+
 
 def lessons(folder: Path) -> list[Path]:
     """The lessons in ``folder`` and in ``folder/ja``, in course order."""
@@ -90,11 +94,15 @@ def title_of(notebook: nbformat.NotebookNode, fallback: str) -> str:
 
 
 def prepare(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop what makes no sense on paper: the Colab badge and the Colab install cell."""
+    """Drop what makes no sense on paper (the Colab badge and install cell) and what a learner must not see
+    before trying: the answers between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, and the outputs of the
+    exercise cells and of the checks under them (a handout is a learner's copy, issue 26)."""
     cells = []
     for cell in notebook.cells:
         if has_tag(cell, INSTALL_TAG):
             continue
+        if cell.cell_type == "code" and (SOLUTION.search(cell.source) or CHECK_CALL.search(cell.source)):
+            cell.source, cell.outputs = SOLUTION.sub("", cell.source), []
         if has_tag(cell, BADGE_TAG):
             cell.source = BADGE.sub("", cell.source).rstrip()
             if not cell.source:

@@ -24,7 +24,7 @@ from check_cases import CASES, assert_fails_with, right, wrong
 from transformers import BitsAndBytesConfig, TextIteratorStreamer
 
 from llmcourse import checks, sampling
-from llmcourse.checks.lesson04_pitfalls import PADDED_BATCH
+from llmcourse.checks.lesson04_batch import PADDED_BATCH
 from llmcourse.i18n import set_language
 
 QUESTION = "What is the capital of France?"
@@ -122,6 +122,11 @@ def sampler(k, *, seed_where="before", seed=None, do_sample=True, prompt="I am a
         return tokenizer.decode(output_ids[0, first:], skip_special_tokens=True)
 
     return my_sample
+
+
+def batch_check(k, answer):
+    """Lesson 04's padded-batch check as the lesson calls it: the learner's function, the model, the tokenizer."""
+    return C.check_padded_batch(answer, k.model, k.tokenizer)
 
 
 def padded_texts(k, prompts=tuple(PADDED_BATCH), *, side="left", mask=True, start=None, shift=0, skip=True,
@@ -368,22 +373,25 @@ WRONG = [
             "say so with max_new_tokens"),
     mistake("sampling: a list, not text", lambda k: C.check_reproducible_sampling(lambda seed: [sampler(k)(seed)]),
          "decode the ids"),
-    # ---- 04: padded batch
+    # ---- 04: padded batch (a function, run on batches it has not seen: issue 26)
     mistake("padded batch: left padding without the attention mask",
-         lambda k: C.check_padded_batch(padded_texts(k, mask=False)), "attention mask"),
-    mistake("padded batch: right padding", lambda k: C.check_padded_batch(padded_texts(k, side="right")),
-         "padded on the right"),
-    mistake("padded batch: the prompts decoded too", lambda k: C.check_padded_batch(padded_texts(k, start=0)),
-         "new text only"),
-    mistake("padded batch: one token early", lambda k: C.check_padded_batch(padded_texts(k, shift=-1)),
-            "slice starts inside the prompt"),
+            lambda k: batch_check(k, lambda prompts: padded_texts(k, prompts, mask=False)), "without its attention mask"),
+    mistake("padded batch: right padding", lambda k: batch_check(k, lambda prompts: padded_texts(k, prompts, side="right")),
+            "padded on the right"),
+    mistake("padded batch: the prompts decoded too",
+            lambda k: batch_check(k, lambda prompts: padded_texts(k, prompts, start=0)), "include their prompts"),
+    mistake("padded batch: one token early", lambda k: batch_check(k, lambda prompts: padded_texts(k, prompts, shift=-1)),
+            "one left-padded batch with its mask"),
     mistake("padded batch: special tokens kept",
-         lambda k: C.check_padded_batch(padded_texts(k, start=0, skip=False)), "skip special tokens"),
-    mistake("padded batch: one string", lambda k: C.check_padded_batch(" ".join(padded_texts(k))), "one string"),
-    mistake("padded batch: rows swapped", lambda k: C.check_padded_batch(padded_texts(k)[::-1]),
-         "did not continue its own text"),
-    mistake("padded batch: the ids", lambda k: C.check_padded_batch(torch.tensor([[1, 2], [3, 4]])),
-         "these are token ids"),
+            lambda k: batch_check(k, lambda prompts: padded_texts(k, prompts, start=0, skip=False)), "skip special tokens"),
+    mistake("padded batch: one string", lambda k: batch_check(k, lambda prompts: " ".join(padded_texts(k, prompts))),
+            "one text per prompt"),
+    mistake("padded batch: rows swapped", lambda k: batch_check(k, lambda prompts: padded_texts(k, prompts)[::-1]),
+            "one new text per row"),
+    mistake("padded batch: the lesson's texts typed in",
+            lambda k: batch_check(k, lambda prompts: [" Wednesday, and Thursday) to", ", H, I, J"]),
+            "texts of the lesson's batch, for other prompts"),
+    mistake("padded batch: the texts, not a function", lambda k: batch_check(k, padded_texts(k)), "pass the function"),
     # ---- 05: top-p
     mistake("top-p: sorted logits, not scattered back", lambda k: C.check_top_p_filter(top_p_sorted_not_scattered),
          "still in sorted order"),
@@ -472,8 +480,8 @@ RIGHT = [
     answer("sampling: torch.manual_seed", lambda k: C.check_reproducible_sampling(sampler(k))),
     answer("sampling: transformers.set_seed", lambda k: C.check_reproducible_sampling(
         sampler(k, seed_with="set_seed"))),
-    answer("padded batch: the lesson's way", lambda k: C.check_padded_batch(padded_texts(k))),
-    answer("padded batch: row by row", lambda k: C.check_padded_batch(padded_texts(k, rowwise=True))),
+    answer("padded batch: the lesson's way", lambda k: batch_check(k, lambda prompts: padded_texts(k, prompts))),
+    answer("padded batch: row by row", lambda k: batch_check(k, lambda prompts: padded_texts(k, prompts, rowwise=True))),
     answer("top-p: the course's filter", lambda k: C.check_top_p_filter(sampling.top_p_filter)),
     answer("top-p: sort, shift, scatter", lambda k: C.check_top_p_filter(top_p_scattered)),
     answer("top-p: written out", lambda k: C.check_top_p_filter(top_p_written_out)),

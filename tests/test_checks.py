@@ -5,6 +5,8 @@ The correct answers below are the solution cells of the lessons, as written ther
 
 from __future__ import annotations
 
+import copy
+
 import inspect
 from threading import Thread
 
@@ -538,26 +540,42 @@ def test_a_check_that_leaves_its_wrapper_behind_is_caught(tiny_model, tiny_token
 
 def test_padded_batch(offline_model):
     model, tokenizer = offline_model
-    side = tokenizer.padding_side
+    left = copy.deepcopy(tokenizer)
+    left.padding_side = "left"  # pad before the prompt, so that every row ends with its own last token
 
-    tokenizer.padding_side = "left"  # pad before the prompt, so that every row ends with its own last token
-    batch = tokenizer(["Monday, Tuesday,", "A, B, C, D, E, F, G"], padding=True, return_tensors="pt")
-    output_ids = model.generate(**batch, max_new_tokens=4, do_sample=False)
-    my_texts = tokenizer.batch_decode(output_ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+    def my_batch_texts(prompts):
+        batch = left(prompts, padding=True, return_tensors="pt")
+        output_ids = model.generate(**batch, max_new_tokens=6, do_sample=False)
+        return left.batch_decode(output_ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
 
-    tokenizer.padding_side = side
-    assert_passes(check_padded_batch(my_texts))
-    full_texts = tokenizer.batch_decode(output_ids, skip_special_tokens=True)  # prompt + new: the task says new only
-    assert_fails_with(check_padded_batch(full_texts), "new text only")
+    report = check_padded_batch(my_batch_texts, model, tokenizer)
+    assert_passes(report)
+    assert len(report.lines) == 3 and "a batch of 3 it has not seen" in repr(report)
 
 
-@pytest.mark.parametrize("my_texts, hint", [
-    (["\n\nThe day before the", ", H, I, J"], "padded on the right"),  # what the right-padded batch gives
-    ([" 2023-", ", H, I, J"], "without the attention mask"),  # left-padded, the mask left out
-    ([" Wednesday, A, B, C, D, E, F, G", ", H"], "its own row of output_ids"),
+@pytest.mark.parametrize("side, mask, hint", [
+    ("right", True, "padded on the right"),
+    ("left", False, "without its attention mask"),
 ], ids=repr)
-def test_padded_batch_wrong_answers(my_texts, hint):
-    assert_fails_with(check_padded_batch(my_texts), hint)
+def test_padded_batch_wrong_answers_are_named_from_the_variant_they_equal(offline_model, side, mask, hint):
+    model, tokenizer = offline_model
+    padded = copy.deepcopy(tokenizer)
+    padded.padding_side = side
+
+    def my_batch_texts(prompts):
+        batch = padded(prompts, padding=True, return_tensors="pt")
+        kwargs = dict(batch) if mask else {"input_ids": batch.input_ids}
+        output_ids = model.generate(**kwargs, max_new_tokens=6, do_sample=False, pad_token_id=padded.pad_token_id)
+        return padded.batch_decode(output_ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+
+    assert_fails_with(check_padded_batch(my_batch_texts, model, tokenizer), hint)
+
+
+def test_typed_in_texts_never_pass(offline_model):
+    """Issue 26, rule 1: the lesson's right answer, typed in, fails on a batch the learner has not seen."""
+    model, tokenizer = offline_model
+    report = check_padded_batch(lambda prompts: [" Wednesday, and Thursday) to", ", H, I, J"], model, tokenizer)
+    assert not report.passed and report.lines[0].passed and "it has not seen" in report.failures[0].message
 
 
 # ---------------------------------------------------------------- 05 decoding

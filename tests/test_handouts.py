@@ -143,3 +143,16 @@ def test_the_badge_and_install_cell_are_found_by_their_tags_not_their_text():
     cells = handouts.prepare(notebook).cells
     assert [c.source for c in cells] == ["# 07 · 小さなレッスン",
                                          "# Runs only on Colab, says this comment, but the cell is not tagged\n1 + 1"]
+
+
+def test_a_handout_is_a_learners_copy_without_the_answers(tmp_path):
+    """Issue 26: printed handouts are what learners get; the answers and the checks' verdicts on them stay out."""
+    lesson = ROOT / "notebooks" / "04_pitfalls.ipynb"
+    prepared = handouts.prepare(nbformat.read(lesson, as_version=4))
+    sources = [cell.source for cell in prepared.cells if cell.cell_type == "code"]
+    assert not any("def my_batch_texts" in source for source in sources)
+    assert any("my_batch_texts = None" in source for source in sources)  # the learner's starting point stays
+    assert not any(cell.outputs for cell in prepared.cells if cell.cell_type == "code"
+                   and cell.source.startswith("check_"))
+    page = render(lesson, tmp_path / "handouts")
+    assert "BEGIN SOLUTION" not in page and "All checks passed" not in page

@@ -417,11 +417,13 @@ def cached_cases(monkeypatch, loop_cases):
 
 
 def make_loop(*, cache_kw="cache", whole=False, mask=True, grow=True, cache=True, extra=0, eos=True,
-              eos_before=False, new_only=False):
+              eos_before=False, new_only=False, own_mask=False):
     """The lesson's loop, with one mistake switched on by a keyword."""
 
     def my_greedy_loop(model, input_ids, attention_mask, max_new_tokens, eos_token_id):
         prompt, past, new_ids = input_ids, None, input_ids
+        if own_mask:  # the given mask ignored: all ones, the pad tokens attended to (issue 26)
+            attention_mask = torch.ones_like(input_ids)
         for _ in range(max_new_tokens + extra):
             out = model(input_ids=new_ids, attention_mask=attention_mask if mask else None,
                         use_cache=cache, **{cache_kw: past})
@@ -458,6 +460,8 @@ def loop_mistake(name, answer, hint):
     loop_mistake("the whole sequence with the cache", make_loop(whole=True), "feed only the new token"),
     loop_mistake("no attention mask", make_loop(mask=False), "pass attention_mask"),
     loop_mistake("a mask that does not grow", make_loop(grow=False), "the mask must cover"),
+    loop_mistake("its own all-ones mask", make_loop(own_mask=True), "leaves out 3 pad tokens .zeros., but a pass got "
+                 "a mask with 0"),
     loop_mistake("no cache", make_loop(cache=False), "use the cache"),
     loop_mistake("one step short", make_loop(extra=-1), "one token short"),
     loop_mistake("one step too many", make_loop(extra=1), "one token too many"),

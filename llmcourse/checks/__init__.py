@@ -21,7 +21,7 @@ Which lesson uses which check (one module per lesson; the shared machinery is in
 - 01 loading (`lesson01_loading`): `check_4bit_model`, `check_8bit_config`
 - 02 tokenizing (`lesson02_tokenizing`): `check_left_padding`, `check_chat_prompt`
 - 03 generating (`lesson03_generating`): `check_next_token_fn`, `check_new_text_only`
-- 04 pitfalls (`lesson04_pitfalls`): `check_max_new_tokens`, `check_reproducible_sampling`, `check_padded_batch`
+- 04 pitfalls (`lesson04_pitfalls`): `check_max_new_tokens`, `check_reproducible_sampling`; (`lesson04_batch`): `check_padded_batch`
 - 05 decoding strategies (`lesson05_decoding`): `check_top_p_filter`, `check_temperature`
 - 06 streaming and performance (`lesson06_streaming`): `check_streamed_chunks`, `check_tokens_per_second`
 - 07 controlling the output (`lesson07_controlling`): `check_token_logprobs`, `check_digits_processor`,
@@ -35,7 +35,8 @@ from .lesson00_setup import check_classroom_env, check_model_folder
 from .lesson01_loading import check_4bit_model, check_8bit_config
 from .lesson02_tokenizing import check_chat_prompt, check_left_padding
 from .lesson03_generating import check_new_text_only, check_next_token_fn
-from .lesson04_pitfalls import check_max_new_tokens, check_padded_batch, check_reproducible_sampling
+from .lesson04_batch import check_padded_batch
+from .lesson04_pitfalls import check_max_new_tokens, check_reproducible_sampling
 from .lesson05_decoding import check_temperature, check_top_p_filter
 from .lesson06_streaming import check_streamed_chunks, check_tokens_per_second
 from .lesson07_controlling import check_digits_processor, check_presence_frequency, check_token_logprobs

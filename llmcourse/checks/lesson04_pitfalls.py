@@ -6,8 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..i18n import say
-from .base import Report, call, exercise_check, is_function, is_text, is_text_list, not_a, objects_read
-from .lesson03_generating import SPECIAL_TOKEN, _texts_type_hint
+from .base import Report, call, exercise_check, is_function, is_text, not_a, objects_read
 from .observe import SEED_MARK, kept_random_state, observe
 
 
@@ -29,7 +28,7 @@ def check_max_new_tokens(report: Report, my_kwargs: Any, n: int = 40) -> None:
                       say(en=f"replace the None with a dict of generate's keyword arguments for exactly {n} new tokens "
                              "(section 1 shows both settings)",
                           ja=f"None を、新しいトークンがちょうど {n} 個になる generate のキーワード引数の dict に"
-                             "置き換えます（第 1 節に 2 つの設定があります）")
+                             "置き換えます（セクション 1 に 2 つの設定があります）")
                       if my_kwargs is None else
                       say(en="a dict of generate's keyword arguments, as dict(name=value, ...)",
                           ja="generate のキーワード引数の dict にします（dict(name=value, ...) の形）"),
@@ -273,79 +272,3 @@ def _decoded_run(function: Any, events: list) -> tuple[str, str, str] | None:
     new_ids = output_ids[0, input_ids.shape[-1]:]
     return (tokenizer.decode(input_ids[0], skip_special_tokens=True).strip(),
             tokenizer.decode(new_ids, skip_special_tokens=True), tokenizer.decode(new_ids))
-
-
-PADDED_BATCH = ["Monday, Tuesday,", "A, B, C, D, E, F, G"]
-
-
-@exercise_check(en="Padded batch", ja="パディングしたバッチ")
-def check_padded_batch(report: Report, my_texts: Any) -> None:
-    """Lesson 04: ``my_texts``, the new texts for `PADDED_BATCH`, come from a left-padded batch with its mask.
-
-    >>> check_padded_batch([" Wednesday, and Thursday) to", ", H, I, J"]).passed
-    True
-    """
-    if not is_text_list(report, my_texts, "my_texts", len(PADDED_BATCH),
-                        _texts_type_hint(my_texts)):
-        return
-    # judge the new text even where the prompt was left in (that is a mistake of its own, below)
-    texts = [text.split(prompt, 1)[1] if prompt in text else text
-             for prompt, text in zip(PADDED_BATCH, my_texts, strict=True)]
-    early = _prompt_end(texts[0], PADDED_BATCH[0], "Wednesday")  # sliced a token early: ", Wednesday"
-    counting = texts[0].lstrip().startswith("Wednesday") or bool(early)
-    mixed = [row for row in range(len(PADDED_BATCH)) if PADDED_BATCH[1 - row] in texts[row]]
-    decode = 'left_tokenizer.batch_decode(output_ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)'
-    short = PADDED_BATCH[0]
-    report.add(counting, say(en=f"{short!r} continues with {texts[0]!r}" + ("" if counting else ", not with Wednesday"),
-                             ja=f"{short!r} の続きは {texts[0]!r} です"
-                                + ("" if counting else "（Wednesday で始まっていません）")),
-               say(en="the short row did not continue its own text: padded on the right, generation went on after its "
-                      "pad tokens; padded on the left without the attention mask, the model read the pad tokens as "
-                      "text. Pad on the left and pass the mask (**batch)",
-                   ja="短い行が自分のテキストの続きになっていません。右にパディングするとパディングの後ろから生成が続き、"
-                      "左にパディングしても attention_mask を渡さないと、モデルはパディングをテキストとして読みます。"
-                      "左にパディングし、マスクも渡します（**batch）"),
-               'batch = left_tokenizer(prompts, padding=True, return_tensors="pt"); model.generate(**batch, ...)')
-    report.add(not mixed, say(en=f"text {mixed[0]} contains the other row's prompt",
-                              ja=f"テキスト {mixed[0]} にもう一方の行のプロンプトが含まれています") if mixed else
-               say(en="neither text contains the other row's prompt",
-                   ja="どちらのテキストにももう一方の行のプロンプトは含まれません"),
-               say(en="each text must come from its own row of output_ids, after the padded prompt",
-                   ja="それぞれのテキストは output_ids の自分の行の、パディング込みのプロンプトより後ろから取ります"),
-               decode)
-    _judge_only_new_texts(report, my_texts, early, decode)  # lines only when wrong: the passing output stays
-
-
-def _prompt_end(text: str, prompt: str, word: str) -> str:
-    """What ``text`` has before ``word`` when that is the end of ``prompt`` (a slice started too early), else "".
-
-    >>> _prompt_end(", Wednesday, and", "Monday, Tuesday,", "Wednesday"), _prompt_end(" Wednesday", "Monday,", "Wednesday")
-    (',', '')
-    """
-    before = text[:text.find(word)].strip() if word in text else ""
-    return before if before and prompt.endswith(before) else ""
-
-
-def _judge_only_new_texts(report: Report, my_texts: list[str], early: str, decode: str) -> None:
-    """Add a failed line for a prompt (whole, or its end) or special tokens in the texts; nothing when right."""
-    prompts = [row for row, (prompt, text) in enumerate(zip(PADDED_BATCH, my_texts, strict=True)) if prompt in text]
-    if prompts:
-        report.add(False, say(en=f"text {prompts[0]} includes its prompt {PADDED_BATCH[prompts[0]]!r}",
-                              ja=f"テキスト {prompts[0]} にプロンプト {PADDED_BATCH[prompts[0]]!r} が入っています"),
-                   say(en="the exercise asks for the new text only: decode what comes after the padded prompt",
-                       ja="演習が求めるのは新しいテキストだけです。パディング込みのプロンプトより後ろをデコードします"),
-                   decode)
-    elif early:
-        report.add(False, say(en=f"text 0 starts with the end of its prompt, {early!r}",
-                              ja=f"テキスト 0 がプロンプトの末尾 {early!r} から始まっています"),
-                   say(en='the slice starts inside the prompt: the new tokens start right after the padded prompt, at '
-                          'batch["input_ids"].shape[1], not before it',
-                       ja='スライスがプロンプトの途中から始まっています。新しいトークンはパディング込みのプロンプトの'
-                          '直後、batch["input_ids"].shape[1] から始まります'),
-                   decode)
-    specials = sorted({token for text in my_texts for token in SPECIAL_TOKEN.findall(text)})
-    if specials:
-        report.add(False, say(en=f"contains special tokens {specials}", ja=f"特殊トークン {specials} を含んでいます"),
-                   say(en="the texts keep pad or end-of-text tokens: have the decoder skip special tokens",
-                       ja="テキストにパディングや終了のトークンが残っています。デコード時に特殊トークンを除きます"),
-                   decode)

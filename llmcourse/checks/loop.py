@@ -33,6 +33,7 @@ class Call(NamedTuple):
     new_tokens: int  # length of input_ids passed
     cached: int  # tokens already in the cache before the pass (0: no cache)
     mask: int | None  # length of the attention mask passed (None: no mask)
+    zeros: int  # positions the mask passed leaves out (0 for no mask)
 
 
 class RecordingModel:
@@ -47,7 +48,8 @@ class RecordingModel:
         mask = kwargs.get("attention_mask", args[1] if len(args) > 1 else None)
         cached = int(cache.get_seq_length()) if hasattr(cache, "get_seq_length") else 0  # before the pass grows it
         self.calls.append(Call(int(input_ids.shape[-1]) if hasattr(input_ids, "shape") else 0, cached,
-                               None if mask is None else int(mask.shape[-1])))
+                               None if mask is None else int(mask.shape[-1]),
+                               0 if mask is None else int((mask == 0).sum())))
         return self._model(*args, **kwargs)
 
     forward = __call__
@@ -77,7 +79,7 @@ def check_greedy_loop(report: Report, my_greedy_loop: Callable[..., Any], model:
     for case in _cases(model, tokenizer):
         recorder.calls.clear()
         got, error = _run(my_greedy_loop, recorder, case, tokenizer.eos_token_id)
-        mistake = _call_mistake(recorder.calls)
+        mistake = _call_mistake(recorder.calls, int((case.attention_mask == 0).sum()))
         mistakes.append(mistake)
         if error is not None:
             report.add(False, say(en=f"{case.name}: my_greedy_loop raised {error}",
@@ -148,8 +150,11 @@ def _run(my_greedy_loop: Callable[..., Any], recorder: RecordingModel, case: Cas
     return got[None] if got.ndim == 1 else got, None
 
 
-def _call_mistake(calls: list[Call]) -> str:
-    """A hint from the forward passes, for the mistakes that show there; "" when they look right."""
+def _call_mistake(calls: list[Call], padding: int = 0) -> str:
+    """A hint from the forward passes, for the mistakes that show there; "" when they look right.
+
+    ``padding``: the pad positions the given attention mask leaves out (zeros), which every pass must keep.
+    """
     if not calls:
         return say(en="call model(...) once per new token (the model passed to your function)",
                    ja="新しいトークンごとに model(...) を 1 回呼びます（関数に渡されたモデルを使います）")
@@ -164,6 +169,13 @@ def _call_mistake(calls: list[Call]) -> str:
                       "the model to skip the pad tokens; append a 1 to it per new token",
                    ja="毎回 attention_mask=... を渡します。パディングがあると（3 つ目のプロンプト）、パディング"
                       "トークンを無視させるのはマスクです。新しいトークンごとに 1 を 1 つ足して伸ばします")
+    lost = next((call for call in calls if call.zeros != padding), None)
+    if padding and lost is not None:
+        return say(en=f"the attention_mask you were given leaves out {padding} pad tokens (zeros), but a pass got a "
+                      f"mask with {lost.zeros}: start from the given mask and only append to it",
+                   ja=f"渡された attention_mask は {padding} 個のパディングトークンを 0 で除外していますが、"
+                      f"{lost.zeros} 個しか 0 のないマスクを受け取ったパスがありました。渡されたマスクから始め、"
+                      "後ろに足していくだけにします")
     if any(call.mask != call.cached + call.new_tokens for call in calls):
         return say(en="the mask must cover the cached tokens and the new one: append a 1 after each step, "
                       "torch.cat([attention_mask, torch.ones_like(next_id)], dim=-1)",
