@@ -62,7 +62,7 @@ if simple:
     c.SimpleLocalProcessSpawner.home_dir_template = str(STATE / "home" / "{username}")
 c.Spawner.cmd = [PYTHON, "-m", "jupyterhub.singleuser"]
 c.Spawner.args = [f"--LabApp.app_settings_dir={HERE / 'lab-settings'}"]  # overrides.json: no news pop-up
-c.Spawner.default_url = "/lab/tree/llmcourse"
+c.Spawner.default_url = "/lab/tree/llmcourse/exercises"  # learners start on their copies (issue 26)
 c.Spawner.notebook_dir = "~"
 c.Spawner.mem_limit = MEMORY
 c.Spawner.cpu_limit = CPUS

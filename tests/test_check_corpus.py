@@ -674,3 +674,26 @@ def test_the_input_rule_would_catch_a_check_that_stopped_comparing(monkeypatch):
     assert not checks.check_temperature(in_place).passed
     monkeypatch.setattr(base, "changed_inputs", lambda args, kept: [])
     assert checks.check_temperature(in_place).passed
+
+
+@pytest.mark.parametrize(("run", "pattern"), WRONG)
+def test_the_first_failure_never_shows_the_line_of_code(run, pattern, learner_kit):
+    """Issue 26, rule 3: the line of code that fixes a mistake comes only with hint=2, never inside the first hint."""
+    report = run(learner_kit)
+    assert not leaked_code(report), f"the first failure shows the fix {leaked_code(report)[0]!r}:\n{report!r}"
+
+
+def leaked_code(report):
+    """The lines of code (shown only at hint=2) that the report as first shown gives away anyway."""
+    shown = repr(report)
+    return [line.code for line in report.failures if line.code and line.code in shown]
+
+
+def test_a_hint_that_gives_away_its_code_is_caught():
+    """The meta-test: a planted hint that spells out its own fix is found."""
+    planted = checks.Report("Demo", ask="check_demo(..., hint=2)")
+    planted.add(False, "wrong", "divide: return logits / t", "return logits / t")
+    assert leaked_code(planted) == ["return logits / t"]
+    honest = checks.Report("Demo", ask="check_demo(..., hint=2)")
+    honest.add(False, "wrong", "the logits are multiplied, not divided", "return logits / t")
+    assert leaked_code(honest) == []

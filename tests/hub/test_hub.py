@@ -266,7 +266,7 @@ def test_jupyterlab_is_the_default_and_asks_no_news_question(hub, learners, plac
     start_server(hub, name, place)
     headers = {"Authorization": f"token {TOKEN}"}
     opened = requests.get(f"{hub}/user/{name}/", headers=headers, timeout=30, allow_redirects=False)
-    assert opened.headers["Location"].split("?")[0] == f"/user/{name}/lab/tree/llmcourse", opened.headers
+    assert opened.headers["Location"].split("?")[0] == f"/user/{name}/lab/tree/llmcourse/exercises", opened.headers
     settings = requests.get(f"{hub}/user/{name}/lab/api/settings/@jupyterlab/apputils-extension:notification",
                             headers=headers, timeout=30)
     assert settings.ok, (settings.status_code, settings.url, settings.text[:1500])
