@@ -6,7 +6,6 @@ The correct answers below are the solution cells of the lessons, as written ther
 from __future__ import annotations
 
 import copy
-
 import inspect
 from threading import Thread
 

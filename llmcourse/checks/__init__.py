@@ -21,7 +21,8 @@ Which lesson uses which check (one module per lesson; the shared machinery is in
 - 01 loading (`lesson01_loading`): `check_4bit_model`, `check_8bit_config`
 - 02 tokenizing (`lesson02_tokenizing`): `check_left_padding`, `check_chat_prompt`
 - 03 generating (`lesson03_generating`): `check_next_token_fn`, `check_new_text_only`
-- 04 pitfalls (`lesson04_pitfalls`): `check_max_new_tokens`, `check_reproducible_sampling`; (`lesson04_batch`): `check_padded_batch`
+- 04 pitfalls (`lesson04_pitfalls`, `lesson04_batch`): `check_max_new_tokens`, `check_reproducible_sampling`,
+  `check_padded_batch`
 - 05 decoding strategies (`lesson05_decoding`): `check_top_p_filter`, `check_temperature`
 - 06 streaming and performance (`lesson06_streaming`): `check_streamed_chunks`, `check_tokens_per_second`
 - 07 controlling the output (`lesson07_controlling`): `check_token_logprobs`, `check_digits_processor`,
