@@ -697,3 +697,26 @@ def test_a_hint_that_gives_away_its_code_is_caught():
     honest = checks.Report("Demo", ask="check_demo(..., hint=2)")
     honest.add(False, "wrong", "the logits are multiplied, not divided", "return logits / t")
     assert leaked_code(honest) == []
+
+
+def test_the_stale_rule_would_catch_a_check_that_stopped_looking(shell, capsys, monkeypatch):
+    """The meta-test for rule 4: with the history planted away, the stale answer is judged (and passes)."""
+    import llmcourse.checks.base as base
+
+    shell.run_cell("from llmcourse.checks import check_temperature\n"
+                   "def my_apply_temperature(logits, t):\n    return logits / t")
+    shell.run_cell("check_temperature(my_apply_temperature)")
+    shell.run_cell("undefined_name\ndef my_apply_temperature(logits, t):\n    return logits * t")  # stops first:
+    assert not shell.run_cell("check_temperature(my_apply_temperature)").result.passed  # the old answer is stale
+    monkeypatch.setattr(base, "last_failure", lambda name: None)
+    assert shell.run_cell("check_temperature(my_apply_temperature)").result.passed
+
+
+def test_the_unseen_batches_are_what_fail_a_typed_in_answer(learner_kit, monkeypatch):
+    """The meta-test for rule 1: with the unseen batches planted away, the lesson's texts typed in would pass."""
+    import llmcourse.checks.lesson04_batch as lesson04_batch
+
+    typed = lambda prompts: [" Wednesday, and Thursday) to", ", H, I, J"]  # noqa: E731
+    assert not batch_check(learner_kit, typed).passed
+    monkeypatch.setattr(lesson04_batch, "UNSEEN_BATCHES", [])
+    assert batch_check(learner_kit, typed).passed

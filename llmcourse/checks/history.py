@@ -23,8 +23,7 @@ from typing import Any
 
 from .values import error_text
 
-_last_error: dict[str, str] = {}  # answer name -> the error of the last run of a cell defining it ('' if none)
-_watched: set[int] = set()  # ids of the shells whose cell runs are recorded
+STATE = "_llmcourse_last_errors"  # the shell's attribute: answer name -> error of its cell's last run ('' if none)
 ASSIGNED = re.compile(r"^(?:def\s+(\w+)|(\w+)\s*(?::[^=]*)?=(?!=))", re.M)
 
 
@@ -44,14 +43,16 @@ def defined_names(source: str) -> list[str]:
     return sorted(names)
 
 
-def _record(result: Any) -> None:
-    """Note, for every name the cell binds, whether this run of it stopped with an error."""
-    if result is None:
-        return
-    source = getattr(getattr(result, "info", None), "raw_cell", None) or ""
-    error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
-    for name in defined_names(source):
-        _last_error[name] = error_text(error) if error is not None else ""
+def _recorder(errors: dict[str, str]) -> Any:
+    """A post_run_cell callback noting, for every name a cell binds, whether this run of it stopped with an error."""
+    def record(result: Any) -> None:
+        if result is None:
+            return
+        source = getattr(getattr(result, "info", None), "raw_cell", None) or ""
+        error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+        for name in defined_names(source):
+            errors[name] = error_text(error) if error is not None else ""
+    return record
 
 
 def last_failure(name: str) -> str | None:
@@ -60,8 +61,11 @@ def last_failure(name: str) -> str | None:
     shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
     if shell is None:
         return None
-    if id(shell) not in _watched:
-        _watched.add(id(shell))
-        shell.events.register("post_run_cell", _record)
-        _record(getattr(shell, "last_execution_result", None))  # the cell run just before this first check
-    return _last_error.get(name) or None
+    errors = getattr(shell, STATE, None)
+    if errors is None:  # the first check of this session: start watching, and note the cell run just before
+        errors = {}
+        setattr(shell, STATE, errors)
+        record = _recorder(errors)
+        shell.events.register("post_run_cell", record)
+        record(getattr(shell, "last_execution_result", None))
+    return errors.get(name) or None
