@@ -7,8 +7,8 @@ measure are made in `drafts`.
 - `time_runs` / `time_interleaved`: seconds of repeated runs after a warm-up, as a `Timing`
   (median, fastest, slowest); `Timing.speedups` pairs the runs of two methods.
 - `copy_bandwidth`: the memory bandwidth a big tensor copy reaches on this machine.
-- `decode_bytes`: the bytes one decode step reads (the weights, then the KV cache);
-  `ceiling_tokens_per_s`: the bandwidth over that, the ceiling on tokens/s of a batch-1 decode step.
+- `decode_bytes`: the bytes one decode step reads (the weights, then the KV cache); the bandwidth over
+  that is the ceiling on tokens/s of a batch-1 decode step (lessons 06, 08: `verdicts.speed_verdict`).
 - `StepLog`: a streamer that logs every forward pass of ``generate``: how many new tokens it
   added (1 for plain decoding; more when prompt lookup or a draft model guessed right) and when.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Timing", "time_runs", "time_interleaved", "copy_bandwidth", "kv_cache_bytes", "decode_bytes",
-           "ceiling_tokens_per_s", "StepLog"]
+           "StepLog"]
 
 
 @dataclass(frozen=True)
@@ -141,15 +141,6 @@ def decode_bytes(model: Any, context_length: int) -> int:
     542453248
     """
     return model.get_memory_footprint() + kv_cache_bytes(model, context_length)
-
-
-def ceiling_tokens_per_s(model: Any, bandwidth: float, context_length: int) -> float:
-    """The fastest batch-1 decoding could go if reading memory were all a step did: bandwidth / bytes read.
-
-    >>> ceiling_tokens_per_s(model, 20e9, 100)  # doctest: +SKIP
-    36.9...
-    """
-    return bandwidth / decode_bytes(model, context_length)
 
 
 class StepLog:
