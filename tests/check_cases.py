@@ -14,9 +14,14 @@ and asks for at least 5 mistakes and 2 right answers per check of `llmcourse.che
 
 from __future__ import annotations
 
+import ast
+import functools
+import json
 import re
+import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +44,9 @@ def assert_fails_with(report: checks.Report, hint: str, *, code: bool = False) -
     assert isinstance(report, checks.Report) and not report.passed, report
     said = [f"{line.hint}; {line.code}" if code else line.hint for line in report.failures]
     assert any(re.search(hint, text) for text in said), report
+    assert not shown_solution(report), f"the first failure shows the solution {shown_solution(report)}:\n{report!r}"
+    assert not unmeasured_numbers(report), \
+        f"the hints quote {sorted(unmeasured_numbers(report))}, measured nowhere in the report:\n{report!r}"
 
 
 def assert_passes(report: checks.Report) -> None:
@@ -76,3 +84,84 @@ def right(check: str, name: str, answer: Any) -> Any:
     """A correct answer, written in its own way: ``answer`` must pass ``check``."""
     CASES[_known(check)].right.add(name)
     return pytest.param(answer, id=name)
+
+
+# ------------------------------------------------------------ what a first failure may show (issue 26, rule 3)
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+NUMBER = re.compile(r"(?<![\w.\[,\-])-?\d+(?:\.\d+)?(?![\w\]])")  # not an index inside [...], nor part of a name
+
+# Numbers a hint may quote that its report's lines do not show: the exercise's own constants and sourced facts.
+# Anything else a hint quotes must be measured in that run, so it shows in an observed line too.
+EXERCISE_NUMBERS: dict[str, dict[str, str]] = {
+    "check_4bit_model": {"4": "4-bit", "8": "8-bit", "0.4": "bits per weight that double quantization saves "
+                         "(QLoRA paper, section 2)"},
+    "check_8bit_config": {"4": "4-bit", "8": "8-bit", "5": "transformers 5"},
+    "check_next_token_fn": {"49152": "the vocabulary's size, read from the logits' last dimension"},
+    "check_new_text_only": {},
+    "check_reproducible_sampling": {"8": "the exercise's 8 new tokens", "20": "generate's default length",
+                                    "1": "pitfall 1"},
+    "check_max_new_tokens": {"20": "generate's default length", "40": "the exercise's n"},
+    "check_padded_batch": {"6": "the exercise's 6 new tokens", "3": "pitfall 3", "4": "pitfall 4"},
+    "check_top_p_filter": {"0": "softmax gives -inf exactly 0", "2": "the check's logits, (2, 20)",
+                           "20": "the check's logits, (2, 20)"},
+    "check_temperature": {"1": "temperatures below 1"},
+    "check_request_fields": {"20": "generate's default length", "1024": "transformers serve's default max_tokens"},
+}
+
+
+@functools.cache
+def solutions() -> dict[str, str]:
+    """Each check's name -> the SOLUTION block of the exercise it checks, read from the English lessons."""
+    found = {}
+    for lesson in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        cells = ["".join(cell["source"]) for cell in json.loads(lesson.read_text())["cells"]]
+        for position, source in enumerate(cells):
+            for block in BLOCK.findall(source):
+                check = next((m.group(0) for later in cells[position + 1:position + 4]
+                              if (m := re.search(r"\bcheck_\w+", later))), None)
+                if check:
+                    found[check] = found.get(check, "") + block
+    return found
+
+
+def solution_pieces(check: str) -> list[tuple[str, ...]]:
+    """The pieces of a check's solution that a first failure must not show, spaces removed.
+
+    Each statement's value (``logits / t`` of ``return logits / t``), each slice (``ids[start:end]``), and each call's keyword
+    arguments as one group (shown only when all of them are): ``dict(max_new_tokens=40, min_new_tokens=40)``
+    counts as shown when a report spells both keywords out, even on two lines.
+
+    >>> ("logits/t",) in solution_pieces("check_temperature")
+    True
+    """
+    source = textwrap.dedent(solutions().get(check, ""))
+    squeeze = lambda node: re.sub(r"\s|#[^\n]*", "", ast.get_source_segment(source, node))  # noqa: E731
+    pieces = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and node.keywords:
+            pieces.append(tuple(squeeze(keyword) for keyword in node.keywords if keyword.arg))
+        if isinstance(node, (ast.Assign, ast.Return, ast.Expr)) and node.value is not None \
+                and not isinstance(node.value, (ast.Name, ast.Constant, ast.Tuple)):
+            pieces.append((squeeze(node.value),))
+        if isinstance(node, ast.Subscript) and any(isinstance(part, ast.Slice) for part in ast.walk(node.slice)):
+            pieces.append((squeeze(node),))  # the slice an exercise is about: logits[:, prompt_length - 1:-1]
+    return [piece for piece in pieces if piece and len("".join(piece)) >= 8]
+
+
+def shown_solution(report: checks.Report) -> list[tuple[str, ...]]:
+    """The pieces of its own check's solution that ``report``, as first shown (level 1), gives away."""
+    check = report.ask.split("(")[0]
+    if report.level >= 2 or not check:
+        return []
+    shown = re.sub(r"\s", "", repr(report))
+    return [piece for piece in solution_pieces(check) if all(part in shown for part in piece)]
+
+
+def unmeasured_numbers(report: checks.Report) -> set[str]:
+    """Numbers the failed lines' hints quote that no line of the report shows and the check does not declare."""
+    check = report.ask.split("(")[0]
+    observed = set(NUMBER.findall(" ".join(line.message for line in report.lines)))
+    quoted = set(NUMBER.findall(" ".join(line.hint for line in report.failures)))
+    return quoted - observed - set(EXERCISE_NUMBERS.get(check, {}))

@@ -262,7 +262,7 @@ WRONG = [
          "embeddings and norms stay float32"),
     # ---- 01: 8-bit config
     mistake("8bit: the removed keyword, as a dict", lambda k: C.check_8bit_config({"load_in_8bit": True}),
-         "removed from_pretrained"),
+         "removed the load_in_8bit keyword of from_pretrained"),
     mistake("8bit: load_model's shortcut", lambda k: C.check_8bit_config("8bit"), "load_model's shortcut"),
     mistake("8bit: a 4-bit config", lambda k: C.check_8bit_config(BitsAndBytesConfig(load_in_4bit=True)),
          "4-bit config"),
@@ -372,7 +372,7 @@ WRONG = [
     mistake("sampling: no max_new_tokens", lambda k: C.check_reproducible_sampling(sampler(k, new_tokens=None)),
             "say so with max_new_tokens"),
     mistake("sampling: a list, not text", lambda k: C.check_reproducible_sampling(lambda seed: [sampler(k)(seed)]),
-         "decode the ids"),
+         "a list holding 1 text .batch_decode returns one per row.: return the text itself"),
     # ---- 04: padded batch (a function, run on batches it has not seen: issue 26)
     mistake("padded batch: left padding without the attention mask",
             lambda k: batch_check(k, lambda prompts: padded_texts(k, prompts, mask=False)), "without its attention mask"),

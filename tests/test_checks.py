@@ -379,11 +379,12 @@ def max_tokens_mistake(name: str, my_kwargs: dict, hint: str):
     max_tokens_mistake("no length at all", {}, "stops after 20 new tokens"),
     max_tokens_mistake("max_length", {"max_length": 40}, "counts the prompt.s tokens too, so how many new tokens"),
     max_tokens_mistake("ceiling and floor swapped", {"max_new_tokens": 20, "min_new_tokens": 40},
-                       "up to 20 new tokens.*max_new_tokens=40"),
+                       "up to 20 new tokens: the exercise asks for 40"),
     max_tokens_mistake("max_length kept too", {"max_new_tokens": 40, "min_new_tokens": 40, "max_length": 60},
                        "remove it"),
     max_tokens_mistake("a ceiling only", {"max_new_tokens": 40}, "only a ceiling"),
-    max_tokens_mistake("min_length for the floor", {"max_new_tokens": 40, "min_length": 40}, "use min_new_tokens=40"),
+    max_tokens_mistake("min_length for the floor", {"max_new_tokens": 40, "min_length": 40},
+                       "floor on new tokens alone is min_new_tokens"),
     max_tokens_mistake("a lower floor", {"max_new_tokens": 40, "min_new_tokens": 30}, "min_new_tokens=30 is the floor"),
     max_tokens_mistake("one more", {"max_new_tokens": 41, "min_new_tokens": 40}, "up to 41 new tokens"),
     max_tokens_mistake("the number as text", {"max_new_tokens": "40", "min_new_tokens": "40"},
@@ -424,7 +425,7 @@ def test_reproducible_sampling_wrong_answers(tiny_model, tiny_tokenizer):
     assert_fails_with(check_reproducible_sampling(sampler(lambda seed: None, do_sample=True)), "set inside the function")
     fixed_seed = sampler(lambda seed: torch.manual_seed(42), do_sample=True)
     assert_fails_with(check_reproducible_sampling(fixed_seed), "never reached torch's generator")
-    assert_fails_with(check_reproducible_sampling(lambda seed: [greedy(seed)]), "decode the ids to text")
+    assert_fails_with(check_reproducible_sampling(lambda seed: [greedy(seed)]), "return the text itself")
 
 
 def test_the_sampling_check_sees_a_model_reached_through_a_dict_or_an_object(tiny_model, tiny_tokenizer):

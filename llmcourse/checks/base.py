@@ -163,9 +163,9 @@ def exercise_check(*, en: str, ja: str,
 def stale(report: Report, name: str) -> bool:
     """In IPython, when the last run of the cell that defines ``name`` stopped with an error, say so and refuse.
 
-    The learner's variable then still holds the answer of an earlier run (or the placeholder),
-    which the check must not judge: every time the check runs, until that cell runs without an
-    error (`history.last_failure`). Outside IPython nothing is known about cells: False.
+    The learner's variable then holds an earlier run's answer (or the placeholder), or one from a
+    cell that stopped after defining it: the check judges neither, every time it runs, until that
+    cell runs without an error (`history.last_failure`). Outside IPython nothing is known about cells: False.
 
     >>> stale(Report("Demo"), "my_fn")
     False
@@ -173,10 +173,10 @@ def stale(report: Report, name: str) -> bool:
     error = last_failure(name)
     if error is None:
         return False
-    report.add(False, say(en=f"the last run of the cell that defines {name} stopped with {error}: the {name} in "
-                             "memory is from an earlier run (or the placeholder), so it is not judged",
-                          ja=f"{name} を定義するセルの前回の実行が {error} で止まりました。メモリにある {name} は"
-                             "それより前の実行のもの（またはプレースホルダー）なので、判定しません"),
+    report.add(False, say(en=f"the last run of the cell that defines {name} stopped with {error}: an answer from a "
+                             "cell that did not run to its end is not judged",
+                          ja=f"{name} を定義するセルの前回の実行が {error} で止まりました。最後まで実行されなかった"
+                             "セルの答えは判定しません"),
                say(en="run the exercise cell again first (fix the error it shows), then this check",
                    ja="まず演習のセルをもう一度実行し（表示されたエラーを直して）、それからこのチェックを実行します"))
     return True
@@ -229,7 +229,22 @@ def call(report: Report, name: str, function: Callable, args: tuple, usage: str)
         report.add(False, say(en=f"{name} raised {error_text(error)}",
                               ja=f"{name} でエラーが出ました：{error_text(error)}"), usage)
         return False, None
-    for position, difference in changed_inputs(args, kept) if out is not None else ():  # None: the check's hint
+    if out is not None and changed(report, name, function, args, kept):  # None: the check's own hint says more
+        return False, None
+    return True, out
+
+
+def changed(report: Report, name: str, function: Callable, args: tuple, kept: list) -> bool:
+    """Add a failed line for every argument the call changed in place (``kept``: its `snapshot`); True if any.
+
+    >>> import torch
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> logits = torch.zeros(2); kept = snapshot((logits,)); _ = logits.add_(1)
+    >>> changed(Report("Demo"), "my_fn", lambda logits: logits, (logits,), kept)
+    True
+    """
+    found = changed_inputs(args, kept)
+    for position, difference in found:
         argument = _parameter_name(function, position)
         report.add(False, say(en=f"{name} changed its input {argument} in place: {difference} after the call",
                               ja=f"{name} が入力 {argument} をその場で書き換えました。呼び出しの後で {difference}"),
@@ -237,8 +252,7 @@ def call(report: Report, name: str, function: Callable, args: tuple, usage: str)
                           "masked_fill_() or x[...] = write into the input (.clone() it first if you need to)",
                        ja=f"{argument} は元のままにし、結果は新しい値として作ります。/=、+=、.div_()、masked_fill_()、"
                           "x[...] = は入力に書き込みます（必要なら先に .clone() でコピーします）"))
-        return False, None
-    return True, out
+    return bool(found)
 
 
 def _parameter_name(function: Callable, position: int) -> str:
@@ -359,10 +373,24 @@ def is_text(report: Report, value: Any, name: str) -> bool:
     """
     if isinstance(value, str):
         return True
-    report.add(False, not_a(name, value, en="text", ja="テキスト"),
-               say(en="decode the ids to text: tokenizer.decode(ids, skip_special_tokens=True)",
-                   ja="ID をテキストにデコードします：tokenizer.decode(ids, skip_special_tokens=True)"))
+    report.add(False, not_a(name, value, en="text", ja="テキスト"), _text_hint(value))
     return False
+
+
+def _text_hint(value: Any) -> str:
+    """What to do with what came back instead of text: a list of texts, or ids still to decode.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> _text_hint(["Paris"])
+    'that is a list holding 1 text (batch_decode returns one per row): return the text itself'
+    """
+    if isinstance(value, (list, tuple)) and value and all(isinstance(item, str) for item in value):
+        return say(en=f"that is a list holding {len(value)} text{'s' if len(value) > 1 else ''} (batch_decode returns "
+                      "one per row): return the text itself",
+                   ja=f"テキストを {len(value)} 個入れたリストです（batch_decode は行ごとに 1 つ返します）。"
+                      "テキストそのものを返します")
+    return say(en="decode the ids to text with the tokenizer, leaving the special tokens out",
+               ja="トークナイザーで ID をテキストにデコードします。特殊トークンは除きます")
 
 
 def is_text_list(report: Report, value: Any, name: str, length: int | None, hint: str = "") -> bool:
@@ -380,7 +408,8 @@ def is_text_list(report: Report, value: Any, name: str, length: int | None, hint
     count = f"{length} " if length else ""
     report.add(False, not_a(name, value, en=f"a list of {count}strings",
                             ja=f"{count}{'個の' if length else ''}文字列のリスト"),
-               hint or say(en="a list with one string per row: tokenizer.batch_decode(ids, skip_special_tokens=True)",
-                           ja="行ごとに 1 つの文字列のリストにします："
-                              "tokenizer.batch_decode(ids, skip_special_tokens=True)"))
+               hint or say(en="a list with one string per row: the tokenizer's batch_decode gives one per row "
+                              "(leave the special tokens out)",
+                           ja="行ごとに 1 つの文字列のリストにします：トークナイザーの batch_decode は行ごとに 1 つ"
+                              "返します（特殊トークンは除きます）"))
     return False

@@ -3,7 +3,8 @@
 A function that divides ``logits`` in place (``logits /= t``, ``logits.div_(t)``) returns the right
 values and corrupts its caller's tensor: `generate` would then see the processed scores twice. The
 reference functions never change their inputs, so a check snapshots every argument it hands over
-(tensors, lists, dicts; not models or tokenizers) and `changed_inputs` says, from the snapshot,
+(tensors, lists, dicts, and the tensors inside a tokenizer's output or a result dataclass;
+not models or tokenizers) and `changed_inputs` says, from the snapshot,
 which ones came back different and how much.
 
 >>> import torch
@@ -27,6 +28,10 @@ def snapshot(args: tuple) -> list[Any]:
     return [_copy(value) for value in args]
 
 
+class _Parts(dict):
+    """The snapshot of an object that holds tensors or lists by name: a tokenizer's output, a result dataclass."""
+
+
 def _copy(value: Any) -> Any:
     if hasattr(value, "clone") and hasattr(value, "shape"):
         return value.detach().clone()
@@ -35,7 +40,29 @@ def _copy(value: Any) -> Any:
             return copy.deepcopy(value)
         except Exception:  # something inside cannot be copied: not compared
             return _SKIPPED
-    return _SKIPPED
+    parts = _parts(value)
+    return _Parts({name: _copy(part) for name, part in parts.items()}) if parts else _SKIPPED
+
+
+def _parts(value: Any) -> dict[str, Any]:
+    """The tensors and lists inside a mapping that is not a dict (BatchEncoding) or a dataclass, by name.
+
+    >>> import torch
+    >>> from transformers import BatchEncoding
+    >>> list(_parts(BatchEncoding({"input_ids": torch.ones(1, 3)})))
+    ['input_ids']
+    """
+    import dataclasses
+    from collections.abc import Mapping
+
+    if isinstance(value, Mapping):
+        items = dict(value.items())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    else:
+        return {}
+    return {name: part for name, part in items.items()
+            if isinstance(part, (list, dict)) or (hasattr(part, "clone") and hasattr(part, "shape"))}
 
 
 def changed_inputs(args: tuple, kept: list[Any]) -> list[tuple[int, str]]:
@@ -54,6 +81,13 @@ def _difference(value: Any, before: Any) -> str:
     """'' when ``value`` equals ``before``; else what differs, in a few words (counts measured here)."""
     import torch
 
+    if isinstance(before, _Parts):
+        now = _parts(value)
+        for name, part in before.items():
+            difference = _difference(now.get(name), part) if part is not _SKIPPED else ""
+            if difference:
+                return f"{name}: {difference}"
+        return ""
     if isinstance(before, torch.Tensor):
         if not isinstance(value, torch.Tensor) or value.shape != before.shape or value.dtype != before.dtype:
             return f"shape {tuple(before.shape)} became {tuple(getattr(value, 'shape', ()))}"

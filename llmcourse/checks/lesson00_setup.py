@@ -28,8 +28,8 @@ def check_model_folder(report: Report, my_folder: Any) -> None:
                       say(en="this is the function checkpoint_dir itself: call it, and keep the folder it returns",
                           ja="これは関数 checkpoint_dir そのものです。呼び出して、返るフォルダを使います")
                       if callable(my_folder) else
-                      say(en="a pathlib.Path (or a string): the folder that checkpoint_dir() returns",
-                          ja="pathlib.Path（または文字列）にします：checkpoint_dir() が返すフォルダです")):
+                      say(en="a pathlib.Path (or a string): the folder whose files the lesson listed",
+                          ja="pathlib.Path（または文字列）にします：レッスンがファイルを一覧にしたフォルダです")):
         return
     folder = Path(my_folder).expanduser()
     report.add(folder.is_dir(), say(en=f"{folder.name} is a folder", ja=f"{folder.name} はフォルダです")
@@ -49,21 +49,22 @@ def check_model_folder(report: Report, my_folder: Any) -> None:
 def _folder_hint(folder: Path) -> str:
     """A file inside the checkpoint, the model's name, the cache root above it, or somewhere else."""
     if folder.parent == checkpoint_dir():
-        return say(en=f"{folder.name} is a file in the folder: give the folder itself, checkpoint_dir()",
-                   ja=f"{folder.name} はフォルダの中のファイルです：フォルダそのもの（checkpoint_dir()）を渡します")
+        return say(en=f"{folder.name} is a file in the folder: give the folder itself, the file's parent",
+                   ja=f"{folder.name} はフォルダの中のファイルです：フォルダそのもの（ファイルの親）を渡します")
     if str(folder).endswith(checkpoint_dir().name) and not folder.is_absolute():
         return say(en=f"{str(folder)!r} is the model's name, not a folder on this machine: the converted copy lives "
-                      "in the course's cache, at checkpoint_dir()",
+                      "in the course's cache, in the folder whose files the lesson listed",
                    ja=f"{str(folder)!r} はモデルの名前で、このマシン上のフォルダではありません。変換済みのコピーは"
-                      "コースのキャッシュの checkpoint_dir() にあります")
+                      "コースのキャッシュの中、レッスンがファイルを一覧にしたフォルダにあります")
     if folder == cache_root():
-        return say(en="that is the cache root: the model has its own folder inside it, checkpoint_dir()",
-                   ja="それはキャッシュのルートです：モデルはその中の専用フォルダにあります。"
-                      "checkpoint_dir() を使います")
-    return say(en="from llmcourse import checkpoint_dir; my_folder = checkpoint_dir() (run `python -m llmcourse fetch` "
-                  "first if the model is not there)",
-               ja="from llmcourse import checkpoint_dir; my_folder = checkpoint_dir()（モデルがなければ先に "
-                  "`python -m llmcourse fetch` を実行します）")
+        return say(en="that is the cache root: the model has its own folder inside it, the one whose files the "
+                      "lesson listed",
+                   ja="それはキャッシュのルートです：モデルはその中の専用フォルダ（レッスンがファイルを一覧にした"
+                      "フォルダ）にあります")
+    return say(en="the folder whose files the lesson listed: the lesson imported the function that finds it "
+                  "(run `python -m llmcourse fetch` first if the model is not there)",
+               ja="レッスンがファイルを一覧にしたフォルダです。それを返す関数はレッスンで import しています"
+                  "（モデルがなければ先に `python -m llmcourse fetch` を実行します）")
 
 
 @exercise_check(en="A classroom's shared cache", ja="教室で共有するキャッシュ")
@@ -78,8 +79,9 @@ def check_classroom_env(report: Report, my_env: Any, folder: str = SHARED) -> No
     is_dict = isinstance(my_env, dict)
     if not report.add(is_dict, say(en="my_env is a dict", ja="my_env は dict です") if is_dict else
                       not_a("my_env", my_env, en="a dict", ja="dict "),
-                      say(en=f'a dict of environment variables: {{"{CACHE_ENV}": "{folder}"}}',
-                          ja=f'環境変数の dict にします：{{"{CACHE_ENV}": "{folder}"}}')):
+                      say(en="a dict of environment variables, {name: value}: the variable the course reads for its "
+                             "cache, and the shared folder",
+                          ja="環境変数の dict（{名前: 値}）にします：コースがキャッシュに使う変数と、共有フォルダです")):
         return
     value = my_env.get(CACHE_ENV)
     right = isinstance(value, (str, os.PathLike)) and PurePosixPath(str(value)) == PurePosixPath(folder)
@@ -100,11 +102,11 @@ def _cache_hint(env: dict, folder: str) -> str:
     """Hugging Face's own cache variables, the model's subfolder, or no setting at all."""
     value = str(env.get(CACHE_ENV, ""))
     if CACHE_ENV not in env and ({"HF_HOME", "HF_HUB_CACHE", "TRANSFORMERS_CACHE"} & set(env)):
-        return say(en=f"the course looks in ${CACHE_ENV}, not in Hugging Face's cache: "
-                      f'{{"{CACHE_ENV}": "{folder}"}}',
-                   ja=f"コースが見るのは Hugging Face のキャッシュではなく ${CACHE_ENV} です："
-                      f'{{"{CACHE_ENV}": "{folder}"}}')
+        return say(en=f"the course looks in ${CACHE_ENV}, not in Hugging Face's cache variables",
+                   ja=f"コースが見るのは Hugging Face のキャッシュの変数ではなく ${CACHE_ENV} です")
     if value.rstrip("/").startswith(folder.rstrip("/") + "/"):
         return say(en=f"give the shared folder itself, {folder!r}: the course adds the model's folder inside it",
                    ja=f"共有フォルダそのもの {folder!r} を渡します：モデルのフォルダはコースがその中に作ります")
-    return say(en=f'{{"{CACHE_ENV}": "{folder}"}}', ja=f'{{"{CACHE_ENV}": "{folder}"}} とします')
+    return say(en=f"set the variable the course reads for its cache (the lesson names it) to the shared folder, "
+                  f"{folder!r}",
+               ja=f"コースがキャッシュに使う変数（レッスンに名前があります）に、共有フォルダ {folder!r} を設定します")

@@ -9,8 +9,9 @@ from ..i18n import say
 from .base import Report, exercise_check, is_model, not_a
 
 EIGHT_BIT = "my_config = BitsAndBytesConfig(load_in_8bit=True)"  # the 8-bit exercise's code line
-FOUR_BIT = ('quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", '
-            'bnb_4bit_use_double_quant=True)')
+FOUR_BIT = ('my_model = AutoModelForCausalLM.from_pretrained(path, quantization_config=BitsAndBytesConfig('
+            'load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, '
+            'bnb_4bit_compute_dtype=torch.{compute}), dtype=torch.{unquantized})')  # the whole line, on request
 
 
 @exercise_check(en="4-bit model", ja="4 ビット量子化モデル", answer=is_model)
@@ -22,11 +23,12 @@ def check_4bit_model(report: Report, my_model: Any) -> None:
     >>> check_4bit_model(my_model).passed   # loaded with BitsAndBytesConfig(load_in_4bit=True, ...)  # doctest: +SKIP
     True
     """
+    dtypes = _device_dtypes(my_model)
     layers = [module for module in my_model.modules() if type(module).__name__ == "Linear4bit"]
     if not report.add(layers, say(en=f"has {len(layers)} bitsandbytes Linear4bit layers",
                                   ja=f"bitsandbytes の Linear4bit 層が {len(layers)} 個あります") if layers else
                       say(en="has no bitsandbytes Linear4bit layers", ja="bitsandbytes の Linear4bit 層がありません"),
-                      _no_4bit_hint(my_model), FOUR_BIT):
+                      _no_4bit_hint(my_model), FOUR_BIT.format(compute=dtypes.compute, unquantized=dtypes.unquantized)):
         return
     types = ", ".join(sorted({str(getattr(layer.weight, "quant_type", None)) for layer in layers}))
     nf4 = types == "nf4"
@@ -45,7 +47,8 @@ def check_4bit_model(report: Report, my_model: Any) -> None:
                    ja="二重量子化（既定では無効）はブロックごとのスケールも量子化し、重み 1 つあたり約 0.4 ビット"
                       "節約します"),
                "BitsAndBytesConfig(..., bnb_4bit_use_double_quant=True)")
-    _judge_compute_dtype(report, layers[0], _device_dtypes(my_model))
+    _judge_compute_dtype(report, layers[0], dtypes)
+    _judge_unquantized_dtype(report, my_model, dtypes)
     _judge_footprint(report, my_model)
 
 
@@ -89,6 +92,30 @@ def _judge_compute_dtype(report: Report, layer: Any, dtypes: Any) -> None:
                    ja=f"4 ビットの重みは行列積のたびに計算用の型（既定は float32）に戻されます。{where} では "
                       f"{wanted} を使います：{why}"),
                f"BitsAndBytesConfig(..., bnb_4bit_compute_dtype=torch.{wanted})")
+
+
+def _judge_unquantized_dtype(report: Report, model: Any, dtypes: Any) -> None:
+    """Add a line: the weights bitsandbytes leaves alone (embeddings, norms) are in the device's 16-bit type.
+
+    >>> import torch; from llmcourse.i18n import set_language; set_language("en")
+    >>> from llmcourse.precision import pick_dtypes
+    >>> report = Report("Demo"); _judge_unquantized_dtype(report, torch.nn.Linear(2, 2).half(), pick_dtypes("cpu"))
+    >>> report.lines[0].message
+    'the layers left unquantized (embeddings, norms) are float16, not bfloat16'
+    """
+    found = sorted({str(parameter.dtype).removeprefix("torch.") for parameter in model.parameters()
+                    if type(parameter).__name__ != "Params4bit" and parameter.is_floating_point()})
+    wanted, where, shown = dtypes.unquantized, _device_words(dtypes), ", ".join(found)
+    right = found == [wanted]
+    report.add(right, say(en=f"the layers left unquantized (embeddings, norms) are {shown}"
+                             + ("" if right else f", not {wanted}"),
+                          ja=f"量子化しない層（埋め込み、正規化層）は {shown} です"
+                             + ("" if right else f"（{wanted} ではありません）")),
+               say(en=f"bitsandbytes quantizes only the Linear layers; the others keep the dtype from_pretrained loads "
+                      f"them in, which the exercise asks to be {wanted} on {where}",
+                   ja=f"bitsandbytes が量子化するのは Linear 層だけで、それ以外は from_pretrained で読み込んだ型の"
+                      f"ままです。演習では {where} で {wanted} にします"),
+               f"from_pretrained(path, quantization_config=..., dtype=torch.{wanted})")
 
 
 def _no_4bit_hint(model: Any) -> str:
@@ -178,10 +205,10 @@ def _config_type_hint(value: Any) -> str:
                    ja="これは from_pretrained に渡すキーワード引数の dict です。my_config はその中の設定オブジェクト、"
                       "つまり quantization_config の値です")
     if isinstance(value, dict) and {"load_in_8bit", "load_in_4bit"} & set(value):
-        return say(en="transformers 5 removed from_pretrained(..., load_in_8bit=True) and its dict of keywords; it "
+        return say(en="transformers 5 removed the load_in_8bit keyword of from_pretrained (and a dict of it); it "
                       "wants a config object, passed as quantization_config",
-                   ja="transformers 5 では from_pretrained(..., load_in_8bit=True) のようなキーワードは使えません。"
-                      "設定オブジェクトを quantization_config として渡します")
+                   ja="transformers 5 では from_pretrained の load_in_8bit のようなキーワードは使えません"
+                      "（その dict も）。設定オブジェクトを quantization_config として渡します")
     if isinstance(value, str) and value.lower() in ("8bit", "8-bit"):
         return say(en="'8bit' is load_model's shortcut; the exercise asks for the config object itself",
                    ja="'8bit' は load_model の省略形です。演習は設定オブジェクトそのものを求めています")

@@ -41,9 +41,9 @@ def check_left_padding(report: Report, my_tokenizer: Any) -> None:
 def _judge_pads_left(report: Report, tokenizer: Any) -> None:
     """Encode the counting batch with padding=True: the shorter row must start with pad ids and mask 0s."""
     hint = say(en='the pad ids and the 0s of the attention mask must come first, so that every row ends with its '
-                  'own last token: padding_side="left" and a pad token',
+                  'own last token: the tokenizer pads on the side its padding_side names, with its pad token',
                ja='パディングの ID と attention_mask の 0 を先頭に置いて、どの行も自分の最後のトークンで終わるように'
-                  'します。padding_side="left" にし、パディングトークンも設定します')
+                  'します。トークナイザーは padding_side が示す側に、パディングトークンでパディングします')
     try:
         batch = tokenizer(COUNTING_BATCH, padding=True)
     except Exception as error:

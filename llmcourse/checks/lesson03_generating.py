@@ -16,6 +16,8 @@ NEXT_TOKEN_PROMPTS = ["The capital of France is", "1, 2, 3, 4,", "A list of colo
 UNSURE_PROMPTS = ["My favourite food is", "Once upon a time, there was a"]  # no token above 0.15: sampling shows
 GREEDY_CODE = "int(model(input_ids).logits[0, -1].argmax())"
 NEW_TEXT_PROMPTS = ["1, 2, 3", "A list of colors: red, blue"]
+# batches the lesson does not show: other padded lengths (5 and 6 tokens, not 8), new texts that start with a space
+UNSEEN_NEW_TEXT = [["Water boils at one hundred degrees", "Two plus two is"], ["My favourite fruit is the", "Hello"]]
 SPECIAL_TOKEN = re.compile(r"<\|[^<>|]*\|>|</?s>|<unk>|<pad>")  # <|im_end|>, </s>, ... (lessons 03 and 06)
 NEW_IDS = 'output_ids[:, inputs["input_ids"].shape[1]:]'  # the new tokens of a left-padded batch
 
@@ -119,15 +121,26 @@ def check_new_text_only(report: Report, my_decode: Callable[[Any, Any], Any], mo
     >>> check_new_text_only(my_decode, model, tokenizer).passed                      # doctest: +SKIP
     True
     """
-    inputs, output_ids = _left_padded_run(model, tokenizer, NEW_TEXT_PROMPTS)
+    for number, batch in enumerate([NEW_TEXT_PROMPTS, *UNSEEN_NEW_TEXT]):
+        label = say(en="the lesson's batch", ja="レッスンのバッチ") if number == 0 else \
+            say(en=f"a batch the lesson does not show ({number})", ja=f"レッスンにないバッチ（{number}）")
+        if not _judge_new_text(report, my_decode, model, tokenizer, batch, label):
+            return
+
+
+def _judge_new_text(report: Report, my_decode: Callable[[Any, Any], Any], model: Any, tokenizer: Any,
+                    batch: list[str], label: str) -> bool:
+    """One batch: no prompt, no special tokens, the new text exactly; True when all held."""
+    inputs, output_ids = _left_padded_run(model, tokenizer, batch)
     expected = tokenizer.batch_decode(output_ids[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
     usage = say(en="it is called as my_decode(inputs, output_ids): inputs from the tokenizer, output_ids from generate",
                 ja="my_decode(inputs, output_ids) の形で呼ばれます。inputs はトークナイザーの出力、"
                    "output_ids は generate の出力です")
     ok, texts = call(report, "my_decode", my_decode, (inputs, output_ids.clone()), usage)
     if not ok or not is_text_list(report, texts, "my_decode(...)", len(expected), _texts_type_hint(texts)):
-        return
-    prompts = [prompt for prompt, text in zip(NEW_TEXT_PROMPTS, texts, strict=True) if prompt in text]
+        return False
+    start = len(report.lines)
+    prompts = [prompt for prompt, text in zip(batch, texts, strict=True) if prompt in text]
     specials = sorted({token for text in texts for token in SPECIAL_TOKEN.findall(text)}
                       | {token for token in tokenizer.all_special_tokens if token and any(token in t for t in texts)})
     report.add(not prompts, say(en=f"includes the prompt {prompts[0]!r}",
@@ -145,12 +158,14 @@ def check_new_text_only(report: Report, my_decode: Callable[[Any, Any], Any], mo
                "tokenizer.batch_decode(..., skip_special_tokens=True)")
     same = texts == expected
     # len(inputs["input_ids"]) and .shape[0] count the rows: the slice of a learner who took either for the length
-    rows = texts == tokenizer.batch_decode(output_ids[:, len(NEW_TEXT_PROMPTS):], skip_special_tokens=True)
-    report.add(same, say(en=f"matches the new text {expected!r}",
-                         ja=f"新しいテキスト {expected!r} と一致します") if same
-               else say(en=f"returned {texts!r}; the new text is {expected!r}",
-                        ja=f"{texts!r} を返しました。新しいテキストは {expected!r} です"),
-               _new_text_hint(texts, expected, prompts, rows), f"tokenizer.batch_decode({NEW_IDS}, skip_special_tokens=True)")
+    rows = texts == tokenizer.batch_decode(output_ids[:, len(batch):], skip_special_tokens=True)
+    report.add(same, say(en=f"{label}: matches the new text {expected!r}",
+                         ja=f"{label}：新しいテキスト {expected!r} と一致します") if same
+               else say(en=f"{label}: returned {texts!r}; the new text is {expected!r}",
+                        ja=f"{label}：{texts!r} を返しました。新しいテキストは {expected!r} です"),
+               _new_text_hint(texts, expected, prompts, rows, inputs["input_ids"].shape[1]),
+               f"tokenizer.batch_decode({NEW_IDS}, skip_special_tokens=True)")
+    return all(line.passed for line in report.lines[start:])
 
 
 def _left_padded_run(model: Any, tokenizer: Any, prompts: list[str]) -> tuple[Any, Any]:
@@ -166,19 +181,28 @@ def _left_padded_run(model: Any, tokenizer: Any, prompts: list[str]) -> tuple[An
     return inputs, output_ids
 
 
-def _new_text_hint(texts: list[str], expected: list[str], prompts: list[str], rows: bool) -> str:
-    """Sliced at the number of rows (``rows``), a row cut at its own unpadded length, cut short, or the recipe."""
+def _new_text_hint(texts: list[str], expected: list[str], prompts: list[str], rows: bool, padded: int) -> str:
+    """Sliced at the number of rows (``rows``), stripped, a row cut at its own unpadded length, cut short, or the recipe.
+
+    ``padded``: the batch's padded prompt length, where its new tokens start (quoted as measured).
+    """
     if rows:
         return say(en=f'the slice starts at {len(texts)}, the number of rows (len(inputs["input_ids"]) or .shape[0] '
-                      'count the rows): the new tokens start after the padded prompt, at inputs["input_ids"].shape[1]',
+                      f'count the rows): the new tokens start after the padded prompt, here at {padded}, the width of '
+                      'the input ids',
                    ja=f'スライスが {len(texts)}、つまり行数から始まっています（len(inputs["input_ids"]) や .shape[0] は'
-                      '行数です）。新しいトークンはパディング込みのプロンプトの後ろ、inputs["input_ids"].shape[1] から'
+                      f'行数です）。新しいトークンはパディング込みのプロンプトの後ろ、ここでは {padded}（入力 ID の幅）から'
                       '始まります')
+    if texts == [new.strip() for new in expected] and texts != expected:
+        return say(en="the texts were stripped: a new text starts or ends with whitespace of its own (a space, a "
+                      "newline), which is part of what the model wrote; return it as decoded",
+                   ja="テキストを strip しています。新しいテキストの先頭や末尾の空白（スペースや改行）もモデルが"
+                      "書いたものです。デコードしたままを返します")
     if not prompts and any(text != new and text.endswith(new) for text, new in zip(texts, expected, strict=True)):
-        return say(en='with left padding the new tokens of every row start at the same index, the padded length '
-                      'inputs["input_ids"].shape[1] (not each row\'s attention_mask sum)',
-                   ja='左パディングでは、どの行も新しいトークンは同じ位置、つまりパディング込みの長さ '
-                      'inputs["input_ids"].shape[1] から始まります（行ごとの attention_mask の合計ではありません）')
+        return say(en=f"with left padding the new tokens of every row start at the same index, the padded length "
+                      f"(here {padded}, the width of the input ids), not each row's attention_mask sum",
+                   ja=f"左パディングでは、どの行も新しいトークンは同じ位置、つまりパディング込みの長さ"
+                      f"（ここでは {padded}、入力 ID の幅）から始まります。行ごとの attention_mask の合計ではありません")
     if not prompts and all(new.startswith(text) for text, new in zip(texts, expected, strict=True)):
         return say(en="the new text is cut short: it starts after the padded prompt and runs to the end of the row",
                    ja="新しいテキストが途中で切れています。パディング込みのプロンプトの後ろから行の最後までです")

@@ -34,13 +34,14 @@ def check_max_new_tokens(report: Report, my_kwargs: Any, n: int = 40) -> None:
                           ja="generate のキーワード引数の dict にします（dict(name=value, ...) の形）"),
                       f"my_kwargs = dict(max_new_tokens={n}, min_new_tokens={n})"):
         return
+    my_kwargs = _length_settings(my_kwargs)
     value, long = my_kwargs.get("max_new_tokens"), "max_length" in my_kwargs
     right = _is_count(value, n)
     report.add(right, say(en=f"max_new_tokens is {value!r}" + ("" if right else f", not {n}"),
                           ja=f"max_new_tokens は {value!r} です" + ("" if right else f"（{n} ではありません）"))
                if "max_new_tokens" in my_kwargs else
                say(en="does not set max_new_tokens", ja="max_new_tokens を指定していません"),
-               _length_hint(my_kwargs, n))
+               _length_hint(my_kwargs, n), f"my_kwargs = dict(max_new_tokens={n}, min_new_tokens={n})")
     least = my_kwargs.get("min_new_tokens")
     floor = _is_count(least, n)
     if "min_new_tokens" not in my_kwargs:
@@ -51,13 +52,26 @@ def check_max_new_tokens(report: Report, my_kwargs: Any, n: int = 40) -> None:
     else:
         said = say(en=f"min_new_tokens is {least!r}, not {n}",
                    ja=f"min_new_tokens は {least!r} です（{n} ではありません）")
-    report.add(floor, said, _floor_hint(my_kwargs, n))
+    report.add(floor, said, _floor_hint(my_kwargs, n), f"my_kwargs = dict(max_new_tokens={n}, min_new_tokens={n})")
     report.add(not long, say(en="sets max_length too" if long else "leaves max_length out",
                              ja="max_length も指定しています" if long else "max_length は指定していません"),
                say(en="max_length counts the prompt tokens too: remove it and let max_new_tokens say how many "
                       "tokens to add",
                    ja="max_length はプロンプトのトークンも数えます。削除して、追加する数は "
-                      "max_new_tokens で指定します"))
+                      "max_new_tokens で指定します"), f"my_kwargs = dict(max_new_tokens={n}, min_new_tokens={n})")
+
+
+def _length_settings(kwargs: dict) -> dict:
+    """What the dict asks of generate: its keywords over those a ``generation_config`` inside it sets; None sets nothing.
+
+    >>> from transformers import GenerationConfig
+    >>> _length_settings({"generation_config": GenerationConfig(max_new_tokens=40), "max_length": None})
+    {'max_new_tokens': 40}
+    """
+    config = kwargs.get("generation_config")
+    merged = dict(config.to_diff_dict()) if hasattr(config, "to_diff_dict") else {}
+    merged.update({key: value for key, value in kwargs.items() if key != "generation_config"})
+    return {key: value for key, value in merged.items() if value is not None and key != "transformers_version"}
 
 
 def _is_count(value: Any, n: int) -> bool:
@@ -75,46 +89,44 @@ def _is_whole(value: Any) -> bool:
 
 
 def _floor_hint(kwargs: dict, n: int) -> str:
-    """max_new_tokens alone is a ceiling; min_length counts the prompt; a floor other than n."""
+    """max_new_tokens alone is a ceiling; min_length counts the prompt; a floor other than n (the idea, not the line)."""
     if "min_length" in kwargs and "min_new_tokens" not in kwargs:
-        return say(en=f"min_length counts the prompt tokens too: use min_new_tokens={n}",
-                   ja=f"min_length はプロンプトのトークンも数えます：min_new_tokens={n} を使います")
+        return say(en="min_length counts the prompt tokens too: the floor on new tokens alone is min_new_tokens",
+                   ja="min_length はプロンプトのトークンも数えます。新しいトークンだけの下限は min_new_tokens です")
     least = kwargs.get("min_new_tokens")
     if _is_whole(least):  # but not n
-        return say(en=f"min_new_tokens={least} is the floor: for exactly {n} tokens floor and ceiling are both {n}, "
-                      f"min_new_tokens={n}",
-                   ja=f"min_new_tokens={least} は下限です。ちょうど {n} 個にするには下限も上限も {n}、つまり "
-                      f"min_new_tokens={n} とします")
+        return say(en=f"min_new_tokens={least} is the floor: for exactly {n} tokens the floor and the ceiling are the "
+                      "same number",
+                   ja=f"min_new_tokens={least} は下限です。ちょうど {n} 個にするには、下限と上限を同じ数にします")
     if "min_new_tokens" in kwargs:
-        return say(en=f"{least!r} is {type(least).__name__}: generate wants a whole number, min_new_tokens={n}",
-                   ja=f"{least!r} は {type(least).__name__} 型です。generate には整数を渡します：min_new_tokens={n}")
-    return say(en=f"max_new_tokens is only a ceiling: generate stops earlier when the model writes its end-of-text "
-                  f"token (lesson 03 stopped after 8 of 30). Add min_new_tokens={n}, which blocks that token until "
-                  f"{n} tokens are out",
-               ja=f"max_new_tokens は上限にすぎません：モデルが終了トークンを出すと generate はそこで止まります"
-                  f"（レッスン 03 では 30 個中 8 個で止まりました）。min_new_tokens={n} を加えると、{n} 個に"
-                  f"なるまでそのトークンが出なくなります")
+        return say(en=f"{least!r} is {type(least).__name__}: generate wants a whole number of tokens for the floor",
+                   ja=f"{least!r} は {type(least).__name__} 型です。generate には下限のトークン数を整数で渡します")
+    return say(en="max_new_tokens is only a ceiling: generate stops earlier when the model writes its end-of-text "
+                  "token (as in lesson 03's run). min_new_tokens sets a floor: it blocks that token until that many "
+                  "new tokens are out",
+               ja="max_new_tokens は上限にすぎません：モデルが終了トークンを出すと generate はそこで止まります"
+                  "（レッスン 03 の実行のように）。min_new_tokens は下限を決めます：その数の新しいトークンが出るまで、"
+                  "終了トークンが出なくなります")
 
 
 def _length_hint(kwargs: dict, n: int) -> str:
-    """max_length instead, no length at all, or a wrong number."""
+    """max_length instead, no length at all, or a wrong number (the idea, not the line)."""
     if "max_new_tokens" not in kwargs and "max_length" in kwargs:
         return say(en=f"max_length={kwargs['max_length']!r} counts the prompt's tokens too, so how many new tokens it "
-                      f"allows depends on the prompt: use max_new_tokens={n}",
+                      "allows depends on the prompt: count only the new tokens, with max_new_tokens",
                    ja=f"max_length={kwargs['max_length']!r} はプロンプトのトークンも数えるので、新しいトークンが何個に"
-                      f"なるかはプロンプトによります：max_new_tokens={n} を使います")
+                      "なるかはプロンプトによります。新しいトークンだけを max_new_tokens で数えます")
     if "max_new_tokens" not in kwargs:
-        return say(en=f"with no length, generate stops after 20 new tokens (and warns): add max_new_tokens={n}",
-                   ja="長さを指定しないと generate は 20 トークンで止まり、警告も出ます："
-                      f"max_new_tokens={n} を加えます")
+        return say(en="with no length, generate stops after 20 new tokens (and warns): say how many new tokens "
+                      "with max_new_tokens",
+                   ja="長さを指定しないと generate は 20 トークンで止まり、警告も出ます。新しいトークンの数を "
+                      "max_new_tokens で指定します")
     value = kwargs["max_new_tokens"]
     if _is_whole(value):  # but not n
-        return say(en=f"max_new_tokens={value} lets generate add up to {value} new tokens: the exercise asks for {n}, "
-                      f"so max_new_tokens={n}",
-                   ja=f"max_new_tokens={value} では新しいトークンが最大 {value} 個になります。演習は {n} 個なので "
-                      f"max_new_tokens={n} とします")
-    return say(en=f"{value!r} is {type(value).__name__}: generate wants a whole number, max_new_tokens={n}",
-               ja=f"{value!r} は {type(value).__name__} 型です。generate には整数を渡します：max_new_tokens={n}")
+        return say(en=f"max_new_tokens={value} lets generate add up to {value} new tokens: the exercise asks for {n}",
+                   ja=f"max_new_tokens={value} では新しいトークンが最大 {value} 個になります。演習は {n} 個です")
+    return say(en=f"{value!r} is {type(value).__name__}: generate wants a whole number of new tokens",
+               ja=f"{value!r} は {type(value).__name__} 型です。generate には新しいトークンの数を整数で渡します")
 
 
 @exercise_check(en="Reproducible sampling", ja="再現できるサンプリング", answer=is_function)

@@ -98,6 +98,11 @@ def _top_p_hint(logits: Any, kept: Any, kept_expected: Any) -> tuple[str, str]:
 def _top_p_idea(logits: Any, kept: Any, kept_expected: Any) -> str:
     """What went wrong, in words."""
     probs = logits.softmax(-1)  # (batch, vocab)
+    if len(kept) > 1 and bool((kept == kept[:1]).all()) and not bool((kept_expected == kept_expected[:1]).all()):
+        return say(en=f"all {len(kept)} rows keep the same tokens, though their logits differ: filter each row by its "
+                      "own probabilities (softmax, sort and cumulative sum along the last dimension, dim=-1)",
+                   ja=f"{len(kept)} 行すべてが同じトークンを残していますが、ロジットは行ごとに違います。各行をその行の"
+                      "確率で絞り込みます（softmax、並べ替え、累積和は最後の次元 dim=-1 に沿って）")
     crossing = probs.masked_fill(~kept_expected, 2.0).argmin(-1)  # the least likely kept token is the one crossing p
     missing = [set((kept_expected[row] & ~kept[row]).nonzero().flatten().tolist()) for row in range(len(logits))]
     if all(row_missing <= {int(crossing[row])} for row, row_missing in enumerate(missing)) \

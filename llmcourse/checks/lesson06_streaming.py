@@ -77,6 +77,9 @@ def _joined_hint(joined: str, full_text: str) -> tuple[str, str]:
             "generate(**inputs, do_sample=False, max_new_tokens=8, streamer=streamer)")
 
 
+RATE_SECONDS = (3.0, 0.8)  # no usual mistake (one row, padding, seconds per token, no division) gives another's rate
+
+
 @exercise_check(en="Tokens per second", ja="1 秒あたりのトークン数", answer=is_function)
 def check_tokens_per_second(report: Report, my_rate_fn: Callable[[Any, float], Any]) -> None:
     """Lesson 06: ``my_rate_fn(result, seconds)`` counts only really generated tokens, per second.
@@ -90,7 +93,7 @@ def check_tokens_per_second(report: Report, my_rate_fn: Callable[[Any, float], A
     count = int(result.token_mask.sum())
     usage = say(en="it is called as my_rate_fn(result, seconds) with a GenerationResult and a float",
                 ja="my_rate_fn(result, seconds) の形で呼ばれます。result は GenerationResult、seconds は float です")
-    for seconds in (3.0, 0.5):
+    for seconds in RATE_SECONDS:
         ok, rate = call(report, "my_rate_fn", my_rate_fn, (result, seconds), usage)
         if not ok:
             return

@@ -88,11 +88,16 @@ def _logprobs_hint(out: Any, logits: Any, input_ids: Any, prompt_length: int, ex
     import torch
 
     recipe = say(en="log_softmax over the vocabulary, then gather the token ids: the logits at position t score the "
-                    "token at t + 1, so take logits[:, prompt_length - 1:-1] and input_ids[:, prompt_length:]",
+                    "token at t + 1, so the tokens from prompt_length on are scored by the logits one position "
+                    "earlier, up to the last position but one",
                  ja="語彙方向に log_softmax をとり、トークン ID で gather します。位置 t のロジットは t + 1 の"
-                    "トークンを評価するので、logits[:, prompt_length - 1:-1] と input_ids[:, prompt_length:] を使います")
+                    "トークンを評価するので、prompt_length 以降のトークンは 1 つ前の位置のロジット（最後から 2 番目の"
+                    "位置まで）で評価されます")
     if not isinstance(out, torch.Tensor):
         return recipe
+    if out.ndim == expected.ndim and 0 < out.shape[0] < expected.shape[0]:
+        return say(en=f"returned {out.shape[0]} row(s) of a batch of {expected.shape[0]}: score every row",
+                   ja=f"{expected.shape[0]} 行のバッチに対して {out.shape[0]} 行を返しました。すべての行を評価します")
     for value, hint in _logprobs_mistakes(logits, input_ids, prompt_length, expected):
         if _close(out, value):
             return hint
@@ -120,14 +125,15 @@ def _logprobs_mistakes(logits: Any, input_ids: Any, prompt_length: int, expected
         (-expected, say(en="return the log-probabilities themselves (at most 0), not their negatives (the surprisal)",
                         ja="対数確率そのもの（0 以下）を返します。符号を反転した値（サプライザル）ではありません")),
         (torch.log_softmax(logits[:, prompt_length:], -1).gather(-1, new_ids).squeeze(-1),
-         say(en="one position late: the logits at position t score the token at t + 1, so read "
-                "logits[:, prompt_length - 1:-1]",
-             ja="位置が 1 つずれています。位置 t のロジットは t + 1 のトークンを評価するので、"
-                "logits[:, prompt_length - 1:-1] を読みます")),
+         say(en="one position late: the logits at position t score the token at t + 1, so the token at "
+                "prompt_length is scored by the logits at prompt_length - 1",
+             ja="位置が 1 つずれています。位置 t のロジットは t + 1 のトークンを評価するので、prompt_length の"
+                "トークンを評価するのは prompt_length - 1 の位置のロジットです")),
         (torch.log_softmax(scoring, -1).gather(-1, input_ids[:, prompt_length - 1:-1, None]).squeeze(-1),
-         say(en="each position scores the NEXT token: gather input_ids[:, prompt_length:], one ahead of the logits",
-             ja="各位置が評価するのは次のトークンです。ロジットより 1 つ先の input_ids[:, prompt_length:] で gather "
-                "します")),
+         say(en="each position scores the NEXT token: gather the ids one position ahead of the logits, the tokens "
+                "from prompt_length on",
+             ja="各位置が評価するのは次のトークンです。ロジットより 1 つ先の ID、つまり prompt_length 以降の"
+                "トークンで gather します")),
         (torch.log_softmax(scoring, 1).gather(-1, new_ids).squeeze(-1),
          say(en="normalize over the vocabulary, the last dimension (dim=-1), not over the positions",
              ja="位置の方向ではなく、語彙の方向（最後の次元、dim=-1）に正規化します")),
@@ -151,8 +157,10 @@ def check_digits_processor(report: Report, my_processor: Any, model: Any, tokeni
     if isinstance(my_processor, type):
         report.add(False, say(en=f"my_processor is the class {my_processor.__name__}, not a processor",
                               ja=f"my_processor はクラス {my_processor.__name__} で、プロセッサーではありません"),
-                   say(en=f"make one from the class: my_processor = {my_processor.__name__}(tokenizer)",
-                       ja=f"クラスから作ります：my_processor = {my_processor.__name__}(tokenizer)"))
+                   say(en=f"make one from the class: call {my_processor.__name__} with the tokenizer, as its __init__ "
+                          "asks",
+                       ja=f"クラスから作ります：__init__ が求めるとおり、{my_processor.__name__} をトークナイザーを"
+                          "渡して呼び出します"))
         return
     allowed = _allowed_ids(tokenizer)
     generator = torch.Generator().manual_seed(0)
@@ -190,12 +198,14 @@ def check_digits_processor(report: Report, my_processor: Any, model: Any, tokeni
                say(en=f"keeps {int(kept.sum())} tokens; the format allows {len(allowed)}",
                    ja=f"{int(kept.sum())} 個のトークンを残しています。この形式で許されるのは {len(allowed)} 個です"),
                _kept_hint(kept, expected, tokenizer))
-    unchanged = bool(torch.equal(out[0][kept], scores[0][kept]) and not out.isnan().any())
+    unchanged = bool(torch.equal(out[:, kept], scores[:, kept]) and not out.isnan().any())  # every row's scores
     report.add(unchanged, say(en="kept tokens keep their scores, the others are -inf",
                               ja="残したトークンのスコアはそのままで、それ以外は -inf です") if unchanged else
                say(en="the kept tokens' scores changed", ja="残したトークンのスコアが変わっています"),
-               say(en='only set the other tokens to float("-inf"): scores.masked_fill(~allowed, float("-inf"))',
-                   ja='ほかのトークンを float("-inf") にするだけにします：scores.masked_fill(~allowed, float("-inf"))'))
+               say(en='only set the other tokens to float("-inf"); the kept tokens keep the scores they came with, '
+                      'in every row',
+                   ja='ほかのトークンを float("-inf") にするだけにします。残すトークンは、どの行でも受け取ったスコアの'
+                      'ままにします'), 'return scores.masked_fill(~self.allowed, float("-inf"))')
     if same and unchanged:
         _generate_with(report, my_processor, model, tokenizer)
 

@@ -251,6 +251,7 @@ def _speculative_hint(accept: Any, residual: Any, p: Any, q: Any) -> tuple[str, 
 SPEEDUP_CASES = [(3, 2, 0.25, 1.2), (5, 4, 1.0, 1.5), (2, 4, 0.1, 1.2), (9, 8, 0.05, 2.0), (5, 4, 1.2, 1.8),
                  (1, 4, 0.1, 1.2)]
 CLOSE = 5e-3  # relative: an answer rounded to 3 significant digits still passes
+ROUNDED = 0.005 + 1e-9  # absolute: an answer rounded to 2 decimal places, round(x, 2), still passes
 
 
 def reference_speedup(n: float, k: int, c: float, v: float) -> float:
@@ -281,7 +282,7 @@ def check_speedup(report: Report, my_speedup: Callable[..., Any]) -> None:
             report.add(False, say(en=f"{case}: returned {describe(out)}, not a number",
                                   ja=f"{case}：返したのは {describe(out)} で、数ではありません"), *_not_a_number_hint(out))
             return
-        right = abs(number - expected) <= CLOSE * expected
+        right = abs(number - expected) <= max(CLOSE * expected, ROUNDED)
         report.add(right, say(en=f"{case}: {expected:.4g}x", ja=f"{case}：{expected:.4g} 倍") if right else
                    say(en=f"{case}: returned {number:.4g}, expected {expected:.4g}",
                        ja=f"{case}：返したのは {number:.4g}、正しくは {expected:.4g}"),
@@ -319,6 +320,13 @@ def _not_a_number_hint(out: Any) -> tuple[str, str]:
 def _speedup_hint(got: float, n: float, k: int, c: float, v: float) -> tuple[str, str]:
     """(idea, code) naming the slip the returned number matches, measured against its variants."""
     code = "return n / (k * c + v)"
+    expected = reference_speedup(n, k, c, v)
+    for places in (0, 1):
+        if got == round(expected, places):
+            return say(en=f"{got:g} is {expected:.4g} rounded to {places} decimal place{'s' if places != 1 else ''}: "
+                          "return the number itself (round only where you print it)",
+                       ja=f"{got:g} は {expected:.4g} を小数点以下 {places} 桁に丸めた値です。数そのものを返します"
+                          "（丸めるのは表示するときだけにします）"), code
     slips = {(k + 1) / (k * c + v): say(en="count the tokens the pass really yielded (n): a rejected guess is not a "
                                            "token, so it may be fewer than k + 1",
                                         ja="パスが実際に生んだトークン数（n）を数えます。却下された推測はトークンに"

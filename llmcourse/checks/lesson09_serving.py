@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..i18n import say
-from .base import Report, call, exercise_check, is_function
+from .base import Report, call, changed, exercise_check, is_function
+from .inputs import snapshot
 from .values import error_text, show
 
 
@@ -20,15 +21,33 @@ def _event(delta: dict[str, Any], finish_reason: str | None = None, **extra: Any
 
 
 PIECES = ["The", " sky", " is", " blue", "."]
-# transformers serve: a role chunk, one chunk per piece, a last chunk with finish_reason and usage; no [DONE]
-PLAIN_STREAM = [line for event in ([_event({"role": "assistant"})] + [_event({"content": p}) for p in PIECES]
-                                   + [_event({}, "stop", usage={"completion_tokens": 5})]) for line in (event, "\n")]
-# vLLM and the OpenAI API: the role chunk carries "content": "", a chunk may carry "content": null; then [DONE]
-DONE_STREAM = ([_event({"role": "assistant", "content": ""}), "\n"]
-               + [line for p in PIECES for line in (_event({"content": p}), "\n")]
-               + [_event({"content": None}, "length"), "\n", "data: [DONE]\n", "\n"])
-# a server that keeps the connection alive with comment lines while the model thinks
-PING_STREAM = [": ping\n", "\n"] + DONE_STREAM[:6] + [": ping\n", "\n"] + DONE_STREAM[6:]
+# each stream carries other pieces, so that no list typed in passes them all (issue 26, rule 1)
+STREAM_PIECES = {"transformers serve": PIECES, "vLLM": ["Paris", " is", " the", " capital", "."],
+                 "keep-alive": ["2", " +", " 2", " =", " 4"]}
+
+
+def _plain(pieces: list[str]) -> list[str]:
+    """transformers serve: a role chunk, one chunk per piece, a last chunk with finish_reason and usage; no [DONE]."""
+    events = ([_event({"role": "assistant"})] + [_event({"content": p}) for p in pieces]
+              + [_event({}, "stop", usage={"completion_tokens": len(pieces)})])
+    return [line for event in events for line in (event, "\n")]
+
+
+def _done(pieces: list[str]) -> list[str]:
+    """vLLM and the OpenAI API: the role chunk carries "content": "", a chunk may carry "content": null; [DONE]."""
+    return ([_event({"role": "assistant", "content": ""}), "\n"]
+            + [line for p in pieces for line in (_event({"content": p}), "\n")]
+            + [_event({"content": None}, "length"), "\n", "data: [DONE]\n", "\n"])
+
+
+def _ping(pieces: list[str]) -> list[str]:
+    """A server that keeps the connection alive with comment lines while the model thinks."""
+    done = _done(pieces)
+    return [": ping\n", "\n"] + done[:6] + [": ping\n", "\n"] + done[6:]
+
+
+PLAIN_STREAM, DONE_STREAM, PING_STREAM = (_plain(STREAM_PIECES["transformers serve"]), _done(STREAM_PIECES["vLLM"]),
+                                          _ping(STREAM_PIECES["keep-alive"]))
 STREAMS = {"transformers serve": PLAIN_STREAM, "vLLM": DONE_STREAM, "keep-alive": PING_STREAM}
 
 
@@ -48,20 +67,25 @@ def check_sse_reader(report: Report, my_read_stream: Callable[[list[str]], Any])
     usage = say(en="it is called as my_read_stream(lines) with a list of str lines, each ending in a newline",
                 ja="my_read_stream(lines) の形で呼ばれます。lines は改行で終わる str の行のリストです")
     for name, lines in STREAMS.items():
+        given = (list(lines),)
+        kept = snapshot(given)
         try:
-            pieces = my_read_stream(list(lines))
+            pieces = my_read_stream(*given)
             pieces = list(pieces) if not isinstance(pieces, (str, bytes)) and hasattr(pieces, "__iter__") else pieces
         except Exception as error:
             report.add(False, say(en=f"on a {name} stream, my_read_stream raised {error_text(error)}",
                                   ja=f"{name} のストリームで my_read_stream がエラーになりました：{error_text(error)}"),
                        _error_hint(error, name) or usage)
             return
-        right = pieces == PIECES or (isinstance(pieces, list) and all(isinstance(p, str) for p in pieces)
-                                     and "".join(pieces) == "".join(PIECES))
-        report.add(right, say(en=f"a {name} stream gives the pieces {PIECES}",
-                              ja=f"{name} のストリームから {PIECES} が得られます") if right else
-                   say(en=f"a {name} stream gives {show(pieces)}, not the pieces {PIECES}",
-                       ja=f"{name} のストリームから {show(pieces)} が得られ、{PIECES} ではありません"),
+        if changed(report, "my_read_stream", my_read_stream, given, kept):
+            return
+        expected = STREAM_PIECES[name]
+        right = pieces == expected or (isinstance(pieces, list) and all(isinstance(p, str) for p in pieces)
+                                       and "".join(pieces) == "".join(expected))
+        report.add(right, say(en=f"a {name} stream gives the pieces {expected}",
+                              ja=f"{name} のストリームから {expected} が得られます") if right else
+                   say(en=f"a {name} stream gives {show(pieces)}, not the pieces {expected}",
+                       ja=f"{name} のストリームから {show(pieces)} が得られ、{expected} ではありません"),
                    _pieces_hint(pieces))
         if not right:
             return
@@ -107,10 +131,10 @@ def _pieces_hint(pieces: Any) -> str:
         return say(en="return a list of str: the content of each chunk's delta",
                    ja="str のリストを返します：各チャンクの delta の content です")
     if any(piece is None or piece == "" for piece in pieces):
-        return say(en="leave out chunks without text (the role chunk, the finish_reason chunk): "
-                      'if content: pieces.append(content)',
-                   ja="テキストのないチャンク（role や finish_reason のチャンク）は除きます："
-                      "if content: pieces.append(content)")
+        return say(en="leave out chunks without text (the role chunk, the finish_reason chunk): keep a piece only "
+                      "when its content is a non-empty string",
+                   ja="テキストのないチャンク（role や finish_reason のチャンク）は除きます。content が空でない"
+                      "文字列のときだけ残します")
     if any(piece in ("assistant", "stop", "length") for piece in pieces):
         return say(en='keep only choices[0]["delta"]["content"], not the role or the finish_reason',
                    ja='choices[0]["delta"]["content"] だけを残し、role や finish_reason は入れません')
@@ -160,7 +184,7 @@ def check_request_fields(report: Report, my_request_fields: Callable[[dict], Any
         if not ok:
             return
         right = isinstance(fields, dict) and _same_fields(fields, expected, settings.get("do_sample", False))
-        report.add(right, say(en=f"{settings} -> {expected}", ja=f"{settings} → {expected}") if right else
+        report.add(right, say(en=f"{settings} -> {fields}", ja=f"{settings} → {fields}") if right else
                    say(en=f"{settings} -> {show(fields) if not isinstance(fields, dict) else fields}; expected "
                           f"{expected}",
                        ja=f"{settings} → {show(fields) if not isinstance(fields, dict) else fields}。正しくは "
@@ -176,7 +200,7 @@ def _same_fields(fields: dict, expected: dict, sampling: bool) -> bool:
     ...              {"max_tokens": 20, "temperature": 0}, sampling=False)
     True
     """
-    fields = dict(fields)
+    fields = _renamed(fields)
     if "top_k" not in expected and fields.get("top_k") in TOP_K_OFF:
         fields.pop("top_k", None)
     if "top_p" not in expected and fields.get("top_p", 1.0) == 1.0:
@@ -191,17 +215,35 @@ def _same_fields(fields: dict, expected: dict, sampling: bool) -> bool:
                                          and math.isclose(fields[name], value)) for name, value in expected.items())
 
 
+def _renamed(fields: dict) -> dict:
+    """The fields with OpenAI's newer name for the length, max_completion_tokens, read as max_tokens.
+
+    >>> _renamed({"max_completion_tokens": 20})
+    {'max_tokens': 20}
+    """
+    fields = dict(fields)
+    if "max_completion_tokens" in fields and "max_tokens" not in fields:
+        fields["max_tokens"] = fields.pop("max_completion_tokens")
+    return fields
+
+
 def _fields_hint(fields: Any, settings: dict, expected: dict) -> str:
     """The first thing a typical answer gets wrong, in the order the lesson teaches them."""
     if not isinstance(fields, dict):
         return say(en='return a dict of request fields, e.g. {"max_tokens": 32, "temperature": 0}',
                    ja='リクエストのフィールドの dict を返します。例：{"max_tokens": 32, "temperature": 0}')
+    fields = _renamed(fields)
     leftovers = [name for name in ("max_new_tokens", "do_sample", "stop_strings") if name in fields]
     if leftovers:
         return say(en=f"servers have no {leftovers[0]}: max_new_tokens is max_tokens, stop_strings is stop, and "
                       "greedy is temperature=0 (there is no do_sample)",
                    ja=f"サーバーに {leftovers[0]} はありません。max_new_tokens は max_tokens、stop_strings は stop、"
                       "貪欲デコーディングは temperature=0 です（do_sample はありません）")
+    if fields.get("max_tokens") != expected["max_tokens"] and "max_new_tokens" in settings:
+        return say(en=f"max_new_tokens={settings['max_new_tokens']} asks for that many new tokens; a request asks "
+                      "with max_tokens (or max_completion_tokens)",
+                   ja=f"max_new_tokens={settings['max_new_tokens']} は新しいトークンの数です。リクエストでは max_tokens"
+                      "（または max_completion_tokens）で指定します")
     if fields.get("max_tokens") != expected["max_tokens"]:
         return say(en="generate makes 20 new tokens when max_new_tokens is not given; a server's own default "
                       "differs (1024 on transformers serve, the rest of the context on vLLM): send max_tokens=20",

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 from ..i18n import say
 from ..quiet import quiet
-from .base import Report, exercise_check, is_function
+from .base import Report, changed, exercise_check, is_function
+from .inputs import snapshot
 from .values import error_text, show
 
 PLAIN = "A list of colors: red, blue"
@@ -78,12 +79,17 @@ def check_greedy_loop(report: Report, my_greedy_loop: Callable[..., Any], model:
     recorder, mistakes = RecordingModel(model), []
     for case in _cases(model, tokenizer):
         recorder.calls.clear()
-        got, error = _run(my_greedy_loop, recorder, case, tokenizer.eos_token_id)
+        args = (recorder, case.input_ids.clone(), case.attention_mask.clone(), case.max_new_tokens,
+                tokenizer.eos_token_id)
+        kept = snapshot(args)
+        got, error = _run(my_greedy_loop, args, case)
         mistake = _call_mistake(recorder.calls, int((case.attention_mask == 0).sum()))
         mistakes.append(mistake)
         if error is not None:
             report.add(False, say(en=f"{case.name}: my_greedy_loop raised {error}",
                                   ja=f"{case.name}：my_greedy_loop でエラーが出ました：{error}"), mistake or USAGE)
+            return
+        if changed(report, "my_greedy_loop", my_greedy_loop, args, kept):
             return
         same = got is not None and got.shape == case.expected.shape and bool((got == case.expected).all())
         new = case.expected.shape[1] - case.input_ids.shape[1]
@@ -131,15 +137,13 @@ def _cases(model: Any, tokenizer: Any) -> list[Case]:
     return cases
 
 
-def _run(my_greedy_loop: Callable[..., Any], recorder: RecordingModel, case: Case,
-         eos_token_id: int) -> tuple[Any, str | None]:
+def _run(my_greedy_loop: Callable[..., Any], args: tuple, case: Case) -> tuple[Any, str | None]:
     """The learner's ids as a (1, length) tensor on the CPU side of the comparison, or the error it raised."""
     import torch
 
     try:
         with torch.no_grad(), quiet():
-            got = my_greedy_loop(recorder, case.input_ids.clone(), case.attention_mask.clone(), case.max_new_tokens,
-                                 eos_token_id)
+            got = my_greedy_loop(*args)
     except Exception as error:
         return None, error_text(error)
     if isinstance(got, (list, tuple)) and got and isinstance(got[0], int):
@@ -161,9 +165,9 @@ def _call_mistake(calls: list[Call], padding: int = 0) -> str:
     later = calls[1:]
     if any(call.cached and call.new_tokens > 1 for call in later):
         return say(en="with the cache, feed only the new token: the cache already holds the keys and values of "
-                      "the others (input_ids=next_id, not the whole sequence)",
+                      "the others (the new token only, not the whole sequence)",
                    ja="キャッシュを使うときは新しいトークンだけを入力します。ほかのトークンのキーと値はキャッシュに"
-                      "入っています（シーケンス全体ではなく input_ids=next_id）")
+                      "入っています（シーケンス全体ではなく新しいトークンだけ）")
     if any(call.mask is None for call in calls):
         return say(en="pass attention_mask=... to every call: with padding (the third prompt) the mask is what tells "
                       "the model to skip the pad tokens; append a 1 to it per new token",
@@ -177,10 +181,10 @@ def _call_mistake(calls: list[Call], padding: int = 0) -> str:
                       f"{lost.zeros} 個しか 0 のないマスクを受け取ったパスがありました。渡されたマスクから始め、"
                       "後ろに足していくだけにします")
     if any(call.mask != call.cached + call.new_tokens for call in calls):
-        return say(en="the mask must cover the cached tokens and the new one: append a 1 after each step, "
-                      "torch.cat([attention_mask, torch.ones_like(next_id)], dim=-1)",
-                   ja="マスクはキャッシュ済みのトークンと新しいトークンの両方を覆う必要があります。各ステップの後に "
-                      "1 を足します：torch.cat([attention_mask, torch.ones_like(next_id)], dim=-1)")
+        return say(en="the mask must cover the cached tokens and the new one: after each step, append a 1 for the "
+                      "new token, so that the mask is as long as the ids so far",
+                   ja="マスクはキャッシュ済みのトークンと新しいトークンの両方を覆う必要があります。各ステップの後に"
+                      "新しいトークンの分の 1 を足し、マスクをそれまでの ID と同じ長さにします")
     if later and all(call.cached == 0 for call in later):
         return say(en="use the cache: pass cache=out.cache back in and feed only the new token, instead of the "
                       "whole sequence each time",
@@ -205,8 +209,8 @@ def _result_hint(got: Any, case: Case, eos_token_id: int) -> str:
     ends_with_eos = int(expected[0, -1]) == eos_token_id and expected.shape[1] - prompt < case.max_new_tokens
     if got.shape[1] > expected.shape[1] and torch.equal(got[:, :expected.shape[1]], expected):
         if ends_with_eos:
-            return say(en="stop after the EOS token: if next_id.item() == eos_token_id: break (after appending it)",
-                       ja="EOS トークンで止めます：if next_id.item() == eos_token_id: break（追加した後で）")
+            return say(en="stop after the EOS token: once the token just appended is eos_token_id, leave the loop",
+                       ja="EOS トークンで止めます。追加したトークンが eos_token_id なら、ループを抜けます")
         return say(en=f"one token too many: make exactly max_new_tokens = {case.max_new_tokens} new tokens, "
                       "for _ in range(max_new_tokens) (count new tokens, not the prompt length)",
                    ja=f"トークンが多すぎます。新しいトークンをちょうど max_new_tokens = {case.max_new_tokens} 個"
@@ -223,8 +227,8 @@ def _result_hint(got: Any, case: Case, eos_token_id: int) -> str:
     if got.shape[1] >= prompt and not torch.equal(got[:, :prompt], case.input_ids):
         return say(en="the returned ids do not start with the prompt: return input_ids with the new tokens appended",
                    ja="返した ID がプロンプトで始まっていません。input_ids に新しいトークンを足したものを返します")
-    return say(en="at each step take the argmax of the logits at the last position, out.logits[:, -1, :]",
-               ja="各ステップで最後の位置のロジット out.logits[:, -1, :] の argmax をとります")
+    return say(en="at each step take the argmax, over the vocabulary, of the logits at the last position only",
+               ja="各ステップで、最後の位置のロジットだけについて、語彙方向の argmax をとります")
 
 
 def _text(ids: Any, tokenizer: Any, case: Case) -> str:
