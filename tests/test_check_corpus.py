@@ -226,23 +226,94 @@ def top_p_scattered(logits, p):
 # ---------------------------------------------------------------- 06: chunks and tokens per second
 
 
-def streamed(k, **streamer_settings):
+def chunks_check(k, answer):
+    """Lesson 06's streaming check as the lesson calls it: the learner's function, the model, the tokenizer."""
+    return C.check_streamed_chunks(answer, k.model, k.tokenizer)
+
+
+def streamer_fn(k, *, skip_prompt=True, skip_special_tokens=True, new_tokens=8, do_sample=False, chat=False,
+                shape=list):
+    """A my_stream_chunks(prompt) as a learner writes it (a TextIteratorStreamer, generate in a Thread); the knobs
+    make the mistakes. ``shape(chunks, streamer)`` is what it returns."""
     from threading import Thread
 
-    inputs = k.tokenizer("A list of colors: red, blue", return_tensors="pt")
-    streamer = TextIteratorStreamer(k.tokenizer, **streamer_settings)
-    thread = Thread(target=k.model.generate, kwargs=dict(**inputs, max_new_tokens=8, do_sample=False,
-                                                           streamer=streamer))
-    thread.start()
-    chunks = [chunk for chunk in streamer]
-    thread.join()
-    return chunks
+    def my_stream_chunks(prompt):
+        if chat:
+            prompt = k.tokenizer.apply_chat_template(messages(content=prompt), tokenize=False,
+                                                     add_generation_prompt=True)
+        inputs = k.tokenizer(prompt, return_tensors="pt")
+        streamer = TextIteratorStreamer(k.tokenizer, skip_prompt=skip_prompt, skip_special_tokens=skip_special_tokens)
+        thread = Thread(target=k.model.generate, kwargs=dict(**inputs, max_new_tokens=new_tokens, do_sample=do_sample,
+                                                               streamer=streamer))
+        thread.start()
+        if shape == "streamer":
+            thread.join()
+            return streamer
+        chunks = [chunk for chunk in streamer]
+        thread.join()
+        return shape(chunks)
+
+    return my_stream_chunks
 
 
-def full_text(k):
-    inputs = k.tokenizer("A list of colors: red, blue", return_tensors="pt")
-    output_ids = k.model.generate(**inputs, max_new_tokens=8, do_sample=False)
-    return k.tokenizer.decode(output_ids[0, inputs.input_ids.shape[1]:], skip_special_tokens=True)
+def kept_pieces(k):
+    """Right, without a Thread: a TextStreamer whose on_finalized_text keeps each piece, generate run directly."""
+    from transformers import TextStreamer
+
+    class Keep(TextStreamer):
+        def __init__(self, tokenizer):
+            super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+            self.pieces = []
+
+        def on_finalized_text(self, text, stream_end=False):
+            self.pieces.append(text)
+
+    def my_stream_chunks(prompt):
+        keep = Keep(k.tokenizer)
+        k.model.generate(**k.tokenizer(prompt, return_tensors="pt"), max_new_tokens=8, do_sample=False, streamer=keep)
+        return keep.pieces
+
+    return my_stream_chunks
+
+
+def seeded(run):
+    """A row whose answer samples: seeded first, so that the test gives the same report every run."""
+    def seeded_run(k):
+        torch.manual_seed(0)
+        return run(k)
+
+    return seeded_run
+
+
+LESSON_CHUNKS = ["", ", ", "and green", "\n", "\n", "The", " user", " will", ""]  # the lesson's pieces, typed in
+
+
+# ---------------------------------------------------------------- 02: the chat prompt
+
+
+def chat_fn(k, role="user", system=None, content=lambda question: question, **options):
+    """A my_chat_prompt(question) as a learner writes it with apply_chat_template; the knobs make the mistakes."""
+    def my_chat_prompt(question):
+        chat = ([{"role": "system", "content": system}] if system else []) + messages(role, content(question))
+        return template(k, chat, **options)
+
+    return my_chat_prompt
+
+
+def json_chat_prompt(k):
+    """A mistake: the messages written as JSON text around the question, which its quotes and newline break."""
+    import json
+
+    return lambda question: template(k, json.loads(f'[{{"role": "user", "content": "{question}"}}]'), tokenize=False,
+                                     add_generation_prompt=True)
+
+
+def chat_check(k, answer):
+    """Lesson 02's chat check as the lesson calls it: the learner's function and the tokenizer."""
+    return C.check_chat_prompt(answer, k.tokenizer)
+
+
+PROMPT_TEXT = dict(tokenize=False, add_generation_prompt=True)
 
 
 C = checks
@@ -281,22 +352,24 @@ WRONG = [
          "load_model returns"),
     mistake("left padding: the model", lambda k: C.check_left_padding(k.model), "this is the model"),
     mistake("left padding: the class, not loaded", lambda k: C.check_left_padding(type(k.left)), "this is the class"),
-    # ---- 02: chat prompt
-    mistake("chat: the question alone", lambda k: C.check_chat_prompt(QUESTION, k.tokenizer), "question alone"),
-    mistake("chat: no generation prompt", lambda k: C.check_chat_prompt(template(k, tokenize=False), k.tokenizer),
-         "must end with"),
-    mistake("chat: a system turn", lambda k: C.check_chat_prompt(
-        template(k, messages("system"), tokenize=False, add_generation_prompt=True), k.tokenizer), '"system" turn'),
-    mistake("chat: an assistant turn", lambda k: C.check_chat_prompt(
-        template(k, messages("assistant"), tokenize=False, add_generation_prompt=True), k.tokenizer),
-        '"assistant" turn'),
-    mistake("chat: token ids (tokenize left on)", lambda k: C.check_chat_prompt(
-        template(k, add_generation_prompt=True, return_dict=False), k.tokenizer), "these are token ids"),
-    mistake("chat: the messages, not the text", lambda k: C.check_chat_prompt(messages(), k.tokenizer),
-         "these are the chat messages"),
-    mistake("chat: another question", lambda k: C.check_chat_prompt(
-        template(k, messages(content="What is the capital of Spain?"), tokenize=False, add_generation_prompt=True),
-        k.tokenizer), "not there word for word"),
+    # ---- 02: chat prompt (a function, run on questions it has not seen: issue 26)
+    mistake("chat: the question alone", lambda k: chat_check(k, lambda question: question), "question alone"),
+    mistake("chat: no generation prompt", lambda k: chat_check(k, chat_fn(k, tokenize=False)), "must end with"),
+    mistake("chat: a system turn", lambda k: chat_check(k, chat_fn(k, "system", **PROMPT_TEXT)), '"system" turn'),
+    mistake("chat: an assistant turn", lambda k: chat_check(k, chat_fn(k, "assistant", **PROMPT_TEXT)),
+            '"assistant" turn'),
+    mistake("chat: token ids (tokenize left on)", lambda k: chat_check(
+        k, chat_fn(k, add_generation_prompt=True, return_dict=False)), "these are token ids"),
+    mistake("chat: the messages, not the text", lambda k: chat_check(k, lambda question: messages(content=question)),
+            "these are the chat messages"),
+    mistake("chat: the lesson's prompt typed in", lambda k: chat_check(
+        k, lambda question: template(k, **PROMPT_TEXT)), "not from the lesson's question"),
+    mistake("chat: the question's lines joined", lambda k: chat_check(
+        k, chat_fn(k, content=lambda question: " ".join(question.split()), **PROMPT_TEXT)), "newlines and spaces"),
+    mistake("chat: the messages written as JSON text", lambda k: chat_check(k, json_chat_prompt(k)),
+            r"my_chat_prompt\(question\) with the question"),
+    mistake("chat: the prompt, not a function", lambda k: chat_check(k, template(k, **PROMPT_TEXT)),
+            "pass the function itself"),
     # ---- 03: greedy next token
     mistake("next token: sampled with multinomial",
          lambda k: C.check_next_token_fn(sampled_token, k.model, k.tokenizer), "samples"),
@@ -420,19 +493,25 @@ WRONG = [
     mistake("temperature: squared", lambda k: C.check_temperature(lambda logits, t: logits / t**2), "divide every logit"),
     mistake("temperature: log-probabilities", lambda k: C.check_temperature(
         lambda logits, t: torch.log_softmax(logits / t, dim=-1)), "returns log-probabilities"),
-    # ---- 06: streamed chunks
-    mistake("chunks: the streamer itself", lambda k: C.check_streamed_chunks(TextIteratorStreamer(k.tokenizer),
-                                                                         "x"), "the streamer itself"),
-    mistake("chunks: joined into one string", lambda k: C.check_streamed_chunks(", green, yellow", ", green, yellow"),
-         "already joined"),
+    # ---- 06: streamed chunks (a function, run on prompts it has not seen: issue 26)
+    mistake("chunks: the streamer itself", lambda k: chunks_check(k, streamer_fn(k, shape="streamer")),
+            "the streamer itself"),
+    mistake("chunks: joined into one string", lambda k: chunks_check(k, streamer_fn(k, shape="".join)),
+            "already joined"),
     mistake("chunks: one chunk (generate finished first)",
-         lambda k: C.check_streamed_chunks([", green, yellow"], ", green, yellow"), "own item"),
-    mistake("chunks: the prompt streamed too",
-         lambda k: C.check_streamed_chunks(streamed(k, skip_special_tokens=True), full_text(k)), "start with the prompt"),
-    mistake("chunks: special tokens kept", lambda k: C.check_streamed_chunks(
-        [", green", "<|im_end|>"], ", green"), "special tokens"),
-    mistake("chunks: another generation", lambda k: C.check_streamed_chunks([", pink", ", gray"], ", green, yellow"),
-         "another generation"),
+            lambda k: chunks_check(k, streamer_fn(k, shape=lambda chunks: ["".join(chunks)])), "as one chunk"),
+    mistake("chunks: the prompt streamed too", lambda k: chunks_check(k, streamer_fn(k, skip_prompt=False)),
+            "start with the prompt"),
+    mistake("chunks: special tokens kept", lambda k: chunks_check(k, streamer_fn(k, skip_special_tokens=False)),
+            "special tokens such as"),
+    mistake("chunks: sampled, not greedy", seeded(lambda k: chunks_check(k, streamer_fn(k, do_sample=True))),
+            "that is sampling"),
+    mistake("chunks: 16 new tokens", lambda k: chunks_check(k, streamer_fn(k, new_tokens=16)), "runs on"),
+    mistake("chunks: the lesson's chunks typed in", lambda k: chunks_check(k, lambda prompt: LESSON_CHUNKS),
+            "chunks of the lesson's prompt"),
+    mistake("chunks: the prompt put in a chat template", lambda k: chunks_check(k, streamer_fn(k, chat=True)),
+            "another generation"),
+    mistake("chunks: the chunks, not a function", lambda k: chunks_check(k, LESSON_CHUNKS), "pass the function"),
     # ---- 06: tokens per second
     mistake("rate: padding counted", lambda k: C.check_tokens_per_second(lambda r, s: r.token_ids.numel() / s),
          "padding after EOS"),
@@ -461,11 +540,11 @@ RIGHT = [
         BitsAndBytesConfig(**{"load_in_8bit": True, "llm_int8_threshold": 6.0}))),
     answer("left padding: attributes set", lambda k: C.check_left_padding(k.left)),
     answer("left padding: loaded so", lambda k: C.check_left_padding(k.loaded_left)),
-    answer("chat: apply_chat_template", lambda k: C.check_chat_prompt(
-        template(k, tokenize=False, add_generation_prompt=True), k.tokenizer)),
-    answer("chat: with a system message first", lambda k: C.check_chat_prompt(
-        template(k, messages("system", "Answer briefly.") + messages(), tokenize=False, add_generation_prompt=True),
-        k.tokenizer)),
+    answer("chat: apply_chat_template", lambda k: chat_check(k, chat_fn(k, **PROMPT_TEXT))),
+    answer("chat: with a system message first", lambda k: chat_check(k, chat_fn(k, system="Answer briefly.",
+                                                                                 **PROMPT_TEXT))),
+    answer("chat: the turns written out", lambda k: chat_check(
+        k, lambda question: f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n")),
     answer("next token: argmax of the last logits",
          lambda k: C.check_next_token_fn(lambda m, ids: int(m(ids).logits[0, -1].argmax()), k.model, k.tokenizer)),
     answer("next token: generate one token", lambda k: C.check_next_token_fn(
@@ -489,9 +568,11 @@ RIGHT = [
     answer("temperature: torch.div", lambda k: C.check_temperature(torch.div)),
     answer("temperature: transformers' warper", lambda k: C.check_temperature(
         lambda logits, t: __import__("transformers").TemperatureLogitsWarper(t)(None, logits))),
-    answer("chunks: streamed", lambda k: C.check_streamed_chunks(
-        streamed(k, skip_prompt=True, skip_special_tokens=True), full_text(k))),
-    answer("chunks: a tuple", lambda k: C.check_streamed_chunks((", green", ", yellow"), ", green, yellow")),
+    answer("chunks: streamed in a Thread", lambda k: chunks_check(k, streamer_fn(k))),
+    answer("chunks: a tuple", lambda k: chunks_check(k, streamer_fn(k, shape=tuple))),
+    answer("chunks: empty pieces left out", lambda k: chunks_check(
+        k, streamer_fn(k, shape=lambda chunks: [chunk for chunk in chunks if chunk]))),
+    answer("chunks: a TextStreamer that keeps its pieces", lambda k: chunks_check(k, kept_pieces(k))),
     answer("rate: token_mask", lambda k: C.check_tokens_per_second(lambda r, s: r.token_mask.sum().item() / s)),
     answer("rate: result.token_texts of every row", lambda k: C.check_tokens_per_second(
         lambda r, s: sum(len(r.token_texts(row)) for row in range(len(r.texts))) / s)),
@@ -720,3 +801,25 @@ def test_the_unseen_batches_are_what_fail_a_typed_in_answer(learner_kit, monkeyp
     assert not batch_check(learner_kit, typed).passed
     monkeypatch.setattr(lesson04_batch, "UNSEEN_BATCHES", [])
     assert batch_check(learner_kit, typed).passed
+
+
+def test_the_unseen_prompts_are_what_fail_typed_in_chunks(learner_kit, monkeypatch):
+    """The meta-test for rule 1 in lesson 06: with the unseen prompts planted away, the lesson's chunks typed in
+    would pass, and so would a streamer that keeps the special tokens (the lesson's prompt never reaches EOS)."""
+    import llmcourse.checks.lesson06_streaming as lesson06_streaming
+
+    typed, specials = (lambda prompt: LESSON_CHUNKS), streamer_fn(learner_kit, skip_special_tokens=False)
+    assert not chunks_check(learner_kit, typed).passed and not chunks_check(learner_kit, specials).passed
+    monkeypatch.setattr(lesson06_streaming, "UNSEEN_PROMPTS", [])
+    assert chunks_check(learner_kit, typed).passed and chunks_check(learner_kit, specials).passed
+
+
+def test_the_unseen_questions_are_what_fail_a_typed_in_prompt(learner_kit, monkeypatch):
+    """The meta-test for rule 1 in lesson 02: with the unseen questions planted away, the lesson's prompt typed in
+    would pass, and so would messages written as JSON text (the lesson's question has no quote or newline)."""
+    import llmcourse.checks.lesson02_tokenizing as lesson02_tokenizing
+
+    typed, as_json = (lambda question: template(learner_kit, **PROMPT_TEXT)), json_chat_prompt(learner_kit)
+    assert not chat_check(learner_kit, typed).passed and not chat_check(learner_kit, as_json).passed
+    monkeypatch.setattr(lesson02_tokenizing, "UNSEEN_QUESTIONS", [])
+    assert chat_check(learner_kit, typed).passed and chat_check(learner_kit, as_json).passed

@@ -264,23 +264,39 @@ def test_left_padding(tokenizer):
 
 
 def test_chat_prompt(tokenizer):
-    messages = [{"role": "user", "content": "What is the capital of France?"}]
-    my_prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    assert_passes(check_chat_prompt(my_prompt, tokenizer))
+    def my_chat_prompt(question):
+        messages = [{"role": "user", "content": question}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    report = check_chat_prompt(my_chat_prompt, tokenizer)
+    assert_passes(report)
+    assert len(report.lines) == 3 and "a question it has not seen" in repr(report)
 
 
 def test_chat_prompt_wrong_answers(tokenizer):
-    def template(role="user", content=QUESTION, **options):
-        return tokenizer.apply_chat_template([{"role": role, "content": content}], **options)
+    def template(role="user", content=lambda question: question, **options):
+        return lambda question: tokenizer.apply_chat_template([{"role": role, "content": content(question)}], **options)
 
-    assert_fails_with(check_chat_prompt(QUESTION, tokenizer), "question alone.*chat template")
+    assert_fails_with(check_chat_prompt(lambda question: question, tokenizer), "question alone.*chat template")
     assert_fails_with(check_chat_prompt(template(tokenize=False), tokenizer), "add_generation_prompt=True", code=True)
     for role in ("system", "assistant"):
         report = check_chat_prompt(template(role, tokenize=False, add_generation_prompt=True), tokenizer)
         assert_fails_with(report, f'in a "{role}" turn')
     assert_fails_with(check_chat_prompt(template(add_generation_prompt=True), tokenizer), "tokenize=False", code=True)
-    spain = template(content="What is the capital of Spain?", tokenize=False, add_generation_prompt=True)
-    assert_fails_with(check_chat_prompt(spain, tokenizer), "content must be exactly")
+    spain = template(content=lambda question: question.replace("France", "Spain"), tokenize=False,
+                     add_generation_prompt=True)
+    assert_fails_with(check_chat_prompt(spain, tokenizer), "exactly the question the function is given")
+    report = check_chat_prompt(lambda question: 1 / 0, tokenizer)
+    assert not report.passed and "my_chat_prompt raised ZeroDivisionError" in report.failures[0].message
+
+
+def test_typed_in_chat_prompt_never_passes(tokenizer):
+    """Issue 26, rule 1: the lesson's prompt, typed in, fails on a question the learner has not seen."""
+    typed = tokenizer.apply_chat_template([{"role": "user", "content": QUESTION}], tokenize=False,
+                                          add_generation_prompt=True)
+    report = check_chat_prompt(lambda question: typed, tokenizer)
+    assert not report.passed and report.lines[0].passed and "it has not seen" in report.failures[0].message
+    assert_fails_with(report, "not from the lesson's question")
 
 
 # ---------------------------------------------------------------- 03 generating
@@ -640,34 +656,71 @@ def test_temperature_wrong_answers(wrong, hint):
 # ---------------------------------------------------------------- 06 streaming and speed
 
 
-def test_streamed_chunks(offline_model):
+def stream_chunks_fn(model, tokenizer, **streamer_settings):
+    """The lesson's solution, my_stream_chunks(prompt), with the streamer's settings as given."""
     from transformers import TextIteratorStreamer
 
+    def my_stream_chunks(prompt):
+        inputs = tokenizer(prompt, return_tensors="pt")
+        streamer = TextIteratorStreamer(tokenizer, **streamer_settings)
+        thread = Thread(target=model.generate, kwargs=dict(**inputs, streamer=streamer, max_new_tokens=8,
+                                                           do_sample=False))
+        thread.start()
+        chunks = [chunk for chunk in streamer]  # each chunk arrives while generate is still running
+        thread.join()
+        return chunks
+
+    return my_stream_chunks
+
+
+def test_streamed_chunks(offline_model):
     from llmcourse import generate
 
     model, tokenizer = offline_model
+    my_stream_chunks = stream_chunks_fn(model, tokenizer, skip_prompt=True, skip_special_tokens=True)
+    report = check_streamed_chunks(my_stream_chunks, model, tokenizer)
+    assert_passes(report)
+    assert len(report.lines) == 3 and "a prompt it has not seen" in repr(report)
     full_text = generate(model, tokenizer, "A list of colors: red, blue", max_new_tokens=8).texts[0]
-
-    inputs = tokenizer("A list of colors: red, blue", return_tensors="pt")
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-    thread = Thread(target=model.generate, kwargs=dict(**inputs, streamer=streamer, max_new_tokens=8, do_sample=False))
-    thread.start()
-    my_chunks = [chunk for chunk in streamer]  # each chunk arrives while generate is still running
-    thread.join()
-
-    assert_passes(check_streamed_chunks(my_chunks, full_text))
-    # the streamer itself is not iterated again (that would wait forever)
-    assert_fails_with(check_streamed_chunks(streamer, full_text), r"\[chunk for chunk in streamer\]")
+    assert "".join(my_stream_chunks("A list of colors: red, blue")) == full_text  # what the lesson shows
 
 
-@pytest.mark.parametrize("my_chunks, hint", [
-    ([", green, yellow"], "Thread"),
-    (["A list of colors: red, blue", ", green", ", yellow"], "skip_prompt=True"),
-    ([", green", ", yellow<|im_end|>"], "skip_special_tokens=True"),
-    ([", green", ", blue"], "same settings"),
+@pytest.mark.parametrize("settings, hint", [
+    (dict(skip_special_tokens=True), "skip_prompt=True"),
+    (dict(skip_prompt=True), "skip_special_tokens=True"),
 ], ids=repr)
-def test_streamed_chunks_wrong_answers(my_chunks, hint):
-    assert_fails_with(check_streamed_chunks(my_chunks, ", green, yellow"), hint, code=True)
+def test_streamed_chunks_wrong_answers(offline_model, settings, hint):
+    model, tokenizer = offline_model
+    assert_fails_with(check_streamed_chunks(stream_chunks_fn(model, tokenizer, **settings), model, tokenizer), hint,
+                      code=True)
+
+
+def test_streamed_chunks_survive_a_function_that_raises_or_hangs(offline_model, monkeypatch):
+    """A ✘ line, never a traceback or a check that waits forever: a loop over a streamer that no generate feeds."""
+    from transformers import TextIteratorStreamer
+
+    import llmcourse.checks.lesson06_streaming as lesson06_streaming
+
+    model, tokenizer = offline_model
+    report = check_streamed_chunks(lambda prompt: 1 / 0, model, tokenizer)
+    assert not report.passed and "my_stream_chunks raised ZeroDivisionError" in report.failures[0].message
+    monkeypatch.setattr(lesson06_streaming, "_patience", lambda seconds: 1.0)
+
+    def waits(prompt):
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, timeout=5)  # generate is never started
+        return [chunk for chunk in streamer]
+
+    report = check_streamed_chunks(waits, model, tokenizer)
+    assert_fails_with(report, "start generate in a Thread before the loop")
+    assert "did not return within 1 s" in report.failures[0].message
+
+
+def test_typed_in_chunks_never_pass(offline_model):
+    """Issue 26, rule 1: the lesson's chunks, typed in, fail on a prompt the learner has not seen."""
+    model, tokenizer = offline_model
+    typed = ["", ", ", "and green", "\n", "\n", "The", " user", " will", ""]
+    report = check_streamed_chunks(lambda prompt: typed, model, tokenizer)
+    assert not report.passed and report.lines[0].passed and "it has not seen" in report.failures[0].message
 
 
 def test_tokens_per_second():

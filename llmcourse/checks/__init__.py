@@ -14,17 +14,20 @@ cell's value::
 
 A check never raises on a wrong answer (None, a wrong type, a function that
 raises): each problem is a ✘ line with a hint. Messages follow `set_language`.
+Where the skill is code, the exercise asks for a function, and the check runs it on the
+lesson's input and on inputs the learner has not seen: a value typed in never passes by itself.
 
 Which lesson uses which check (one module per lesson; the shared machinery is in `base`):
 
 - 00 setting up (`lesson00_setup`): `check_model_folder`, `check_classroom_env`
 - 01 loading (`lesson01_loading`): `check_4bit_model`, `check_8bit_config`
-- 02 tokenizing (`lesson02_tokenizing`): `check_left_padding`, `check_chat_prompt`
+- 02 tokenizing (`lesson02_tokenizing`): `check_left_padding`, `check_chat_prompt` (`my_chat_prompt(question)`)
 - 03 generating (`lesson03_generating`): `check_next_token_fn`, `check_new_text_only`
 - 04 pitfalls (`lesson04_pitfalls`, `lesson04_batch`): `check_max_new_tokens`, `check_reproducible_sampling`,
   `check_padded_batch`
 - 05 decoding strategies (`lesson05_decoding`): `check_top_p_filter`, `check_temperature`
-- 06 streaming and performance (`lesson06_streaming`): `check_streamed_chunks`, `check_tokens_per_second`
+- 06 streaming and performance (`lesson06_streaming`): `check_streamed_chunks` (`my_stream_chunks(prompt)`),
+  `check_tokens_per_second`
 - 07 controlling the output (`lesson07_controlling`): `check_token_logprobs`, `check_digits_processor`,
   `check_presence_frequency`; lesson 03's write-the-loop exercise (`loop`): `check_greedy_loop`
 - 08 faster decoding (`lesson08_faster`): `check_prompt_lookup`, `check_speculative_sampling`, `check_speedup`

@@ -1,80 +1,204 @@
-"""Checks for lesson 06 (streaming and performance): streamed chunks, and tokens per second."""
+"""Checks for lesson 06 (streaming and performance): streamed chunks, and tokens per second.
+
+``my_stream_chunks(prompt)`` must stream 8 new tokens (greedy) with a `TextIteratorStreamer`
+(no prompt, no special tokens) while ``model.generate`` runs in a Thread, and return the list of
+pieces it yielded. The check runs it on the lesson's prompt and on two prompts it has not seen,
+chosen so that each mistake shows on one of them (measured on the offline model), and compares
+with the pieces the reference streams. A hint names the variant the learner's pieces turned out
+to equal, computed on the same prompt.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..i18n import say
-from .base import Report, call, exercise_check, is_function, is_text, is_text_list
+from ..quiet import quiet
+from .base import Report, call, exercise_check, is_function, not_a
 from .lesson03_generating import SPECIAL_TOKEN
 from .values import as_float, show
 
+COLOR_PROMPT = "A list of colors: red, blue"  # the lesson's prompt
+UNSEEN_PROMPTS = [  # measured on the offline model, greedy, 8 new tokens:
+    "Is the sky blue? Answer yes or no:",  # ends at <|im_end|> within 8 tokens: special tokens kept show here
+    "The days of the week: Monday, Tuesday",  # runs the 8 tokens: another length or the lesson's pieces show here
+]
+NEW_TOKENS = 8
+PATIENCE_S = 60  # the check waits at least this long for one call of the learner's function
+CODE = ("streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True); "
+        "thread = Thread(target=model.generate, kwargs=dict(**tokenizer(prompt, return_tensors=\"pt\"), "
+        "max_new_tokens=8, do_sample=False, streamer=streamer)); thread.start(); "
+        "chunks = [chunk for chunk in streamer]; thread.join(); return chunks")
 
-@exercise_check(en="Streamed chunks", ja="ストリーミングのチャンク")
-def check_streamed_chunks(report: Report, my_chunks: Any, full_text: str) -> None:
-    """Lesson 06: ``my_chunks`` from a TextIteratorStreamer came in pieces and join to ``full_text`` (no prompt).
 
-    >>> check_streamed_chunks([", green", ", yellow"], ", green, yellow").passed
-    True
+def stream_chunks(model: Any, tokenizer: Any, prompt: str, *, skip_prompt: bool = True,
+                  skip_special_tokens: bool = True, new_tokens: int = NEW_TOKENS) -> list[str]:
+    """The pieces a TextIteratorStreamer yields for a greedy generation of ``prompt``, the empty ones left out.
+
+    The reference (no prompt, no special tokens), or a mistake's variant. A TextStreamer that
+    keeps the pieces it is handed yields the very same ones as a TextIteratorStreamer, with no
+    thread to start or join.
+
+    >>> stream_chunks(model, tokenizer, COLOR_PROMPT)  # doctest: +SKIP
+    [', ', 'and green', '\\n', '\\n', 'The', ' user', ' will']
     """
-    # a streamer itself is never iterated here: a second pass over it would wait forever
-    if not is_text_list(report, my_chunks, "my_chunks", None, _chunks_type_hint(my_chunks)):
-        return
-    if not is_text(report, full_text, "full_text"):
-        return
-    count, joined = len(my_chunks), "".join(my_chunks)
-    report.add(count > 1, say(en=f"arrived in {count} chunks", ja=f"{count} 個のチャンクに分かれて届きました")
-               if count > 1 else say(en=f"arrived in only {count} chunk{'s' * (count == 0)}",
-                                     ja=f"チャンクが {count} 個しかありません"),
-               say(en="keep each piece the streamer yields as its own item while generate runs in a Thread, "
-                      "instead of joining them or waiting for generate to end",
-                   ja="generate を Thread で実行している間に、ストリーマーが返す断片を 1 つずつ別の要素として集めます"
-                      "（つなげたり、generate の終了を待ったりしません）"),
-               say(en="Thread(target=model.generate, kwargs=dict(**inputs, streamer=streamer)).start(); "
-                      "my_chunks = [chunk for chunk in streamer]",
-                   ja="Thread(target=model.generate, kwargs=dict(**inputs, streamer=streamer)).start(); "
-                      "my_chunks = [chunk for chunk in streamer]"))
-    same = joined == full_text
-    report.add(same, say(en="joined, they are the new text", ja="つなげると新しいテキストになります") if same else
-               say(en=f"joined, they are {joined!r}, not the new text {full_text!r}",
-                   ja=f"つなげると {joined!r} で、新しいテキスト {full_text!r} ではありません"),
-               *_joined_hint(joined, full_text))
+    import torch
+    from transformers import TextStreamer
+
+    pieces: list[str] = []
+
+    class Keep(TextStreamer):
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            pieces.append(text)
+
+    streamer = Keep(tokenizer, skip_prompt=skip_prompt, skip_special_tokens=skip_special_tokens)
+    inputs = tokenizer(prompt, return_tensors="pt").to(model.device)
+    with torch.no_grad(), quiet():
+        model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False, streamer=streamer)
+    return [piece for piece in pieces if piece]
+
+
+@exercise_check(en="Streamed chunks", ja="ストリーミングのチャンク", answer=is_function)
+def check_streamed_chunks(report: Report, my_stream_chunks: Callable[[str], Any], model: Any, tokenizer: Any) -> None:
+    """Lesson 06: ``my_stream_chunks(prompt)`` returns the pieces a TextIteratorStreamer yields (no prompt, no
+    special tokens) while ``model.generate`` runs greedy for 8 new tokens in a Thread.
+
+    An empty piece counts for nothing (the streamer yields some); a tuple does as well as a list.
+
+    >>> check_streamed_chunks(lambda prompt: stream_chunks(model, tokenizer, prompt), model, tokenizer)  # doctest: +SKIP
+    """
+    usage = say(en="it is called as my_stream_chunks(prompt) with a prompt string, and returns the list of chunks "
+                   "the streamer yielded",
+                ja="my_stream_chunks(prompt) の形でプロンプトの文字列を渡して呼ばれ、ストリーマーが返したチャンクの"
+                   "リストを返します")
+    lesson: list[str] = []
+    for number, prompt in enumerate([COLOR_PROMPT, *UNSEEN_PROMPTS]):
+        started = time.perf_counter()
+        expected = stream_chunks(model, tokenizer, prompt)
+        lesson = lesson or expected
+        label = say(en="the lesson's prompt", ja="レッスンのプロンプト") if number == 0 else \
+            say(en="a prompt it has not seen", ja="見せていないプロンプト")
+        ok, chunks = _call_in_time(report, my_stream_chunks, prompt, usage, _patience(time.perf_counter() - started))
+        if not ok:
+            return
+        if not (isinstance(chunks, (list, tuple)) and all(isinstance(chunk, str) for chunk in chunks)):
+            report.add(False, say(en=f"{label} {prompt!r}: ", ja=f"{label} {prompt!r}：")
+                       + not_a("my_stream_chunks(prompt)", chunks, en="a list of strings", ja="文字列のリスト"),
+                       _chunks_type_hint(chunks), CODE)
+            return
+        pieces, joined = [chunk for chunk in chunks if chunk], "".join(chunks)
+        right = pieces == expected
+        report.add(right, say(en=f"{label} {prompt!r}: {len(chunks)} chunks, joined {joined!r}",
+                              ja=f"{label} {prompt!r}：チャンク {len(chunks)} 個、つなげると {joined!r}") if right else
+                   say(en=f"{label} {prompt!r}: returned {list(chunks)}, expected {expected} (empty chunks aside)",
+                       ja=f"{label} {prompt!r}：返したのは {list(chunks)}、正しくは {expected}（空のチャンクは数えません）"),
+                   _chunks_hint(model, tokenizer, prompt, pieces, expected, lesson, my_stream_chunks, usage), CODE)
+        if not right:
+            return
+
+
+def _patience(seconds: float) -> float:
+    """How long to wait for one call of the learner's function: the reference took ``seconds`` on the same prompt."""
+    return max(PATIENCE_S, 20 * seconds)
+
+
+def _call_in_time(report: Report, function: Callable, prompt: str, usage: str, limit: float) -> tuple[bool, Any]:
+    """`call` the learner's function on ``prompt`` in a thread of its own; (False, None) with a line if it raised
+    or did not return within ``limit`` seconds (a loop over a streamer that no generate feeds waits forever)."""
+    inner, outcome = Report(""), []
+    worker = threading.Thread(target=lambda: outcome.append(call(inner, "my_stream_chunks", function, (prompt,), usage)),
+                              daemon=True, name="my_stream_chunks")
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():
+        report.add(False, say(en=f"my_stream_chunks({prompt!r}) did not return within {limit:.0f} s",
+                              ja=f"my_stream_chunks({prompt!r}) が {limit:.0f} 秒たっても戻りませんでした"),
+                   say(en="a loop over the streamer waits for the pieces a running generate puts there: start generate "
+                          "in a Thread before the loop, give each call a new streamer, and restart the kernel to stop "
+                          "the waiting call",
+                       ja="ストリーマーを反復するループは、実行中の generate が入れるチャンクを待ちます。ループの前に "
+                          "generate を Thread で開始し、呼び出しごとに新しいストリーマーを作ります。待ち続けている"
+                          "呼び出しは、カーネルを再起動すると止まります"), CODE)
+        return False, None
+    report.lines.extend(inner.lines)
+    if not outcome:  # it ended with something that is not an Exception (SystemExit, say)
+        report.add(False, say(en="my_stream_chunks stopped without returning",
+                              ja="my_stream_chunks が値を返さずに止まりました"), usage)
+        return False, None
+    return outcome[0]
 
 
 def _chunks_type_hint(value: Any) -> str:
-    """The streamer object itself, the joined text, or another type."""
+    """The streamer object itself, the joined text, an iterator, or another type."""
     if type(value).__name__.endswith("Streamer"):
-        return say(en="this is the streamer itself: iterate over it while generate runs and keep the chunks in a "
-                      "list, my_chunks = [chunk for chunk in streamer]",
-                   ja="これはストリーマーそのものです。generate の実行中に反復してチャンクをリストに集めます："
-                      "my_chunks = [chunk for chunk in streamer]")
+        return say(en="this is the streamer itself: iterate over it while generate runs and return the chunks it "
+                      "yields in a list",
+                   ja="これはストリーマーそのものです。generate の実行中に反復し、返されたチャンクをリストにして返します")
     if isinstance(value, str):
-        return say(en="this is one string, the chunks already joined: keep each chunk the streamer yields as an item "
-                      "of a list",
+        return say(en="this is one string, the chunks already joined: return each chunk the streamer yields as an "
+                      "item of a list",
                    ja="これは 1 つの文字列で、チャンクがすでにつながっています。ストリーマーが返すチャンクを 1 つずつ"
-                      "リストの要素にします")
-    return say(en="a list of the strings the streamer yielded", ja="ストリーマーが返した文字列のリストを渡します")
+                      "リストの要素にして返します")
+    if isinstance(value, Iterator):
+        return say(en="this is an iterator, not yet run: collect its chunks in a list inside the function",
+                   ja="これはまだ実行していないイテレーターです。関数の中でチャンクをリストに集めます")
+    return say(en="return a list of the strings the streamer yielded",
+               ja="ストリーマーが返した文字列のリストを返します")
 
 
-def _joined_hint(joined: str, full_text: str) -> tuple[str, str]:
-    """(idea, code): special tokens kept, the prompt included, or a different generation."""
-    hints = []
-    cleaned = joined if SPECIAL_TOKEN.search(full_text) else SPECIAL_TOKEN.sub("", joined)
-    if cleaned != joined:
-        hints.append(say(en="the chunks hold special tokens such as <|im_end|>: let the streamer leave them out",
-                         ja="チャンクに <|im_end|> のような特殊トークンが入っています。ストリーマーに除かせます"))
-    if cleaned != full_text and cleaned.endswith(full_text):
-        hints.append(say(en="the chunks start with the prompt: the streamer must skip it",
-                         ja="チャンクがプロンプトから始まっています。ストリーマーにプロンプトを飛ばさせます"))
-    if hints:
-        return "; ".join(hints), "TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)"
-    return (say(en="the chunks are another generation: stream the same prompt with the same settings as full_text "
-                   "(greedy, the same number of new tokens)",
-                ja="チャンクは別の生成の結果です。full_text と同じプロンプト・同じ設定（貪欲デコーディング、"
-                   "同じ新しいトークン数）でストリーミングします"),
-            "generate(**inputs, do_sample=False, max_new_tokens=8, streamer=streamer)")
+def _chunks_hint(model: Any, tokenizer: Any, prompt: str, pieces: list[str], expected: list[str], lesson: list[str],
+                 my_stream_chunks: Callable, usage: str) -> str:
+    """The mistake whose pieces, streamed here from the same prompt, equal the learner's; else what differs."""
+    prompt_kept = say(en="the chunks start with the prompt: the streamer must skip it",
+                      ja="チャンクがプロンプトから始まっています。ストリーマーにプロンプトを飛ばさせます")
+    specials_kept = say(en="the chunks hold special tokens such as <|im_end|>: let the streamer leave them out",
+                        ja="チャンクに <|im_end|> のような特殊トークンが入っています。ストリーマーに除かせます")
+    variants = [(dict(skip_prompt=False), prompt_kept), (dict(skip_special_tokens=False), specials_kept),
+                (dict(skip_prompt=False, skip_special_tokens=False), f"{prompt_kept}; {specials_kept}")]
+    for settings, idea in variants:
+        if pieces == stream_chunks(model, tokenizer, prompt, **settings):
+            return idea
+    joined, right = "".join(pieces), "".join(expected)
+    if joined == right:
+        if len(pieces) == 1:
+            return say(en="the new text arrived as one chunk: keep each piece the streamer yields as its own item, "
+                          "while generate runs in a Thread, instead of joining them or waiting for generate to end",
+                       ja="新しいテキストが 1 つのチャンクになっています。generate を Thread で実行している間に、"
+                          "ストリーマーが返す断片を 1 つずつ別の要素として集めます（つなげたり、generate の終了を"
+                          "待ったりしません）")
+        return say(en="joined, the chunks are the new text, but they are not cut where the streamer cuts it (it "
+                      "holds a word back until the word is complete): return the chunks as the streamer yields them",
+                   ja="つなげると新しいテキストになりますが、ストリーマーが区切る位置で区切られていません（ストリーマー"
+                      "は単語が完成するまで待ってから返します）。ストリーマーが返すとおりのチャンクを返します")
+    if prompt != COLOR_PROMPT and pieces == lesson:
+        return say(en="these are the chunks of the lesson's prompt, for another prompt: stream the prompt the function "
+                      "is given",
+                   ja="これはレッスンのプロンプトのチャンクで、別のプロンプトに対して返されています。関数に渡された"
+                      "プロンプトをストリーミングします")
+    cleaned = SPECIAL_TOKEN.sub("", joined)
+    if cleaned != right and cleaned.endswith(right) and cleaned.startswith(prompt[:8]):
+        return prompt_kept + ("" if cleaned == joined else f"; {specials_kept}")
+    if cleaned == right:
+        return specials_kept
+    if (joined and right.startswith(joined)) or joined.startswith(right):
+        return say(en=f"the new text {'stops early' if len(joined) < len(right) else 'runs on'}: stream exactly "
+                      f"{NEW_TOKENS} new tokens (max_new_tokens)",
+                   ja=f"新しいテキストが{'途中で終わって' if len(joined) < len(right) else '長すぎて'}います。"
+                      f"新しいトークンをちょうど {NEW_TOKENS} 個（max_new_tokens）ストリーミングします")
+    again = _call_in_time(Report(""), my_stream_chunks, prompt, usage, _patience(0))
+    if again[0] and isinstance(again[1], (list, tuple)) and [chunk for chunk in again[1] if chunk] != pieces:
+        return say(en="two calls on the same prompt gave different chunks: that is sampling; the exercise streams "
+                      "greedy decoding (do_sample=False)",
+                   ja="同じプロンプトで 2 回呼ぶと別のチャンクになりました。これはサンプリングです。演習は貪欲"
+                      "デコーディング（do_sample=False）でストリーミングします")
+    return say(en=f"the chunks are another generation: stream the prompt the function is given, as it is (no chat "
+                  f"template), greedy, {NEW_TOKENS} new tokens",
+               ja=f"チャンクは別の生成の結果です。関数に渡されたプロンプトをそのまま（チャットテンプレートなしで）、"
+                  f"貪欲デコーディングで、新しいトークン {NEW_TOKENS} 個ストリーミングします")
 
 
 RATE_SECONDS = (3.0, 0.8)  # no usual mistake (one row, padding, seconds per token, no division) gives another's rate
