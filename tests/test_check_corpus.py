@@ -439,7 +439,7 @@ WRONG = [
     mistake("sampling: prompt + text", lambda k: C.check_reproducible_sampling(sampler(k, start=lambda inputs: 0)),
          "prompt followed by the new tokens"),
     mistake("sampling: sliced at len(inputs)", lambda k: C.check_reproducible_sampling(
-        sampler(k, start=lambda inputs: len(inputs))), r"len\(inputs\) counts the keys"),
+        sampler(k, start=lambda inputs: len(inputs))), r"len\(inputs\) counts its keys"),
     mistake("sampling: one token early", lambda k: C.check_reproducible_sampling(
         sampler(k, start=lambda inputs: inputs.input_ids.shape[1] - 1)), "start at the prompt's length"),
     mistake("sampling: no max_new_tokens", lambda k: C.check_reproducible_sampling(sampler(k, new_tokens=None)),

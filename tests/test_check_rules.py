@@ -5,9 +5,10 @@
    and for every check of a batch, "give every row row 0's answer" fails (`first_row_only`).
 2. **Inputs come back unchanged**: the right values, computed and then followed by a write into the
    input (`in_place`), fail with a line that says the input was changed.
-3. **A hint names only what the check observed**: enforced in `check_cases.assert_fails_with` for every
-   mistake of the corpus (no solution line in a first failure, no number the report does not show
-   unless the check declares it); the meta-tests here plant each violation.
+3. **A hint names only what the check observed**: `check_cases.assert_fails_with` refuses, for every
+   mistake of the corpus, a first failure that shows its solution; and no message spells out a number
+   as text unless it is the exercise's own or a sourced fact (`LITERAL_NUMBERS`): any other number is
+   computed in the run. The meta-tests here plant each violation.
 4. **Stale state**: after the exercise cell stops with an error, every run of the check refuses, in a
    real IPython shell, for every exported check.
 
@@ -18,19 +19,24 @@ exported check is in neither.
 
 from __future__ import annotations
 
+import ast
 import copy
 import inspect
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
-from check_cases import shown_solution, unmeasured_numbers
+from check_cases import shown_solution
 from test_checks_serving import read_stream, request_fields
 from test_lesson07 import DigitsAndCommas, make_loop, my_penalize, my_token_logprobs
 from test_lesson08 import lookup_loops, step_clamp
 from transformers import set_seed
 
 from llmcourse import checks, sampling
+
+CHECKS = Path(checks.__file__).parent
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +76,29 @@ def batch_texts(k):
     return my_batch_texts
 
 
+def chat_prompt(k):
+    return lambda question: k.tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                                             add_generation_prompt=True)
+
+
+def stream(k):
+    """The lesson's way: generate in a Thread, the TextIteratorStreamer read as it goes."""
+    from threading import Thread
+
+    from transformers import TextIteratorStreamer
+
+    def my_stream_chunks(prompt):
+        inputs = k.tokenizer(prompt, return_tensors="pt")
+        streamer = TextIteratorStreamer(k.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        thread = Thread(target=k.model.generate, kwargs=dict(**inputs, max_new_tokens=8, do_sample=False,
+                                                             streamer=streamer))
+        thread.start()
+        chunks = list(streamer)
+        thread.join()
+        return chunks
+    return my_stream_chunks
+
+
 def rate(result, seconds):
     return result.token_mask.sum().item() / seconds
 
@@ -101,6 +130,9 @@ EXERCISES = {
     "check_padded_batch": Exercise("check_padded_batch", with_kit(batch_texts), "model", "tokenizer", batch=True),
     "check_top_p_filter": Exercise("check_top_p_filter", sampling.top_p_filter, batch=True),
     "check_temperature": Exercise("check_temperature", lambda logits, t: logits / t, batch=True),
+    "check_chat_prompt": Exercise("check_chat_prompt", with_kit(chat_prompt), "tokenizer", changeable=False),
+    "check_streamed_chunks": Exercise("check_streamed_chunks", with_kit(stream), "model", "tokenizer",
+                                      changeable=False),
     "check_tokens_per_second": Exercise("check_tokens_per_second", rate),
     "check_token_logprobs": Exercise("check_token_logprobs", my_token_logprobs, "model", "tokenizer", batch=True),
     "check_digits_processor": Exercise("check_digits_processor", with_kit(lambda k: DigitsAndCommas(k.tokenizer)),
@@ -120,8 +152,6 @@ NOT_APPLICABLE = {  # check -> why rules 1 and 2 have nothing to act on (rules 3
     "check_8bit_config": "a value exercise: the config object is the answer itself",
     "check_left_padding": "a value exercise: the check pads a batch of its own with the learner's tokenizer",
     "check_max_new_tokens": "a value exercise: the dict of keyword arguments is the answer itself",
-    "check_chat_prompt": "a value exercise (until it becomes a function, issue 26)",
-    "check_streamed_chunks": "a value exercise (until it becomes a function, issue 26)",
 }
 
 
@@ -229,11 +259,56 @@ def test_a_first_failure_that_shows_the_solution_is_caught():
     assert shown_solution(planted) == []
 
 
-def test_a_hint_that_quotes_a_number_nobody_measured_is_caught():
-    planted = checks.Report("Temperature", ask="check_temperature(..., hint=2)")
-    planted.add(False, "my_apply_temperature(logits, 0.5) is wrong at 12 of 40 values",
-                "12 values differ, as in the lesson's run of 8 of 30")
-    assert unmeasured_numbers(planted) == {"8", "30"}
+NUMBER = re.compile(r"(?<![\w.\[,\-])-?\d+(?:\.\d+)?(?![\w\]\-])")  # not an index, not part of a name or of 4-bit
+REFERENCE = re.compile(r"\b(?:lesson|pitfall|section|exercise)s? \d+|transformers \d+")
+STRUCTURAL = {"0", "1", "-1"}  # probability 0, temperature=0, t + 1, one token, the last position: never a measurement
+LITERAL_NUMBERS = {  # module -> numbers its messages may spell out as text, each the exercise's own or a sourced fact
+    "lesson01_loading.py": {"0.3": "the footprint bound the check applies", "0.4": "bits per weight double "
+                            "quantization saves (QLoRA, Dettmers et al. 2023: 0.373)", "16": "16-bit types",
+                            "4": "the exercise's 4 bits"},
+    "lesson03_generating.py": {},
+    "lesson04_batch.py": {},
+    "lesson04_pitfalls.py": {"2": "the seeds it is called with, 0-3", "3": "the seeds it is called with, 0-3",
+                             "20": "generate's default of 20 new tokens"},
+    "lesson05_decoding.py": {"0.5": "the t and p the check uses", "0.7": "the t the check uses",
+                             "0.8": "the p the check uses", "0.95": "the p the check uses",
+                             "1.5": "the t the check uses", "2": "the check's logits, (2, 20), and t = 2",
+                             "20": "the check's logits, (2, 20)", "3": "3 random batches"},
+    "lesson07_controlling.py": {"2": "the random case's shape", "3": "its prompt_length", "7": "its shape",
+                                "11": "its shape", "4": "the 4 samples the check draws"},
+    "lesson08_faster.py": {},
+    "lesson09_serving.py": {"20": "generate's default length", "32": "an example request",
+                            "50": "generate's hidden top_k", "1024": "transformers serve's default max_tokens "
+                            "(lesson 09 shows its source)"},
+}
+
+
+def literal_numbers(source: str) -> list[tuple[int, str]]:
+    """(line, number) for every number written as text (not computed) in the English of a say(...) call."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "say":
+            for keyword in (keyword for keyword in node.keywords if keyword.arg == "en"):
+                text = " ".join(part.value for part in ast.walk(keyword.value)
+                                if isinstance(part, ast.Constant) and isinstance(part.value, str))
+                found += [(node.lineno, number) for number in NUMBER.findall(REFERENCE.sub("", text))
+                          if number not in STRUCTURAL]
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(CHECKS.glob("*.py")), ids=lambda path: path.name)
+def test_a_number_a_message_spells_out_is_the_exercises_own_or_sourced(path):
+    """Rule 3: any other number a hint quotes is computed in that run (an f-string's value), never typed into it."""
+    allowed = LITERAL_NUMBERS.get(path.name, {})
+    stray = [(line, number) for line, number in literal_numbers(path.read_text()) if number not in allowed]
+    assert not stray, f"{path.name}: numbers typed into messages (line, number): {stray}; measure them, or declare why"
+
+
+def test_a_number_typed_into_a_hint_is_caught():
+    """The meta-test: the hint of the first replay, quoting another lesson's run, is caught; a measured one is not."""
+    planted = 'say(en="generate stops earlier (lesson 03 stopped after 8 of 30)", ja="...")'
+    assert literal_numbers(planted) == [(1, "8"), (1, "30")]
+    assert literal_numbers('say(en=f"it stopped after {count} of {limit}", ja="...")') == []
 
 
 # ---------------------------------------------------------------- rule 4: every check refuses a stale answer

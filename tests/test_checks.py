@@ -257,7 +257,7 @@ def test_left_padding(tokenizer):
     report = check_left_padding(my_tokenizer)
     assert_passes(report)
     assert "[0, 0, 1, 1, 1, 1, 1, 1, 1]" in report.lines[-1].message
-    assert_fails_with(check_left_padding(tokenizer), 'padding_side="left"')
+    assert_fails_with(check_left_padding(tokenizer), "the padding must come first, on the left")
     my_tokenizer.pad_token = None
     assert_fails_with(check_left_padding(my_tokenizer), r"pad_token = my_tokenizer\.eos_token", code=True)
     assert_fails_with(check_left_padding(("model", tokenizer)), "load_model returns")

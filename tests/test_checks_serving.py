@@ -234,7 +234,7 @@ def fields_mistake(answer, hint, name=""):
     fields_mistake(renamed_only, "servers have no do_sample"),
     fields_mistake(kept_max_new_tokens, "servers have no max_new_tokens"),
     fields_mistake(no_default_length, "generate makes 20 new tokens when max_new_tokens is not given"),
-    fields_mistake(no_greedy_temperature, "a server samples unless temperature=0"),
+    fields_mistake(no_greedy_temperature, "vLLM and the OpenAI API sample unless temperature=0"),
     fields_mistake(no_hidden_top_k, "its hidden top_k=50"),
     fields_mistake(top_k_zero_kept, "top_k=0 turns top-k off in generate"),
     fields_mistake(stop_strings_dropped, r'"stop": \["\."\]'),

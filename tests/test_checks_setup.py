@@ -36,7 +36,7 @@ def folder_mistake(name, answer, hint):
 @pytest.mark.parametrize(("answer", "hint"), [
     folder_mistake("a file inside", lambda: checkpoint_dir() / "model.safetensors", "a file in the folder"),
     folder_mistake("the cache root", lambda: cache_root(), "cache root"),
-    folder_mistake("elsewhere", lambda: "/nonexistent/folder", "checkpoint_dir()"),
+    folder_mistake("elsewhere", lambda: "/nonexistent/folder", "the folder whose files the lesson listed"),
     folder_mistake("None", lambda: None, "pathlib.Path"),
     folder_mistake("a number", lambda: 42, "pathlib.Path"),
     folder_mistake("the function, not called", lambda: checkpoint_dir, "call it"),
@@ -70,7 +70,7 @@ def env_mistake(name, answer, hint):
     env_mistake("HF_HOME", {"HF_HOME": "/srv/llmcourse"}, "not in Hugging Face's cache"),
     env_mistake("the model's subfolder", {"LLMCOURSE_CACHE": "/srv/llmcourse/SmolLM2-135M-Instruct"},
                 "the shared folder itself"),
-    env_mistake("another folder", {"LLMCOURSE_CACHE": "/home/me"}, "LLMCOURSE_CACHE"),
+    env_mistake("another folder", {"LLMCOURSE_CACHE": "/home/me"}, "to the shared folder, ./srv/llmcourse."),
     env_mistake("a hub model", {"LLMCOURSE_CACHE": "/srv/llmcourse",
                                 "LLMCOURSE_MODEL": "HuggingFaceTB/SmolLM2-360M-Instruct"}, "network"),
     env_mistake("a string", "LLMCOURSE_CACHE=/srv/llmcourse", "a dict of environment variables"),

@@ -327,7 +327,7 @@ def digits_mistake(name, make, hint):
 
 @pytest.mark.parametrize(("make", "hint"), [
     digits_mistake("inverted", Inverted, "inverted"),
-    digits_mistake("changed in place, not returned", InPlace, "return the new scores"),
+    digits_mistake("changed in place, not returned", InPlace, "return the scores, a tensor of shape"),
     digits_mistake("probabilities", Probabilities, r'float\("-inf"\)'),
     digits_mistake("no EOS", lambda tokenizer: WithIds(tokenizer, drop_eos=True), "keep the EOS token"),
     digits_mistake("one-character tokens only", lambda tokenizer: WithIds(tokenizer, single_characters=True),

@@ -205,10 +205,12 @@ def _config_type_hint(value: Any) -> str:
                    ja="これは from_pretrained に渡すキーワード引数の dict です。my_config はその中の設定オブジェクト、"
                       "つまり quantization_config の値です")
     if isinstance(value, dict) and {"load_in_8bit", "load_in_4bit"} & set(value):
-        return say(en="transformers 5 removed the load_in_8bit keyword of from_pretrained (and a dict of it); it "
-                      "wants a config object, passed as quantization_config",
-                   ja="transformers 5 では from_pretrained の load_in_8bit のようなキーワードは使えません"
-                      "（その dict も）。設定オブジェクトを quantization_config として渡します")
+        return say(en="transformers 5 removed the load_in_8bit keyword of from_pretrained; the exercise asks for the "
+                      "config object itself, a BitsAndBytesConfig (from_pretrained would also read this dict as "
+                      "quantization_config)",
+                   ja="transformers 5 では from_pretrained の load_in_8bit キーワードはなくなりました。演習が求めるのは"
+                      "設定オブジェクトそのもの、BitsAndBytesConfig です（この dict も quantization_config としてなら"
+                      " from_pretrained は読みます）")
     if isinstance(value, str) and value.lower() in ("8bit", "8-bit"):
         return say(en="'8bit' is load_model's shortcut; the exercise asks for the config object itself",
                    ja="'8bit' は load_model の省略形です。演習は設定オブジェクトそのものを求めています")

@@ -86,11 +86,15 @@ def _next_token_hint(answer: Any, varies: bool, logits: Any, input_ids: Any) -> 
 
 def _wrong_id_hint(got: int, logits: Any, prompt: list[int]) -> str:
     """An id, but another: the prompt's last token (one position early), a prompt token, the first position, ..."""
-    if got in (prompt[-1], int(logits[-2].argmax()) if len(logits) > 1 else None):
-        return say(en="that is the prompt's own last token, which the second-to-last position predicts: the next "
-                      "token is predicted at the last position, logits[0, -1] (off by one)",
-                   ja="それはプロンプト自身の最後のトークンで、最後から 2 番目の位置が予測するものです。次のトークンは"
-                      "最後の位置 logits[0, -1] が予測します（1 つずれています）")
+    if len(logits) > 1 and got == int(logits[-2].argmax()):
+        return say(en="that is what the second-to-last position predicts: the next token is predicted at the last "
+                      "position (off by one)",
+                   ja="それは最後から 2 番目の位置が予測するトークンです。次のトークンは最後の位置が予測します"
+                      "（1 つずれています）")
+    if got == prompt[-1]:
+        return say(en="that is the prompt's own last token: the next token is the argmax of the logits at the last "
+                      "position",
+                   ja="それはプロンプト自身の最後のトークンです。次のトークンは最後の位置のロジットの argmax です")
     if got in prompt:
         return say(en="that token is in the prompt: generate returns the prompt followed by the new token, which is "
                       "the last one",
@@ -163,9 +167,16 @@ def _judge_new_text(report: Report, my_decode: Callable[[Any, Any], Any], model:
                          ja=f"{label}：新しいテキスト {expected!r} と一致します") if same
                else say(en=f"{label}: returned {texts!r}; the new text is {expected!r}",
                         ja=f"{label}：{texts!r} を返しました。新しいテキストは {expected!r} です"),
-               _new_text_hint(texts, expected, prompts, rows, inputs["input_ids"].shape[1]),
+               _new_text_hint(texts, expected, prompts, rows, inputs["input_ids"].shape[1],
+                              texts == _sliced_at_mask_sums(tokenizer, inputs, output_ids)),
                f"tokenizer.batch_decode({NEW_IDS}, skip_special_tokens=True)")
     return all(line.passed for line in report.lines[start:])
+
+
+def _sliced_at_mask_sums(tokenizer: Any, inputs: Any, output_ids: Any) -> list[str]:
+    """Each row decoded from its own unpadded prompt length, the attention_mask sum: a slice that forgets the padding."""
+    starts = inputs["attention_mask"].sum(-1).tolist()
+    return [tokenizer.decode(row[start:], skip_special_tokens=True) for row, start in zip(output_ids, starts, strict=True)]
 
 
 def _left_padded_run(model: Any, tokenizer: Any, prompts: list[str]) -> tuple[Any, Any]:
@@ -181,8 +192,10 @@ def _left_padded_run(model: Any, tokenizer: Any, prompts: list[str]) -> tuple[An
     return inputs, output_ids
 
 
-def _new_text_hint(texts: list[str], expected: list[str], prompts: list[str], rows: bool, padded: int) -> str:
-    """Sliced at the number of rows (``rows``), stripped, a row cut at its own unpadded length, cut short, or the recipe.
+def _new_text_hint(texts: list[str], expected: list[str], prompts: list[str], rows: bool, padded: int,
+                   by_mask: bool = False) -> str:
+    """Sliced at the number of rows (``rows``), stripped, each row at its own mask sum (``by_mask``), too early,
+    cut short, or the recipe.
 
     ``padded``: the batch's padded prompt length, where its new tokens start (quoted as measured).
     """
@@ -198,11 +211,16 @@ def _new_text_hint(texts: list[str], expected: list[str], prompts: list[str], ro
                       "newline), which is part of what the model wrote; return it as decoded",
                    ja="テキストを strip しています。新しいテキストの先頭や末尾の空白（スペースや改行）もモデルが"
                       "書いたものです。デコードしたままを返します")
-    if not prompts and any(text != new and text.endswith(new) for text, new in zip(texts, expected, strict=True)):
+    if not prompts and by_mask:
         return say(en=f"with left padding the new tokens of every row start at the same index, the padded length "
                       f"(here {padded}, the width of the input ids), not each row's attention_mask sum",
                    ja=f"左パディングでは、どの行も新しいトークンは同じ位置、つまりパディング込みの長さ"
                       f"（ここでは {padded}、入力 ID の幅）から始まります。行ごとの attention_mask の合計ではありません")
+    if not prompts and any(text != new and text.endswith(new) for text, new in zip(texts, expected, strict=True)):
+        return say(en=f"the slice starts too early, inside the prompt: the new tokens of every row start at the padded "
+                      f"length (here {padded}, the width of the input ids)",
+                   ja=f"スライスの開始が早すぎて、プロンプトの中から始まっています。どの行も新しいトークンはパディング"
+                      f"込みの長さ（ここでは {padded}、入力 ID の幅）から始まります")
     if not prompts and all(new.startswith(text) for text, new in zip(texts, expected, strict=True)):
         return say(en="the new text is cut short: it starts after the padded prompt and runs to the end of the row",
                    ja="新しいテキストが途中で切れています。パディング込みのプロンプトの後ろから行の最後までです")

@@ -243,10 +243,11 @@ def _judge_new_text(report: Report, my_sample: Callable, text: str, events: list
     elif extra.strip() and prompt.endswith(extra.strip()):
         report.add(False, say(en=f"my_sample(0) starts with the end of the prompt, {extra!r}",
                               ja=f"my_sample(0) がプロンプトの末尾 {extra!r} から始まっています"),
-                   say(en="the new tokens start at the prompt's length in tokens, inputs.input_ids.shape[1]: len(inputs) "
-                          "counts the keys (input_ids, attention_mask), len(inputs.input_ids) the rows",
-                       ja="新しいトークンはプロンプトのトークン数 inputs.input_ids.shape[1] の位置から始まります。"
-                          "len(inputs) はキー（input_ids と attention_mask）の数、len(inputs.input_ids) は行数です"),
+                   say(en="the slice starts inside the prompt: the new tokens start at the prompt's length in tokens, the "
+                          "width of inputs.input_ids (len(inputs) counts its keys, len(inputs.input_ids) its rows)",
+                       ja="スライスがプロンプトの中から始まっています。新しいトークンはプロンプトのトークン数、つまり "
+                          "inputs.input_ids の幅の位置から始まります（len(inputs) はキーの数、len(inputs.input_ids) は"
+                          "行数です）"),
                    DECODE_NEW)
     elif text != new and text == raw:
         report.add(False, say(en=f"my_sample(0) keeps special tokens: {text!r}",

@@ -97,8 +97,11 @@ def _top_p_hint(logits: Any, kept: Any, kept_expected: Any) -> tuple[str, str]:
 
 def _top_p_idea(logits: Any, kept: Any, kept_expected: Any) -> str:
     """What went wrong, in words."""
+    import torch
+
     probs = logits.softmax(-1)  # (batch, vocab)
-    if len(kept) > 1 and bool((kept == kept[:1]).all()) and not bool((kept_expected == kept_expected[:1]).all()):
+    if (len(kept) > 1 and bool((kept == kept[:1]).all()) and torch.equal(kept[0], kept_expected[0])
+            and not bool((kept_expected == kept_expected[:1]).all())):  # row 0 right, and its tokens kept everywhere
         return say(en=f"all {len(kept)} rows keep the same tokens, though their logits differ: filter each row by its "
                       "own probabilities (softmax, sort and cumulative sum along the last dimension, dim=-1)",
                    ja=f"{len(kept)} 行すべてが同じトークンを残していますが、ロジットは行ごとに違います。各行をその行の"

@@ -176,10 +176,10 @@ def check_digits_processor(report: Report, my_processor: Any, model: Any, tokeni
         report.add(False, say(en=f"my_processor(...) returned {describe(out)}, not scores of shape {tuple(scores.shape)}",
                               ja=f"my_processor(...) が {describe(out)}を返しました。形 {tuple(scores.shape)} の"
                                  "スコアではありません"),
-                   say(en="return the new scores: scores.masked_fill(...) returns a new tensor, it does not change "
-                          "scores in place",
-                       ja="新しいスコアを返します。scores.masked_fill(...) は新しいテンソルを返し、scores 自体は"
-                          "変えません"))
+                   say(en="return the scores, a tensor of shape (batch, vocab) (scores.masked_fill(...) returns a new "
+                          "tensor; it does not change scores in place)",
+                       ja="スコア、つまり形 (batch, vocab) のテンソルを返します（scores.masked_fill(...) は新しい"
+                          "テンソルを返し、scores 自体は変えません）"))
         return
     if not (out == float("-inf")).any():
         report.add(False, say(en="no token is forbidden: no score is -inf",
@@ -267,8 +267,11 @@ def _generate_with(report: Report, my_processor: Any, model: Any, tokenizer: Any
     report.add(fits, say(en=f"4 samples with it are all digits, commas and spaces: {texts}",
                          ja=f"これを使った 4 つのサンプルはすべて数字・コンマ・空白だけです：{texts}") if fits else
                say(en=f"4 samples with it: {texts}", ja=f"これを使った 4 つのサンプル：{texts}"),
-               say(en="generate calls the processor at every step: pass it in logits_processor=LogitsProcessorList([...])",
-                   ja="generate は毎ステップでプロセッサーを呼びます：logits_processor=LogitsProcessorList([...]) で渡します"))
+               say(en="inside generate (4 samples, called once per step) the processor let other tokens through: it must "
+                      "forbid the same tokens at every call, whatever input_ids and batch size it is given",
+                   ja="generate の中（4 つのサンプル、ステップごとに 1 回呼ばれる）で、プロセッサーがほかのトークンを"
+                      "通しました。どの input_ids やバッチの大きさで呼ばれても、毎回同じトークンを禁止する必要が"
+                      "あります"))
 
 
 # ---------------------------------------------------------------- exercise 3: presence and frequency penalties

@@ -100,10 +100,15 @@ def _lookup_hint(got: list[int], ids: Sequence[int], max_ngram: int, num_tokens:
     if len(got) > num_tokens:
         return say(en=f"propose at most num_tokens ({num_tokens}) tokens",
                    ja=f"提案は最大 num_tokens（{num_tokens}）個です"), "ids[start + n:start + n + num_tokens]"
-    if got and any(got == ids[-n:] or got == ids[start:start + n] for n in range(1, max_ngram + 1)
-                   for start in range(len(ids))):
+    expected = reference_lookup(ids, max_ngram, num_tokens)
+    if got and got != expected and any(got == ids[-n:] for n in range(1, max_ngram + 1)):
         return say(en="propose the tokens that FOLLOWED the earlier match, not the matched n-gram itself",
                    ja="一致した n-gram そのものではなく、前の一致の後に続いたトークンを提案します"), code
+    if got and len(got) < len(expected) and expected[:len(got)] == got:
+        return say(en=f"{len(expected) - len(got)} guess(es) short: propose num_tokens ({num_tokens}) tokens after the "
+                      "match, fewer only where ids ends",
+                   ja=f"推測が {len(expected) - len(got)} 個足りません。一致の後の num_tokens（{num_tokens}）個を提案"
+                      "します（少なくなるのは ids が終わるときだけです）"), code
     if got != reference_lookup(ids, max_ngram, num_tokens) \
             and got == _lookup_variant(ids, max_ngram, num_tokens, last=False, before_end=1):
         return say(en="an earlier match may end right where the last n tokens begin: look at every start in "
@@ -321,12 +326,6 @@ def _speedup_hint(got: float, n: float, k: int, c: float, v: float) -> tuple[str
     """(idea, code) naming the slip the returned number matches, measured against its variants."""
     code = "return n / (k * c + v)"
     expected = reference_speedup(n, k, c, v)
-    for places in (0, 1):
-        if got == round(expected, places):
-            return say(en=f"{got:g} is {expected:.4g} rounded to {places} decimal place{'s' if places != 1 else ''}: "
-                          "return the number itself (round only where you print it)",
-                       ja=f"{got:g} は {expected:.4g} を小数点以下 {places} 桁に丸めた値です。数そのものを返します"
-                          "（丸めるのは表示するときだけにします）"), code
     slips = {(k + 1) / (k * c + v): say(en="count the tokens the pass really yielded (n): a rejected guess is not a "
                                            "token, so it may be fewer than k + 1",
                                         ja="パスが実際に生んだトークン数（n）を数えます。却下された推測はトークンに"
@@ -345,6 +344,12 @@ def _speedup_hint(got: float, n: float, k: int, c: float, v: float) -> tuple[str
     for value, idea in slips.items():
         if abs(got - value) <= CLOSE * abs(value):
             return idea, code
+    for places in (0, 1):
+        if got == round(expected, places):
+            return say(en=f"{got:g} is {expected:.4g} rounded to {places} decimal place{'s' if places != 1 else ''}: "
+                          "return the number itself (round only where you print it)",
+                       ja=f"{got:g} は {expected:.4g} を小数点以下 {places} 桁に丸めた値です。数そのものを返します"
+                          "（丸めるのは表示するときだけにします）"), code
     return say(en="plain decoding spends one model step per token; a pass spends k draft steps of c model steps "
                   "each and one check of v steps",
                ja="通常のデコーディングは 1 トークンにモデルの 1 ステップを使います。1 回のパスは、モデルの c ステップ分の"

@@ -82,8 +82,8 @@ def check_sse_reader(report: Report, my_read_stream: Callable[[list[str]], Any])
         expected = STREAM_PIECES[name]
         right = pieces == expected or (isinstance(pieces, list) and all(isinstance(p, str) for p in pieces)
                                        and "".join(pieces) == "".join(expected))
-        report.add(right, say(en=f"a {name} stream gives the pieces {expected}",
-                              ja=f"{name} のストリームから {expected} が得られます") if right else
+        report.add(right, say(en=f"a {name} stream gives the pieces {pieces}",
+                              ja=f"{name} のストリームから {pieces} が得られます") if right else
                    say(en=f"a {name} stream gives {show(pieces)}, not the pieces {expected}",
                        ja=f"{name} のストリームから {show(pieces)} が得られ、{expected} ではありません"),
                    _pieces_hint(pieces))
@@ -250,14 +250,15 @@ def _fields_hint(fields: Any, settings: dict, expected: dict) -> str:
                    ja="max_new_tokens がなければ generate は 20 トークンを作ります。サーバーの既定値は違う"
                       "（transformers serve は 1024、vLLM はコンテキストの残り全部）ので max_tokens=20 を送ります")
     if expected.get("temperature") == 0 and fields.get("temperature") != 0:
-        return say(en="generate is greedy unless do_sample=True; a server samples unless temperature=0: send it",
-                   ja="generate は do_sample=True でなければ貪欲デコーディングですが、サーバーは temperature=0 でなければ"
-                      "サンプリングします。temperature=0 を送ります")
+        return say(en="generate is greedy unless do_sample=True; vLLM and the OpenAI API sample unless temperature=0: "
+                      "send it",
+                   ja="generate は do_sample=True でなければ貪欲デコーディングですが、vLLM や OpenAI の API は "
+                      "temperature=0 でなければサンプリングします。temperature=0 を送ります")
     if "top_k" in expected and fields.get("top_k") != 50:
         return say(en="sampling without top_k, generate keeps only the 50 most likely tokens (its hidden top_k=50); "
-                      "a server keeps them all: send top_k=50 to draw the same way",
+                      "vLLM keeps them all unless told: send top_k=50 to draw the same way",
                    ja="top_k なしでサンプリングすると generate は上位 50 トークンだけを残します（隠れた top_k=50）。"
-                      "サーバーはすべて残すので、同じ引き方にするには top_k=50 を送ります")
+                      "vLLM は指定がなければすべて残すので、同じ引き方にするには top_k=50 を送ります")
     if "top_k" not in expected and fields.get("top_k") not in TOP_K_OFF:
         return say(en="top_k=0 turns top-k off in generate: leave top_k out of the request",
                    ja="generate では top_k=0 で top-k が無効になります。リクエストに top_k を入れません")
