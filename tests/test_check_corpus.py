@@ -746,14 +746,14 @@ def test_an_input_changed_in_place_fails_in_every_check_that_hands_over_a_tensor
 
 def test_the_input_rule_would_catch_a_check_that_stopped_comparing(monkeypatch):
     """The meta-test: with the comparison planted away, the in-place answer passes (so the rule is what fails it)."""
-    import llmcourse.checks.base as base
+    import llmcourse.checks.inputs as inputs
 
     def in_place(logits, t):
         logits /= t
         return logits
 
     assert not checks.check_temperature(in_place).passed
-    monkeypatch.setattr(base, "changed_inputs", lambda args, kept: [])
+    monkeypatch.setattr(inputs, "changed_inputs", lambda args, kept: [])
     assert checks.check_temperature(in_place).passed
 
 

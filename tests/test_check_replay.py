@@ -153,3 +153,12 @@ def test_a_cell_that_stopped_after_its_def_is_not_called_an_earlier_run():
         assert "did not run to its end" in report.lines[0].message and "earlier run" not in report.lines[0].message
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_the_variant_rule_would_catch_a_check_that_wants_one_spelling(monkeypatch):
+    """The meta-test for rule 5 (every correct variant passes): planting the renaming away fails the newer field name."""
+    import llmcourse.checks.lesson09_serving as serving
+
+    assert checks.check_request_fields(request_fields_newer_name).passed
+    monkeypatch.setattr(serving, "_renamed", dict)
+    assert not checks.check_request_fields(request_fields_newer_name).passed

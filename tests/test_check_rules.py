@@ -206,10 +206,10 @@ def test_an_answer_that_ignores_every_row_but_the_first_fails(name, kit):
 def test_the_typed_in_rule_would_catch_a_check_that_tries_one_input():
     """The meta-test: a planted check that calls the function on the lesson's input only lets the typed answer pass."""
     @checks.base.exercise_check(en="Demo", ja="デモ", answer=checks.base.is_function)
-    def check_demo(report, my_double):
+    def one_input_only(report, my_double):
         report.add(my_double(3) == 6, f"my_double(3) is {my_double(3)}")
 
-    assert check_demo(typed_in(lambda x: 2 * x)).passed
+    assert one_input_only(typed_in(lambda x: 2 * x)).passed
     assert not checks.check_speedup(typed_in(lambda n, k, c, v: n / (k * c + v))).passed
 
 

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from ..errors import describe
 from ..i18n import say
 from .history import last_failure
-from .inputs import changed_inputs, snapshot
+from .inputs import changed, snapshot
 from .values import error_text
 
 AnswerTest = Callable[["Report", Any, str], bool]  # (report, answer, its name) -> did it pass
@@ -232,36 +232,6 @@ def call(report: Report, name: str, function: Callable, args: tuple, usage: str)
     if out is not None and changed(report, name, function, args, kept):  # None: the check's own hint says more
         return False, None
     return True, out
-
-
-def changed(report: Report, name: str, function: Callable, args: tuple, kept: list) -> bool:
-    """Add a failed line for every argument the call changed in place (``kept``: its `snapshot`); True if any.
-
-    >>> import torch
-    >>> from llmcourse.i18n import set_language; set_language("en")
-    >>> logits = torch.zeros(2); kept = snapshot((logits,)); _ = logits.add_(1)
-    >>> changed(Report("Demo"), "my_fn", lambda logits: logits, (logits,), kept)
-    True
-    """
-    found = changed_inputs(args, kept)
-    for position, difference in found:
-        argument = _parameter_name(function, position)
-        report.add(False, say(en=f"{name} changed its input {argument} in place: {difference} after the call",
-                              ja=f"{name} が入力 {argument} をその場で書き換えました。呼び出しの後で {difference}"),
-                   say(en=f"leave {argument} as it was and build the result as a new value: /=, +=, .div_(), "
-                          "masked_fill_() or x[...] = write into the input (.clone() it first if you need to)",
-                       ja=f"{argument} は元のままにし、結果は新しい値として作ります。/=、+=、.div_()、masked_fill_()、"
-                          "x[...] = は入力に書き込みます（必要なら先に .clone() でコピーします）"))
-    return bool(found)
-
-
-def _parameter_name(function: Callable, position: int) -> str:
-    """The learner's name for the argument at ``position`` (their function's parameter), or 'number N'."""
-    try:
-        names = [p.name for p in inspect.signature(function).parameters.values()]
-        return names[position] if position < len(names) else f"#{position + 1}"
-    except (TypeError, ValueError):
-        return f"#{position + 1}"
 
 
 def objects_read(function: Any, depth: int = 2) -> list:

@@ -18,7 +18,11 @@ which ones came back different and how much.
 from __future__ import annotations
 
 import copy
+import inspect
+from collections.abc import Callable
 from typing import Any
+
+from ..i18n import say
 
 _SKIPPED = object()  # an argument not snapshotted: a model, a tokenizer, a number
 
@@ -100,3 +104,34 @@ def _difference(value: Any, before: Any) -> str:
     except Exception:  # tensors inside a list: compare element by element
         return "" if all(not _difference(a, b) for a, b in zip(value, before, strict=False)) \
             and len(value) == len(before) else "its contents differ"
+
+
+def changed(report: Any, name: str, function: Callable, args: tuple, kept: list) -> bool:
+    """Add a failed line for every argument the call changed in place (``kept``: its `snapshot`); True if any.
+
+    >>> import torch
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> logits = torch.zeros(2); kept = snapshot((logits,)); _ = logits.add_(1)
+    >>> from llmcourse.checks.base import Report
+    >>> changed(Report("Demo"), "my_fn", lambda logits: logits, (logits,), kept)
+    True
+    """
+    found = changed_inputs(args, kept)
+    for position, difference in found:
+        argument = _parameter_name(function, position)
+        report.add(False, say(en=f"{name} changed its input {argument} in place: {difference} after the call",
+                              ja=f"{name} が入力 {argument} をその場で書き換えました。呼び出しの後で {difference}"),
+                   say(en=f"leave {argument} as it was and build the result as a new value: /=, +=, .div_(), "
+                          "masked_fill_() or x[...] = write into the input (.clone() it first if you need to)",
+                       ja=f"{argument} は元のままにし、結果は新しい値として作ります。/=、+=、.div_()、masked_fill_()、"
+                          "x[...] = は入力に書き込みます（必要なら先に .clone() でコピーします）"))
+    return bool(found)
+
+
+def _parameter_name(function: Callable, position: int) -> str:
+    """The learner's name for the argument at ``position`` (their function's parameter), or 'number N'."""
+    try:
+        names = [p.name for p in inspect.signature(function).parameters.values()]
+        return names[position] if position < len(names) else f"#{position + 1}"
+    except (TypeError, ValueError):
+        return f"#{position + 1}"

@@ -81,7 +81,7 @@ def check_classroom_env(report: Report, my_env: Any, folder: str = SHARED) -> No
                       not_a("my_env", my_env, en="a dict", ja="dict "),
                       say(en="a dict of environment variables, {name: value}: the variable the course reads for its "
                              "cache, and the shared folder",
-                          ja="環境変数の dict（{名前: 値}）にします：コースがキャッシュに使う変数と、共有フォルダです")):
+                          ja="環境変数の dict にします：名前はコースがキャッシュに使う変数、値は共有フォルダです")):
         return
     value = my_env.get(CACHE_ENV)
     right = isinstance(value, (str, os.PathLike)) and PurePosixPath(str(value)) == PurePosixPath(folder)

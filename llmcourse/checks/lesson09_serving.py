@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..i18n import say
-from .base import Report, call, changed, exercise_check, is_function
-from .inputs import snapshot
+from .base import Report, call, exercise_check, is_function
+from .inputs import changed, snapshot
 from .values import error_text, show
 
 

@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 
 from ..i18n import say
 from ..quiet import quiet
-from .base import Report, changed, exercise_check, is_function
-from .inputs import snapshot
+from .base import Report, exercise_check, is_function
+from .inputs import changed, snapshot
 from .values import error_text, show
 
 PLAIN = "A list of colors: red, blue"
