@@ -162,3 +162,102 @@ def test_the_variant_rule_would_catch_a_check_that_wants_one_spelling(monkeypatc
     assert checks.check_request_fields(request_fields_newer_name).passed
     monkeypatch.setattr(serving, "_renamed", dict)
     assert not checks.check_request_fields(request_fields_newer_name).passed
+
+
+# ---------------------------------------------------------------- the third replay (after the fixes above): ~200 tries
+
+
+def test_logprobs_that_ignore_prompt_length_fail(offline_model):
+    """The two cases score 5 and 4 new tokens: an answer with the lesson's 4 typed in fails one."""
+    def last_four(logits, input_ids, prompt_length):
+        return logits[:, -5:-1].log_softmax(-1).gather(-1, input_ids[:, -4:].unsqueeze(-1)).squeeze(-1)
+
+    assert not checks.check_token_logprobs(last_four, *offline_model).passed
+
+
+def test_a_greedy_request_sends_temperature_0_whatever_temperature_says():
+    from test_checks_serving import request_fields
+
+    def keeps_temperature(settings):
+        fields = request_fields(settings)
+        fields["temperature"] = settings.get("temperature", 0 if not settings.get("do_sample") else 1.0)
+        return fields
+
+    assert_fails_with(checks.check_request_fields(keeps_temperature), "sample unless temperature=0")
+
+
+@pytest.mark.parametrize("answer", [right("check_request_fields", "replay: top_k=50 sent on greedy requests too",
+                                          lambda settings: {**__import__("test_checks_serving").request_fields(
+                                              settings), **({"top_k": 50} if settings.get("top_k", 50) else {})})])
+def test_top_k_on_a_greedy_request_is_harmless(answer):
+    assert_passes(checks.check_request_fields(answer))
+
+
+def test_streaming_without_a_thread_fails(offline_model):
+    from transformers import TextIteratorStreamer
+
+    model, tokenizer = offline_model
+
+    def no_thread(prompt):
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        model.generate(**tokenizer(prompt, return_tensors="pt"), max_new_tokens=8, do_sample=False, streamer=streamer)
+        return list(streamer)
+
+    assert_fails_with(checks.check_streamed_chunks(no_thread, model, tokenizer), "start generate in a Thread")
+
+
+def test_a_batch_made_one_prompt_at_a_time_fails(offline_model):
+    import copy
+
+    model, tokenizer = offline_model
+    left = copy.deepcopy(tokenizer)
+    left.padding_side, left.pad_token = "left", left.eos_token
+
+    def one_by_one(prompts):
+        texts = []
+        for prompt in prompts:
+            batch = left([prompt], return_tensors="pt")
+            ids = model.generate(**batch, max_new_tokens=6, do_sample=False, pad_token_id=left.pad_token_id)
+            texts.append(left.decode(ids[0, batch.input_ids.shape[1]:], skip_special_tokens=True))
+        return texts
+
+    assert_fails_with(checks.check_padded_batch(one_by_one, model, tokenizer), "one padded batch, one generate call")
+
+
+def test_top_p_with_a_large_negative_number_is_told_only_that():
+    def large_negative(logits, p):
+        return logits.masked_fill(sampling.top_p_filter(logits, p).isinf(), -1e9)
+
+    report = checks.check_top_p_filter(large_negative)
+    assert_fails_with(report, "large negative number")
+    assert report.lines[0].passed, report  # the kept set is right
+
+
+def test_the_processor_placeholder_asks_for_a_processor():
+    assert_fails_with(checks.check_digits_processor(None, None, None), "an instance of your LogitsProcessor class")
+
+
+@pytest.mark.parametrize("answer", [right("check_speculative_sampling", "replay: lists instead of tensors",
+                                          lambda p, q: (torch.clamp(p / q, max=1).tolist(),
+                                                        ((p - q).clamp(min=0) / (p - q).clamp(min=0).sum()).tolist()))])
+def test_speculative_step_as_lists_passes(answer):
+    assert_passes(checks.check_speculative_sampling(answer))
+
+
+@pytest.mark.parametrize(("answer", "hint"), [
+    wrong("check_tokens_per_second", "replay: rounded", lambda r, s: round(r.token_mask.sum().item() / s, 1),
+          "the rate was rounded"),
+    wrong("check_tokens_per_second", "replay: floor division", lambda r, s: int(r.token_mask.sum()) // s,
+          "// rounds the rate down"),
+])
+def test_rate_rounded_or_floored_is_named(answer, hint):
+    assert_fails_with(checks.check_tokens_per_second(answer), hint)
+
+
+def test_new_texts_as_a_tuple_pass(offline_model):
+    model, tokenizer = offline_model
+
+    def as_tuple(inputs, output_ids):
+        return tuple(tokenizer.batch_decode(output_ids[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True))
+
+    assert_passes(checks.check_new_text_only(as_tuple, model, tokenizer))

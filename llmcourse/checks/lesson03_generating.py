@@ -143,6 +143,7 @@ def _judge_new_text(report: Report, my_decode: Callable[[Any, Any], Any], model:
     ok, texts = call(report, "my_decode", my_decode, (inputs, output_ids.clone()), usage)
     if not ok or not is_text_list(report, texts, "my_decode(...)", len(expected), _texts_type_hint(texts)):
         return False
+    texts = list(texts)  # a tuple of the texts is as good as a list
     start = len(report.lines)
     prompts = [prompt for prompt, text in zip(batch, texts, strict=True) if prompt in text]
     specials = sorted({token for text in texts for token in SPECIAL_TOKEN.findall(text)}

@@ -17,6 +17,7 @@ from ..i18n import say
 from ..quiet import quiet
 from .base import Report, call, exercise_check, is_function, is_text_list
 from .lesson03_generating import SPECIAL_TOKEN
+from .observe import generate_calls
 
 PADDED_BATCH = ["Monday, Tuesday,", "A, B, C, D, E, F, G"]  # the lesson's batch
 UNSEEN_BATCHES = [  # each pitfall changes a short row here (right padding, no mask): measured on the offline model
@@ -58,8 +59,18 @@ def check_padded_batch(report: Report, my_batch_texts: Callable[[list[str]], Any
     usage = say(en="it is called as my_batch_texts(prompts) with a list of prompts, and returns one text per prompt",
                 ja="my_batch_texts(prompts) の形でプロンプトのリストを渡して呼ばれ、プロンプトごとに 1 つのテキストを返します")
     for number, prompts in enumerate([PADDED_BATCH, *UNSEEN_BATCHES]):
-        ok, texts = call(report, "my_batch_texts", my_batch_texts, (list(prompts),), usage)
+        calls: list = []
+        with generate_calls(calls):
+            ok, texts = call(report, "my_batch_texts", my_batch_texts, (list(prompts),), usage)
         if not ok or not is_text_list(report, texts, "my_batch_texts(prompts)", len(prompts), usage):
+            return
+        if calls and all(size == 1 for _, size in calls):
+            report.add(False, say(en=f"my_batch_texts made {len(calls)} generate call(s) of one prompt each",
+                                  ja=f"my_batch_texts は 1 つのプロンプトずつ generate を {len(calls)} 回呼びました"),
+                       say(en=f"the exercise puts all {len(prompts)} prompts in one padded batch, one generate call: "
+                              "the padding and its mask are what it is about",
+                           ja=f"演習では {len(prompts)} 個のプロンプトすべてを 1 つのパディングしたバッチにし、"
+                              "generate を 1 回呼びます。テーマはパディングとそのマスクです"), CODE)
             return
         expected = batch_texts(model, tokenizer, prompts)
         label = say(en="the lesson's batch", ja="レッスンのバッチ") if number == 0 else \

@@ -20,6 +20,7 @@ from ..i18n import say
 from ..quiet import quiet
 from .base import Report, call, exercise_check, is_function, not_a
 from .lesson03_generating import SPECIAL_TOKEN
+from .observe import generate_calls
 from .values import as_float, show
 
 COLOR_PROMPT = "A list of colors: red, blue"  # the lesson's prompt
@@ -82,7 +83,10 @@ def check_streamed_chunks(report: Report, my_stream_chunks: Callable[[str], Any]
         lesson = lesson or expected
         label = say(en="the lesson's prompt", ja="レッスンのプロンプト") if number == 0 else \
             say(en="a prompt it has not seen", ja="見せていないプロンプト")
-        ok, chunks = _call_in_time(report, my_stream_chunks, prompt, usage, _patience(time.perf_counter() - started))
+        calls: list = []
+        with generate_calls(calls):
+            ok, chunks = _call_in_time(report, my_stream_chunks, prompt, usage,
+                                       _patience(time.perf_counter() - started))
         if not ok:
             return
         if not (isinstance(chunks, (list, tuple)) and all(isinstance(chunk, str) for chunk in chunks)):
@@ -99,7 +103,17 @@ def check_streamed_chunks(report: Report, my_stream_chunks: Callable[[str], Any]
                    _chunks_hint(model, tokenizer, prompt, pieces, expected, lesson, my_stream_chunks, usage), CODE)
         if not right:
             return
+        if calls and all(thread == WORKER for thread, _ in calls):
+            report.add(False, say(en="generate ran in the function's own thread, so the streamer was read only after "
+                                     "the generation had ended: the pieces came all at once, not as they were made",
+                                  ja="generate が関数自身のスレッドで動いたので、ストリーマーを読んだのは生成が終わった後"
+                                     "です。チャンクは作られるたびではなく、まとめて届きました"),
+                       say(en="start generate in a Thread of its own, then read the streamer while it runs",
+                           ja="generate を別の Thread で開始し、実行中にストリーマーを読みます"), CODE)
+            return
 
+
+WORKER = "my_stream_chunks"  # the thread the check runs the learner's function in
 
 def _patience(seconds: float) -> float:
     """How long to wait for one call of the learner's function: the reference took ``seconds`` on the same prompt."""
@@ -111,7 +125,7 @@ def _call_in_time(report: Report, function: Callable, prompt: str, usage: str, l
     or did not return within ``limit`` seconds (a loop over a streamer that no generate feeds waits forever)."""
     inner, outcome = Report(""), []
     worker = threading.Thread(target=lambda: outcome.append(call(inner, "my_stream_chunks", function, (prompt,), usage)),
-                              daemon=True, name="my_stream_chunks")
+                              daemon=True, name=WORKER)
     worker.start()
     worker.join(limit)
     if worker.is_alive():
@@ -298,6 +312,12 @@ def _rate_idea(value: float | None, result: Any, seconds: float) -> str:
            for count in (generated, with_padding) for factor in (1, seconds)):
         return say(en="that is not per second: divide the number of tokens by the seconds",
                    ja="それは 1 秒あたりではありません。トークン数を秒数で割ります")
+    if value == generated // seconds and not rate_of(generated):
+        return say(en="// rounds the rate down to a whole number: divide with /",
+                   ja="// は割った結果を整数に切り捨てます。割り算は / を使います")
+    if any(value == round(generated / seconds, places) for places in (0, 1, 2)) and not rate_of(generated):
+        return say(en="the rate was rounded: return the number itself (round only where you print it)",
+                   ja="割った結果を丸めています。数そのものを返します（丸めるのは表示するときだけにします）")
     return _miscount_idea(value, result, seconds)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import describe
 from ..i18n import say
 from ..quiet import quiet
-from .base import Report, call, exercise_check, is_function
+from .base import Report, call, exercise_check, is_function, not_a
 
 FORMAT_CHARACTERS = "0123456789, "  # exercise 2: only digits, commas and spaces
 FORMAT = re.compile(r"[0-9, ]*")
@@ -39,12 +39,13 @@ def check_token_logprobs(report: Report, my_token_logprobs: Callable[[Any, Any, 
                 ja="my_token_logprobs(logits, input_ids, prompt_length) の形で呼ばれます。logits は (batch, length, "
                    "vocab)、input_ids は (batch, length) です")
     generator = torch.Generator().manual_seed(0)
-    random_case = (torch.randn(2, 7, 11, generator=generator), torch.randint(0, 11, (2, 7), generator=generator), 3)
+    # 5 new tokens here, 4 in the model's case: an answer that ignores prompt_length fails one of them
+    random_case = (torch.randn(2, 7, 11, generator=generator), torch.randint(0, 11, (2, 7), generator=generator), 2)
     prompt_ids = tokenizer(SCORED_PROMPT, return_tensors="pt").input_ids
     ids = torch.cat([prompt_ids, tokenizer(SCORED_ANSWER, add_special_tokens=False, return_tensors="pt").input_ids], 1)
     with torch.no_grad():
         model_case = (model(ids.to(model.device)).logits.float().cpu(), ids, prompt_ids.shape[1])
-    names = (say(en="random logits (2, 7, 11), prompt_length=3", ja="乱数のロジット (2, 7, 11)、prompt_length=3"),
+    names = (say(en="random logits (2, 7, 11), prompt_length=2", ja="乱数のロジット (2, 7, 11)、prompt_length=2"),
              say(en=f"the model's logits for {SCORED_PROMPT!r} + {SCORED_ANSWER!r}",
                  ja=f"{SCORED_PROMPT!r} + {SCORED_ANSWER!r} に対するモデルのロジット"))
     for name, (logits, input_ids, prompt_length) in zip(names, (random_case, model_case), strict=True):
@@ -145,7 +146,26 @@ def _logprobs_mistakes(logits: Any, input_ids: Any, prompt_length: int, expected
 # ---------------------------------------------------------------- exercise 2: a format-forcing logits processor
 
 
-@exercise_check(en="Digits and commas only", ja="数字とコンマだけ", answer=is_function)
+def is_processor(report: Report, value: Any, name: str) -> bool:
+    """Something callable, as `is_function`; the placeholder is told to become an instance of the learner's class.
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> report = Report("Demo"); is_processor(report, None, "my_processor")
+    False
+    >>> report.failures[0].hint[:60]
+    'replace the None in the exercise cell with your processor, a'
+    """
+    if value is not None:
+        return is_function(report, value, name)
+    report.add(False, not_a(name, value, en="a logits processor", ja="ロジットプロセッサー"),
+               say(en="replace the None in the exercise cell with your processor, an instance of your LogitsProcessor "
+                      "class, and run it",
+                   ja="演習のセルの None を自分のプロセッサー（自分の LogitsProcessor クラスのインスタンス）に置き換えて、"
+                      "そのセルを実行します"))
+    return False
+
+
+@exercise_check(en="Digits and commas only", ja="数字とコンマだけ", answer=is_processor)
 def check_digits_processor(report: Report, my_processor: Any, model: Any, tokenizer: Any) -> None:
     """Lesson 07: ``my_processor(input_ids, scores)`` keeps only tokens made of digits, commas and spaces, and EOS.
 

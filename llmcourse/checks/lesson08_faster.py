@@ -197,9 +197,16 @@ def _is_distribution(values: Any) -> bool:
 
 
 def _is_pair(report: Report, out: Any, target: Any) -> bool:
-    """Two tensors of the vocabulary's shape; otherwise a failed line with the fix."""
-    if (isinstance(out, (tuple, list)) and len(out) == 2
-            and all(getattr(part, "shape", None) == target.shape for part in out)):
+    """Two tensors (or lists, or arrays) of the vocabulary's shape; otherwise a failed line with the fix."""
+    import torch
+
+    def shape(part: Any) -> Any:
+        try:
+            return torch.as_tensor(part).shape
+        except (TypeError, ValueError, RuntimeError):
+            return None
+
+    if isinstance(out, (tuple, list)) and len(out) == 2 and all(shape(part) == target.shape for part in out):
         return True
     report.add(False, say(en=f"my_speculative_step returned {describe(out)}, not (accept, residual), "
                              f"two tensors of shape {tuple(target.shape)}",

@@ -155,6 +155,7 @@ FIELD_CASES = [  # (generate settings, the request fields that ask a server for 
     ({"max_new_tokens": 16, "do_sample": True, "top_k": 0}, {"max_tokens": 16}),
     ({"max_new_tokens": 24, "do_sample": False, "stop_strings": ["."]}, {"max_tokens": 24, "temperature": 0,
                                                                         "stop": ["."]}),
+    ({"max_new_tokens": 12, "temperature": 0.7}, {"max_tokens": 12, "temperature": 0}),  # no do_sample: greedy
 ]
 TOP_K_OFF = (None, 0, -1)  # no top_k field, or the value that turns it off (vLLM: -1 or 0)
 
@@ -201,6 +202,8 @@ def _same_fields(fields: dict, expected: dict, sampling: bool) -> bool:
     True
     """
     fields = _renamed(fields)
+    if not sampling and fields.get("temperature") == 0:  # greedy: a server ignores top_k and top_p then
+        fields.pop("top_k", None), fields.pop("top_p", None)
     if "top_k" not in expected and fields.get("top_k") in TOP_K_OFF:
         fields.pop("top_k", None)
     if "top_p" not in expected and fields.get("top_p", 1.0) == 1.0:

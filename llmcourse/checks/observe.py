@@ -69,6 +69,38 @@ def observe(events: list, mark: int = SEED_MARK) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def generate_calls(calls: list) -> Iterator[None]:
+    """Record ``(thread name, batch size)`` for every ``generate`` call made while the block runs.
+
+    Lesson 04's batch check asks for one call on the whole batch; lesson 06's streaming check asks
+    for generate to run in a thread of its own. ``GenerationMixin.generate`` is wrapped only inside
+    the block (put back even on an error).
+
+    >>> calls = []
+    >>> with generate_calls(calls):
+    ...     pass
+    >>> calls
+    []
+    """
+    import threading
+
+    from transformers import GenerationMixin
+
+    original = GenerationMixin.generate
+
+    def generate(self: Any, *args: Any, **kwargs: Any) -> Any:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        calls.append((threading.current_thread().name, int(ids.shape[0]) if hasattr(ids, "shape") else None))
+        return original(self, *args, **kwargs)
+
+    GenerationMixin.generate = generate
+    try:
+        yield
+    finally:
+        GenerationMixin.generate = original
+
+
+@contextlib.contextmanager
 def kept_random_state() -> Iterator[None]:
     """Restore the random state of torch, Python and numpy after the block."""
     import numpy
