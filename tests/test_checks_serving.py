@@ -8,7 +8,7 @@ import pytest
 from check_cases import assert_fails_with, right, wrong
 
 from llmcourse.checks import check_request_fields, check_sse_reader
-from llmcourse.checks.lesson09_serving import DONE_STREAM, PING_STREAM, PLAIN_STREAM
+from llmcourse.checks.lesson09_serving import DONE_STREAM, FIELD_CASES, PING_STREAM, PLAIN_STREAM
 from llmcourse.client import read_events
 from llmcourse.i18n import set_language
 
@@ -184,7 +184,7 @@ def request_fields_with_defaults_said(settings):
 def test_request_fields_correct_answers_pass(answer):
     report = check_request_fields(answer)
     assert report.passed, report
-    assert len(report.lines) == 5
+    assert len(report.lines) == len(FIELD_CASES)
 
 
 def renamed_only(settings):

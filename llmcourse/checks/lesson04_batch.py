@@ -64,7 +64,7 @@ def check_padded_batch(report: Report, my_batch_texts: Callable[[list[str]], Any
             ok, texts = call(report, "my_batch_texts", my_batch_texts, (list(prompts),), usage)
         if not ok or not is_text_list(report, texts, "my_batch_texts(prompts)", len(prompts), usage):
             return
-        if calls and all(size == 1 for _, size in calls):
+        if calls and all(size == 1 for _, size, _ in calls):
             report.add(False, say(en=f"my_batch_texts made {len(calls)} generate call(s) of one prompt each",
                                   ja=f"my_batch_texts は 1 つのプロンプトずつ generate を {len(calls)} 回呼びました"),
                        say(en=f"the exercise puts all {len(prompts)} prompts in one padded batch, one generate call: "

@@ -76,6 +76,8 @@ def check_streamed_chunks(report: Report, my_stream_chunks: Callable[[str], Any]
                    "the streamer yielded",
                 ja="my_stream_chunks(prompt) の形でプロンプトの文字列を渡して呼ばれ、ストリーマーが返したチャンクの"
                    "リストを返します")
+    from transformers import TextIteratorStreamer
+
     lesson: list[str] = []
     for number, prompt in enumerate([COLOR_PROMPT, *UNSEEN_PROMPTS]):
         started = time.perf_counter()
@@ -103,13 +105,15 @@ def check_streamed_chunks(report: Report, my_stream_chunks: Callable[[str], Any]
                    _chunks_hint(model, tokenizer, prompt, pieces, expected, lesson, my_stream_chunks, usage), CODE)
         if not right:
             return
-        if calls and all(thread == WORKER for thread, _ in calls):
+        if any(thread == WORKER and isinstance(streamer, TextIteratorStreamer) for thread, _, streamer in calls):
             report.add(False, say(en="generate ran in the function's own thread, so the streamer was read only after "
                                      "the generation had ended: the pieces came all at once, not as they were made",
                                   ja="generate が関数自身のスレッドで動いたので、ストリーマーを読んだのは生成が終わった後"
                                      "です。チャンクは作られるたびではなく、まとめて届きました"),
-                       say(en="start generate in a Thread of its own, then read the streamer while it runs",
-                           ja="generate を別の Thread で開始し、実行中にストリーマーを読みます"), CODE)
+                       say(en="start generate in a Thread of its own, then read the streamer while it runs (or use a "
+                              "TextStreamer whose on_finalized_text keeps each piece as it is made)",
+                           ja="generate を別の Thread で開始し、実行中にストリーマーを読みます（または、作られたチャンクを"
+                              "on_finalized_text で受け取る TextStreamer を使います）"), CODE)
             return
 
 

@@ -70,7 +70,7 @@ def observe(events: list, mark: int = SEED_MARK) -> Iterator[None]:
 
 @contextlib.contextmanager
 def generate_calls(calls: list) -> Iterator[None]:
-    """Record ``(thread name, batch size)`` for every ``generate`` call made while the block runs.
+    """Record ``(thread name, batch size, streamer)`` for every ``generate`` call made while the block runs.
 
     Lesson 04's batch check asks for one call on the whole batch; lesson 06's streaming check asks
     for generate to run in a thread of its own. ``GenerationMixin.generate`` is wrapped only inside
@@ -90,7 +90,8 @@ def generate_calls(calls: list) -> Iterator[None]:
 
     def generate(self: Any, *args: Any, **kwargs: Any) -> Any:
         ids = kwargs.get("input_ids", args[0] if args else None)
-        calls.append((threading.current_thread().name, int(ids.shape[0]) if hasattr(ids, "shape") else None))
+        calls.append((threading.current_thread().name, int(ids.shape[0]) if hasattr(ids, "shape") else None,
+                      kwargs.get("streamer")))
         return original(self, *args, **kwargs)
 
     GenerationMixin.generate = generate
