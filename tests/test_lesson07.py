@@ -475,6 +475,14 @@ def test_loop_check_hints(model, tokenizer, cached_cases, answer, hint):
     assert_fails_with(check_greedy_loop(answer, model, tokenizer), hint)
 
 
+def test_loop_check_gives_the_line_only_when_asked(model, tokenizer, cached_cases):
+    """Issue 26, rule 3: the loop's hints are ideas; hint=2 adds the line of the lesson's loop that fixes the mistake."""
+    first = repr(check_greedy_loop(make_loop(grow=False), model, tokenizer))
+    assert "torch.ones_like(next_id)" not in first and "check_greedy_loop(..., hint=2)" in first
+    asked = repr(check_greedy_loop(make_loop(grow=False), model, tokenizer, hint=2))
+    assert "attention_mask = torch.cat([attention_mask, torch.ones_like(next_id)], dim=-1)" in asked
+
+
 def test_loop_check_hints_in_japanese(model, tokenizer, cached_cases):
     set_language("ja")
     report = check_greedy_loop(make_loop(mask=False), model, tokenizer)

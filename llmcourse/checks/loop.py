@@ -26,6 +26,14 @@ PADDED = "The capital of France is"
 PADDING = 3  # pad tokens put in front of PADDED
 USAGE = ("my_greedy_loop(model, input_ids, attention_mask, max_new_tokens, eos_token_id): "
          "input_ids and attention_mask of shape (1, length); return prompt + new ids, as model.generate")
+# the line of the lesson's loop that fixes each mistake, shown only with hint=2
+FORWARD = "out = model(input_ids=new_ids, attention_mask=attention_mask, cache=cache, use_cache=True)"
+NEXT_PASS = "cache, new_ids = out.cache, next_id  # the next pass reads only the new token"
+GROW_MASK = "attention_mask = torch.cat([attention_mask, torch.ones_like(next_id)], dim=-1)"
+APPEND = "input_ids = torch.cat([input_ids, next_id], dim=-1)  # ... return input_ids"
+STOP = "input_ids = torch.cat([input_ids, next_id], dim=-1); if next_id.item() == eos_token_id: break"
+COUNT = "for _ in range(max_new_tokens):"
+PICK = "next_id = out.logits[:, -1, :].argmax(dim=-1, keepdim=True)"
 
 
 class Call(NamedTuple):
@@ -87,7 +95,8 @@ def check_greedy_loop(report: Report, my_greedy_loop: Callable[..., Any], model:
         mistakes.append(mistake)
         if error is not None:
             report.add(False, say(en=f"{case.name}: my_greedy_loop raised {error}",
-                                  ja=f"{case.name}：my_greedy_loop でエラーが出ました：{error}"), mistake or USAGE)
+                                  ja=f"{case.name}：my_greedy_loop でエラーが出ました：{error}"),
+                       *(mistake if mistake[0] else (USAGE, "")))
             return
         if changed(report, "my_greedy_loop", my_greedy_loop, args, kept):
             return
@@ -99,16 +108,16 @@ def check_greedy_loop(report: Report, my_greedy_loop: Callable[..., Any], model:
                           f"{_text(case.expected, tokenizer, case)}",
                        ja=f"{case.name}：{_describe(got, tokenizer, case)} を返しました。model.generate は "
                           f"{_text(case.expected, tokenizer, case)} を返します"),
-                   mistake or _result_hint(got, case, tokenizer.eos_token_id))
+                   *(mistake if mistake[0] else _result_hint(got, case, tokenizer.eos_token_id)))
         if not same:
             return
-    mistake = next((m for m in mistakes if m), "")
-    report.add(not mistake, say(en="after the first pass each pass reads only the new token, with the cache and "
-                                   "a mask that grows" if not mistake else
+    mistake = next((m for m in mistakes if m[0]), ("", ""))
+    report.add(not mistake[0], say(en="after the first pass each pass reads only the new token, with the cache and "
+                                   "a mask that grows" if not mistake[0] else
                                    "the same tokens, but not the loop the exercise asks for",
                                 ja="最初のフォワードパスの後は、キャッシュと伸びていくマスクとともに新しいトークンだけを"
-                                   "読みます" if not mistake else
-                                   "トークンは同じですが、演習で求めるループになっていません"), mistake)
+                                   "読みます" if not mistake[0] else
+                                   "トークンは同じですが、演習で求めるループになっていません"), *mistake)
 
 
 def _cases(model: Any, tokenizer: Any) -> list[Case]:
@@ -154,81 +163,82 @@ def _run(my_greedy_loop: Callable[..., Any], args: tuple, case: Case) -> tuple[A
     return got[None] if got.ndim == 1 else got, None
 
 
-def _call_mistake(calls: list[Call], padding: int = 0) -> str:
-    """A hint from the forward passes, for the mistakes that show there; "" when they look right.
+def _call_mistake(calls: list[Call], padding: int = 0) -> tuple[str, str]:
+    """(hint, code line) from the forward passes, for the mistakes that show there; ("", "") when they look right.
 
     ``padding``: the pad positions the given attention mask leaves out (zeros), which every pass must keep.
     """
     if not calls:
         return say(en="call model(...) once per new token (the model passed to your function)",
-                   ja="新しいトークンごとに model(...) を 1 回呼びます（関数に渡されたモデルを使います）")
+                   ja="新しいトークンごとに model(...) を 1 回呼びます（関数に渡されたモデルを使います）"), FORWARD
     later = calls[1:]
     if any(call.cached and call.new_tokens > 1 for call in later):
         return say(en="with the cache, feed only the new token: the cache already holds the keys and values of "
                       "the others (the new token only, not the whole sequence)",
                    ja="キャッシュを使うときは新しいトークンだけを入力します。ほかのトークンのキーと値はキャッシュに"
-                      "入っています（シーケンス全体ではなく新しいトークンだけ）")
+                      "入っています（シーケンス全体ではなく新しいトークンだけ）"), NEXT_PASS
     if any(call.mask is None for call in calls):
         return say(en="pass attention_mask=... to every call: with padding (the third prompt) the mask is what tells "
                       "the model to skip the pad tokens; append a 1 to it per new token",
                    ja="毎回 attention_mask=... を渡します。パディングがあると（3 つ目のプロンプト）、パディング"
-                      "トークンを無視させるのはマスクです。新しいトークンごとに 1 を 1 つ足して伸ばします")
+                      "トークンを無視させるのはマスクです。新しいトークンごとに 1 を 1 つ足して伸ばします"), FORWARD
     lost = next((call for call in calls if call.zeros != padding), None)
     if padding and lost is not None:
         return say(en=f"the attention_mask you were given leaves out {padding} pad tokens (zeros), but a pass got a "
                       f"mask with {lost.zeros}: start from the given mask and only append to it",
                    ja=f"渡された attention_mask は {padding} 個のパディングトークンを 0 で除外していますが、"
                       f"{lost.zeros} 個しか 0 のないマスクを受け取ったパスがありました。渡されたマスクから始め、"
-                      "後ろに足していくだけにします")
+                      "後ろに足していくだけにします"), GROW_MASK
     if any(call.mask != call.cached + call.new_tokens for call in calls):
         return say(en="the mask must cover the cached tokens and the new one: after each step, append a 1 for the "
                       "new token, so that the mask is as long as the ids so far",
                    ja="マスクはキャッシュ済みのトークンと新しいトークンの両方を覆う必要があります。各ステップの後に"
-                      "新しいトークンの分の 1 を足し、マスクをそれまでの ID と同じ長さにします")
+                      "新しいトークンの分の 1 を足し、マスクをそれまでの ID と同じ長さにします"), GROW_MASK
     if later and all(call.cached == 0 for call in later):
         return say(en="use the cache: pass cache=out.cache back in and feed only the new token, instead of the "
                       "whole sequence each time",
                    ja="キャッシュを使います。out.cache を cache= で渡し直し、毎回シーケンス全体ではなく新しいトークン"
-                      "だけを入力します")
-    return ""
+                      "だけを入力します"), NEXT_PASS
+    return "", ""
 
 
-def _result_hint(got: Any, case: Case, eos_token_id: int) -> str:
-    """Compare the returned ids with generate's: prompt left out, one token off, EOS not kept or not stopped at."""
+def _result_hint(got: Any, case: Case, eos_token_id: int) -> tuple[str, str]:
+    """(hint, code line) comparing the returned ids with generate's: prompt left out, one token off, EOS not kept
+    or not stopped at."""
     import torch
 
     if not isinstance(got, torch.Tensor) or got.ndim != 2:
-        return USAGE
+        return USAGE, ""
     expected, prompt = case.expected, case.input_ids.shape[1]
     new = expected[:, prompt:]
     if got.shape == new.shape and torch.equal(got, new):
         return say(en="return the prompt too: model.generate returns prompt + new tokens, so keep appending to "
                       "input_ids and return it",
                    ja="プロンプトも返します。model.generate はプロンプトと新しいトークンを返すので、input_ids に"
-                      "足していき、それを返します")
+                      "足していき、それを返します"), APPEND
     ends_with_eos = int(expected[0, -1]) == eos_token_id and expected.shape[1] - prompt < case.max_new_tokens
     if got.shape[1] > expected.shape[1] and torch.equal(got[:, :expected.shape[1]], expected):
         if ends_with_eos:
             return say(en="stop after the EOS token: once the token just appended is eos_token_id, leave the loop",
-                       ja="EOS トークンで止めます。追加したトークンが eos_token_id なら、ループを抜けます")
+                       ja="EOS トークンで止めます。追加したトークンが eos_token_id なら、ループを抜けます"), STOP
         return say(en=f"one token too many: make exactly max_new_tokens = {case.max_new_tokens} new tokens, "
                       "for _ in range(max_new_tokens) (count new tokens, not the prompt length)",
                    ja=f"トークンが多すぎます。新しいトークンをちょうど max_new_tokens = {case.max_new_tokens} 個"
-                      "作ります：for _ in range(max_new_tokens)（プロンプトの長さではなく新しいトークンを数えます）")
+                      "作ります：for _ in range(max_new_tokens)（プロンプトの長さではなく新しいトークンを数えます）"), COUNT
     if got.shape[1] == expected.shape[1] - 1 and torch.equal(got, expected[:, :-1]):
         if ends_with_eos:
             return say(en="append the EOS token before you stop: model.generate keeps it at the end",
-                       ja="止める前に EOS トークンを追加します。model.generate は最後に EOS を残します")
+                       ja="止める前に EOS トークンを追加します。model.generate は最後に EOS を残します"), STOP
         return say(en="one token short: make exactly max_new_tokens new tokens, for _ in range(max_new_tokens) "
                       "(the prompt has input_ids.shape[1] tokens; new ones start after it)",
                    ja="トークンが 1 つ足りません。新しいトークンをちょうど max_new_tokens 個作ります："
                       "for _ in range(max_new_tokens)（プロンプトは input_ids.shape[1] 個で、その後から新しい"
-                      "トークンです）")
+                      "トークンです）"), COUNT
     if got.shape[1] >= prompt and not torch.equal(got[:, :prompt], case.input_ids):
         return say(en="the returned ids do not start with the prompt: return input_ids with the new tokens appended",
-                   ja="返した ID がプロンプトで始まっていません。input_ids に新しいトークンを足したものを返します")
+                   ja="返した ID がプロンプトで始まっていません。input_ids に新しいトークンを足したものを返します"), APPEND
     return say(en="at each step take the argmax, over the vocabulary, of the logits at the last position only",
-               ja="各ステップで、最後の位置のロジットだけについて、語彙方向の argmax をとります")
+               ja="各ステップで、最後の位置のロジットだけについて、語彙方向の argmax をとります"), PICK
 
 
 def _text(ids: Any, tokenizer: Any, case: Case) -> str:
