@@ -342,7 +342,7 @@ def test_digits_check_hints(model, tokenizer, make, hint):
 
 def test_digits_check_asks_for_an_instance_not_the_class(model, tokenizer):
     assert_fails_with(check_digits_processor(DigitsAndCommas, model, tokenizer),
-                      r"call DigitsAndCommas with the tokenizer")
+                      r"call DigitsAndCommas\(\.\.\.\) with the arguments its __init__ takes")
 
 
 # ---------------------------------------------------------------- exercise 3: presence and frequency penalties

@@ -177,10 +177,10 @@ def check_digits_processor(report: Report, my_processor: Any, model: Any, tokeni
     if isinstance(my_processor, type):
         report.add(False, say(en=f"my_processor is the class {my_processor.__name__}, not a processor",
                               ja=f"my_processor はクラス {my_processor.__name__} で、プロセッサーではありません"),
-                   say(en=f"make one from the class: call {my_processor.__name__} with the tokenizer, as its __init__ "
-                          "asks",
-                       ja=f"クラスから作ります：__init__ が求めるとおり、{my_processor.__name__} をトークナイザーを"
-                          "渡して呼び出します"))
+                   say(en=f"make one from the class: call {my_processor.__name__}(...) with the arguments its __init__ "
+                          "takes",
+                       ja=f"クラスから作ります：{my_processor.__name__}(...) を、その __init__ が受け取る引数で"
+                          "呼び出します"))
         return
     allowed = _allowed_ids(tokenizer)
     generator = torch.Generator().manual_seed(0)
