@@ -7,6 +7,7 @@ checks that each name is one a lesson imports, or a type a learner meets):
   (`doctor`, `fetch`, `cache_status`, `checkpoint_dir`, `cache_root`), loading
   (`load_model`, `quantization_config`, `pick_dtypes`), generating (`generate`, `GenerationResult`),
   the hand-written loop (`generate_by_hand`, `generation_steps`, `format_steps`),
+  the interactive next-token explorer (`explore`, `Explorer`: lessons 03 and 05),
   tokens as text (`token_labels`, `format_batch`), the lesson language (`set_language`),
   quiet logs (`captured_log`, `silence_bitsandbytes`), beam search (`beam_search_tree`, lesson 05),
   how likely given answers are (`score_continuations`, lesson 07), measuring decoding speed
@@ -31,6 +32,7 @@ from .checkup import doctor, format_report, probe_model_choice
 from .client import RequestRun, StreamedReply, send_requests, stream_chat
 from .drafts import draft_agreement, truncated_copy
 from .errors import CourseError, ModelNotAvailableError
+from .explorer import Explorer, explore
 from .generation import GenerationResult, generate
 from .handloop import Step, format_steps, generate_by_hand, generation_steps
 from .i18n import set_language
@@ -54,6 +56,8 @@ __all__ = [
     # generating (lessons 02 to 04)
     "generate", "GenerationResult", "generate_by_hand", "generation_steps", "format_steps", "Step",
     "token_labels", "format_batch",
+    # the next-token explorer (lessons 03 and 05)
+    "explore", "Explorer",
     # the lessons' language and logs
     "set_language", "captured_log", "silence_bitsandbytes",
     # beam search (lesson 05) and how likely given answers are (lesson 07)

@@ -17,7 +17,8 @@ Modules by what is drawn: `step` (one generation step: logits ``(batch, vocab)``
 samples and beam search, with their data from `llmcourse.search`), `surprisal` (how likely given
 answers are, token by token, with their data from `llmcourse.scoring`), `performance`
 (memory and speed, lessons 01 and 06), `speedups` (tokens per forward pass and speed-ups of
-faster decoding, lesson 08), `timeline` (requests to a server, lesson 09);
+faster decoding, lesson 08), `timeline` (requests to a server, lesson 09), `next_token_bars` (the
+next-token explorer's state, where its widget does not render; lessons 03 and 05);
 `style` (colours, fonts, `new_figure`) and `common` (labels, checks, token bars) serve
 them all. ``use_projector_style()`` (or ``with projector_style():``) draws later figures
 for a projector (`llmcourse.plots.style`).
@@ -27,6 +28,7 @@ from the module that computes it, e.g. ``from llmcourse import beam_search_tree`
 """
 
 from .branches import plot_beam_tree, plot_branches
+from .next_token_bars import plot_explorer
 from .performance import plot_kv_cache_timing, plot_memory, plot_throughput
 from .run import plot_confidence, plot_generation_heatmap, plot_token_shading
 from .speedups import plot_speedups, plot_tokens_per_pass
@@ -38,6 +40,8 @@ from .timeline import plot_request_timeline
 __all__ = [
     # one step
     "plot_next_token", "plot_raw_vs_processed", "plot_temperatures", "plot_truncation", "plot_empirical_vs_model",
+    # the next-token explorer's state, where its widget does not render (lessons 03 and 05)
+    "plot_explorer",
     # a whole generation
     "plot_generation_heatmap", "plot_confidence", "plot_token_shading",
     # several runs: seeded samples and beam search (lesson 05)

@@ -1,0 +1,116 @@
+"""The explorer's state in words: the labels of its widget and the table shown where widgets do not render.
+
+Everything here follows `set_language`; tokens are shown as every table of the course shows
+them (`show_token`: ␣ for a space, ↵ for a newline).
+
+>>> print(format_explorer(explore(model, tokenizer, "A list of colors: red, blue").run(2)))  # doctest: +SKIP
+Text: A list of colors: red, blue⟨,␣and⟩
+...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .i18n import say
+from .tokens import pad_text, show_token, text_width
+
+FILTER_NAMES = {"TopKLogitsWarper": "top-k", "TopPLogitsWarper": "top-p", "MinPLogitsWarper": "min-p",
+                "RepetitionPenaltyLogitsProcessor": "repetition_penalty"}
+
+
+def settings_label(settings: dict[str, Any]) -> str:
+    """What the processed distribution is under these settings, naming only what was applied.
+
+    top_k=50 is named as generate's default (it applies when sampling unless told otherwise).
+
+    >>> from llmcourse.i18n import set_language; set_language("en")
+    >>> settings_label({"do_sample": True, "temperature": 0.7, "top_k": 50, "top_p": 1.0, "min_p": 0.0,
+    ...                 "repetition_penalty": 1.0})
+    'sampling distribution (after temperature=0.7, top_k=50 (default))'
+    """
+    from .plots.common import DEFAULT_TOP_K, applied_label  # here: the plots package imports this module
+
+    shown = {name: value for name, value in settings.items() if value is not None}
+    if shown.get("top_k") == DEFAULT_TOP_K:
+        del shown["top_k"]  # applied_label names it as the default
+    if not shown.get("min_p"):
+        shown.pop("min_p", None)
+    return applied_label(shown)
+
+
+def filter_name(processor: Any) -> str:
+    """The setting a logits processor stands for, e.g. 'top-k' for TopKLogitsWarper."""
+    name = type(processor).__name__
+    return FILTER_NAMES.get(name, name)
+
+
+def prompt_text(explorer: Any) -> str:
+    """The prompt as text, its newlines shown as ↵ so that it stays on one line."""
+    return explorer.tokenizer.decode(explorer.prompt_ids, skip_special_tokens=True).replace("\n", "↵")
+
+
+def token_line(explorer: Any) -> str:
+    """The new tokens with the probability each had when it was taken, e.g. ',  0.99 · ␣and 0.43'."""
+    if not explorer.taken:
+        return say(en="(no new token yet)", ja="（新しいトークンはまだありません）")
+    return " · ".join(f"{show_token(t.text)} {t.prob:.2f}" for t in explorer.taken)
+
+
+def state_line(explorer: Any, step: Any) -> str:
+    """Entropy of both distributions, the last token's rank, the seed and the forward passes so far."""
+    raw, processed = step.entropy
+    parts = [say(en=f"entropy {raw:.2f} nats (model) → {processed:.2f} (processed)",
+                 ja=f"エントロピー {raw:.2f} nat（モデル）→ {processed:.2f}（処理後）")]
+    if explorer.taken:
+        last = explorer.taken[-1]
+        parts.append(say(en=f"last token {show_token(last.text)}: rank {last.rank}, {how(last.how)}",
+                         ja=f"直前のトークン {show_token(last.text)}：順位 {last.rank}、{how(last.how)}"))
+    parts.append(say(en=f"seed {explorer.seed}", ja=f"シード {explorer.seed}"))
+    parts.append(say(en=f"forward passes {explorer.forward_passes}", ja=f"フォワードパス {explorer.forward_passes} 回"))
+    return " · ".join(parts)
+
+
+def how(taken_how: str) -> str:
+    """How a token was taken, in the lesson's language."""
+    return {"most likely": say(en="most likely", ja="最も確率が高いもの"),
+            "sampled": say(en="sampled", ja="サンプリング"),
+            "chosen": say(en="chosen by hand", ja="手で選択")}[taken_how]
+
+
+def ended_line(explorer: Any) -> str:
+    """Why no next token can be taken."""
+    if explorer.taken and explorer.taken[-1].id in explorer.eos_ids:
+        return say(en="The model wrote EOS: the text has ended (undo or reset to go on).",
+                   ja="モデルが EOS を書きました。テキストはここで終わりです（続けるには元に戻すかリセット）。")
+    return say(en="The model's context is full (undo or reset).",
+               ja="モデルのコンテキストがいっぱいです（元に戻すかリセットしてください）。")
+
+
+def format_explorer(explorer: Any) -> str:
+    """The explorer's state as text: the text so far, the new tokens, then the next-token table."""
+    new = "".join(show_token(t.text) for t in explorer.taken)
+    lines = [say(en="Text: ", ja="テキスト：") + prompt_text(explorer) + (f"⟨{new}⟩" if new else ""),
+             say(en="New tokens (probability when taken): ", ja="新しいトークン（選ばれたときの確率）：")
+             + token_line(explorer)]
+    if explorer.finished:
+        return "\n".join([*lines, ended_line(explorer)])
+    step = explorer.next_token()
+    lines += [say(en="Next token, ", ja="次のトークン、") + settings_label(explorer.settings),
+              state_line(explorer, step), *_table(explorer, step)]
+    return "\n".join(lines)
+
+
+def _table(explorer: Any, step: Any) -> list[str]:
+    """One row per bar: token, model probability, processed probability (or the filter that removed it)."""
+    ids = step.rows(explorer.bars)
+    removed = explorer.removed_by(ids)
+    labels = [show_token(explorer.tokenizer.decode([i]), 14) for i in ids]
+    width = max(text_width(label) for label in [*labels, say(en="token", ja="トークン")]) + 2
+    rows = [pad_text(say(en="token", ja="トークン"), width) + pad_text(say(en="model", ja="モデル"), 8)
+            + say(en="processed", ja="処理後")]
+    for token_id, label in zip(ids, labels, strict=True):
+        after = (f"{float(step.processed[token_id]):.3f}" if token_id not in removed
+                 else "✕ " + say(en=f"removed by {removed[token_id]}", ja=f"{removed[token_id]} で除外"))
+        rows.append(f"{pad_text(label, width)}{pad_text(f'{float(step.raw[token_id]):.3f}', 8)}{after}")
+    return rows

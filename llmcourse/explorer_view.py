@@ -1,0 +1,228 @@
+"""The explorer's widget: the text so far, the next-token bars, the settings and the actions.
+
+Core ipywidgets only (HTML, buttons, sliders, boxes), which JupyterLab and Colab render with
+no extension of their own. A slider move calls `Explorer.set`, which re-applies the
+processors to the logits already computed: no forward pass. Each bar is a button: a click
+appends that token. A course error from an action is shown under the buttons, never as a
+stack trace.
+
+Where widgets do not render (GitHub, the HTML handouts, a notebook reopened without its
+kernel), the same output carries a picture of the bars (`llmcourse.plots.next_token_bars`) and a
+table (`explorer_text.format_explorer`), both of the state the cell ended in.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from .errors import CourseError
+from .explorer_settings import RANGES
+from .explorer_text import ended_line, format_explorer, how, prompt_text, settings_label, state_line
+from .i18n import say
+from .tokens import show_token
+
+BAR_PX = 360  # width of a bar at probability 1
+RAW, PROCESSED, DRAWN, REMOVED = "#999999", "#0072B2", "#E69F00", "#D55E00"  # the course's Okabe-Ito colours
+
+
+def _slider(name: str, value: float, description: str) -> Any:
+    """A slider over the setting's range (`RANGES`): it cannot be moved past the range the methods accept."""
+    import ipywidgets as widgets
+
+    low, high, step = RANGES[name]
+    kind = widgets.IntSlider if isinstance(step, int) else widgets.FloatSlider
+    slider = kind(value=value, min=low, max=high, step=step, description=description, continuous_update=True,
+                  style={"description_width": "150px"}, layout=widgets.Layout(width="420px"))
+    slider.add_class(f"llmc-{name.replace('_', '-')}")
+    return slider
+
+
+class ExplorerView:
+    """The widget of one `Explorer`; `refresh` redraws it from the explorer's state."""
+
+    def __init__(self, explorer: Any) -> None:
+        import ipywidgets as widgets
+
+        self.explorer = explorer
+        s = explorer.settings
+        self.sample_box = widgets.Checkbox(value=s["do_sample"], description="do_sample", indent=False)
+        self.sample_box.add_class("llmc-do-sample")
+        self.sliders = {
+            "temperature": _slider("temperature", s["temperature"], "temperature"),
+            "top_k": _slider("top_k", s["top_k"], say(en="top_k (0 = off)", ja="top_k（0 でオフ）")),
+            "top_p": _slider("top_p", s["top_p"], say(en="top_p (1 = off)", ja="top_p（1 でオフ）")),
+            "min_p": _slider("min_p", s["min_p"], say(en="min_p (0 = off)", ja="min_p（0 でオフ）")),
+            "repetition_penalty": _slider("repetition_penalty", s["repetition_penalty"], "repetition_penalty"),
+            "bars": _slider("bars", explorer.bars, say(en="bars", ja="棒の数")),
+        }
+        self.steps = _slider("steps", 5, say(en="steps per run", ja="一度に進めるステップ"))
+        self.buttons = {name: widgets.Button(description=label, layout=widgets.Layout(width="auto"))
+                        for name, label in _button_labels().items()}
+        for name, button in self.buttons.items():
+            button.add_class(f"llmc-{name}")
+            button.on_click(lambda _, name=name: self._act(name))
+        for name, control in [("do_sample", self.sample_box), *self.sliders.items()]:
+            control.observe(lambda change, name=name: self._set(name, change["new"]), names="value")
+        self.text, self.info, self.message = widgets.HTML(), widgets.HTML(), widgets.HTML()
+        self.text.add_class("llmc-text")
+        self.message.add_class("llmc-message")
+        self.rows = [self._row() for _ in range(2 * RANGES["bars"][1])]
+        self.bars = widgets.VBox([row for row, _, _ in self.rows])
+        self.widget = widgets.VBox([self.text, self.info, widgets.HBox(list(self.buttons.values())), self.message,
+                                    self.bars, widgets.HTML(_legend()), self.sample_box, *self.sliders.values(),
+                                    self.steps])
+        self.widget.add_class("llmc-explorer")
+        self.refresh()
+
+    def _row(self) -> tuple[Any, Any, Any]:
+        """One bar: a button with the token (a click appends it) and the bars drawn in HTML."""
+        import ipywidgets as widgets
+
+        button = widgets.Button(layout=widgets.Layout(width="140px"))
+        bar = widgets.HTML()
+        row = widgets.HBox([button, bar], layout=widgets.Layout(display="none"))
+        row.add_class("llmc-row")
+        button.on_click(lambda b: self._act("take", b.token_id))
+        return row, button, bar
+
+    # --- events ------------------------------------------------------------------------------------------
+    def _set(self, name: str, value: Any) -> None:
+        """A control moved: the explorer re-applies its processors (no forward pass) and every view redraws."""
+        self._guarded(lambda: self.explorer.set(**{name: value}))
+
+    def _act(self, name: str, token_id: int | None = None) -> None:
+        """A button: take, most likely, sample, run, undo, reset or draw."""
+        e = self.explorer
+        actions = {"take": lambda: e.take(token_id), "most_likely": e.take_most_likely, "sample": e.sample,
+                   "run": lambda: e.run(self.steps.value), "undo": e.undo, "reset": e.reset,
+                   "draw": lambda: e.draw(100)}
+        self._guarded(actions[name])
+
+    def _guarded(self, action: Any) -> None:
+        """Run an action; a course error becomes the message line (and the state stays as it was)."""
+        try:
+            action()
+            self.message.value = ""
+        except CourseError as error:
+            self.message.value = f"<span style='color:{REMOVED}'>{html.escape(str(error))}</span>"
+
+    # --- drawing -----------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Redraw the text, the bars and the state line; enable only the actions that can run."""
+        e = self.explorer
+        self.text.value = text_html(e)
+        sampling = e.settings["do_sample"]
+        for name in ("temperature", "top_k", "top_p", "min_p"):
+            self.sliders[name].disabled = not sampling
+        self.buttons["undo"].disabled = not e.taken
+        for name in ("most_likely", "sample", "run", "draw"):
+            self.buttons[name].disabled = e.finished
+        self.buttons["sample"].description = _button_labels(e.seed)["sample"]
+        if e.finished:
+            self.info.value = f"<b>{html.escape(ended_line(e))}</b>"
+            for row, _, _ in self.rows:
+                row.layout.display = "none"
+            return
+        step = e.next_token()
+        self.info.value = html.escape(settings_label(e.settings) + " · " + state_line(e, step)) + _draws_note(e)
+        self._draw_rows(step)
+
+    def _draw_rows(self, step: Any) -> None:
+        """Fill the row widgets with the current bars; hide the rows not needed."""
+        e = self.explorer
+        ids = step.rows(e.bars)
+        removed = e.removed_by(ids)
+        total = float(e.draws.sum()) if e.draws is not None else 0.0
+        for index, (row, button, bar) in enumerate(self.rows):
+            if index >= len(ids):
+                row.layout.display = "none"
+                continue
+            token_id = ids[index]
+            drawn = float(e.draws[token_id]) / total if total else None
+            button.token_id = token_id
+            button.description = show_token(e.tokenizer.decode([token_id]), 16)
+            button.tooltip = say(en=f"append this token (id {token_id})", ja=f"このトークンを追加（ID {token_id}）")
+            bar.value = bar_html(float(step.raw[token_id]), float(step.processed[token_id]),
+                                 removed.get(token_id), drawn)
+            row.layout.display = "flex"
+
+    def show(self) -> Any:
+        """The ipywidgets box (for ``display``)."""
+        return self.widget
+
+
+def _button_labels(seed: int = 0) -> dict[str, str]:
+    """The action buttons, in the lesson's language."""
+    return {"most_likely": say(en="most likely", ja="最も確率が高いもの"),
+            "sample": say(en=f"sample (seed {seed})", ja=f"サンプリング（シード {seed}）"),
+            "run": say(en="run steps", ja="ステップ実行"),
+            "undo": say(en="undo", ja="元に戻す"),
+            "reset": say(en="reset", ja="リセット"),
+            "draw": say(en="draw 100", ja="100 回抽出")}
+
+
+def text_html(explorer: Any) -> str:
+    """The prompt in grey, then each new token on its own shade; hover shows its probabilities and rank."""
+    spans = []
+    for index, t in enumerate(explorer.taken):
+        shade = "#cfe3f3" if index % 2 == 0 else "#e6f0f8"
+        hover = say(en=f"p {t.prob:.3f} (model {t.raw_prob:.3f}), rank {t.rank}, {how(t.how)}",
+                    ja=f"確率 {t.prob:.3f}（モデル {t.raw_prob:.3f}）、順位 {t.rank}、{how(t.how)}")
+        ended = t.id in explorer.eos_ids
+        shown = "⏹ EOS" if ended else html.escape(show_token(t.text))
+        style = f"background:{'#f4c7b8' if ended else shade};padding:0 1px;border-radius:2px"
+        spans.append(f"<span class='llmc-token' title='{html.escape(hover)}' style='{style}'>{shown}</span>")
+    line = " · ".join(f"{html.escape(show_token(t.text))} {t.prob:.2f}" for t in explorer.taken)
+    return (f"<div style='font-family:monospace;font-size:15px;line-height:1.7'>"
+            f"<span style='color:#777'>{html.escape(prompt_text(explorer))}</span>{''.join(spans)}</div>"
+            f"<div style='color:#555;font-size:12px'>{line}</div>")
+
+
+def bar_html(raw: float, processed: float, removed: str | None, drawn: float | None) -> str:
+    """Two bars for one token (model above, processed below), the share of the draws as a tick."""
+    numbers = f"{raw:.3f} → " + (f"✕ {html.escape(say(en=f'removed by {removed}', ja=f'{removed} で除外'))}"
+                                 if removed else f"{processed:.3f}")
+    tick = "" if drawn is None else (
+        f"<div class='llmc-drawn' style='position:absolute;left:{drawn * BAR_PX:.1f}px;top:0;width:3px;"
+        f"height:26px;background:{DRAWN}'></div>")
+    strike = f"background:repeating-linear-gradient(45deg,{REMOVED} 0 2px,transparent 2px 5px);" if removed else ""
+    return (f"<div class='llmc-bar' data-raw='{raw:.6f}' data-processed='{processed:.6f}' "
+            f"style='position:relative;height:28px;width:{BAR_PX + 230}px'>"
+            f"<div style='position:absolute;top:2px;height:10px;width:{raw * BAR_PX:.1f}px;background:{RAW}'></div>"
+            f"<div class='llmc-processed' style='position:absolute;top:14px;height:10px;"
+            f"width:{(processed if not removed else raw) * BAR_PX:.1f}px;"
+            f"background:{PROCESSED if not removed else 'none'};{strike}'></div>{tick}"
+            f"<span style='position:absolute;left:{BAR_PX + 8}px;top:5px;font-size:12px'>{numbers}</span></div>")
+
+
+def _legend() -> str:
+    """What the bars mean."""
+    items = [(RAW, say(en="model distribution (raw logits)", ja="モデルの分布（生のロジット）")),
+             (PROCESSED, say(en="processed: what generate picks from", ja="処理後：generate が選ぶ分布")),
+             (DRAWN, say(en="share of the draws (draw 100)", ja="抽出した割合（100 回抽出）")),
+             (REMOVED, say(en="hatched: removed by a filter", ja="斜線：フィルターで除外"))]
+    return "<div style='font-size:12px'>" + " ".join(
+        f"<span style='display:inline-block;width:12px;height:10px;background:{colour}'></span> "
+        f"{html.escape(label)}&nbsp;&nbsp;" for colour, label in items) + "</div>"
+
+
+def _draws_note(explorer: Any) -> str:
+    """How many draws the ticks show, if any."""
+    if explorer.draws is None:
+        return ""
+    n = int(explorer.draws.sum())
+    return html.escape(say(en=f" · {n} draws (seed {explorer.seed})", ja=f" · {n} 回抽出（シード {explorer.seed}）"))
+
+
+def mimebundle(explorer: Any) -> dict[str, Any]:
+    """The live widget, plus a picture and a table of the same state for wherever widgets do not render."""
+    from .plots.next_token_bars import plot_explorer
+
+    if not explorer._views:
+        explorer._views.append(ExplorerView(explorer))
+    bundle = explorer._views[0].widget._repr_mimebundle_()
+    bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+    bundle["text/plain"] = format_explorer(explorer)
+    bundle["image/png"] = plot_explorer(explorer)._repr_png_()
+    return bundle
