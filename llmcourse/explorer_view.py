@@ -73,6 +73,7 @@ class ExplorerView:
                                     self.bars, widgets.HTML(_legend()), self.sample_box, *self.sliders.values(),
                                     self.steps])
         self.widget.add_class("llmc-explorer")
+        explorer._views.append(self)  # redrawn whenever the explorer changes
         self.refresh()
 
     def _row(self) -> tuple[Any, Any, Any]:
@@ -220,7 +221,7 @@ def mimebundle(explorer: Any) -> dict[str, Any]:
     from .plots.next_token_bars import plot_explorer
 
     if not explorer._views:
-        explorer._views.append(ExplorerView(explorer))
+        ExplorerView(explorer)
     bundle = explorer._views[0].widget._repr_mimebundle_()
     bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
     bundle["text/plain"] = format_explorer(explorer)
