@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .applied import DEFAULT_TOP_K, applied_label
 from .i18n import say
 from .tokens import pad_text, show_token, text_width
 
@@ -29,8 +30,6 @@ def settings_label(settings: dict[str, Any]) -> str:
     ...                 "repetition_penalty": 1.0})
     'sampling distribution (after temperature=0.7, top_k=50 (default))'
     """
-    from .plots.common import DEFAULT_TOP_K, applied_label  # here: the plots package imports this module
-
     shown = {name: value for name, value in settings.items() if value is not None}
     if shown.get("top_k") == DEFAULT_TOP_K:
         del shown["top_k"]  # applied_label names it as the default
@@ -102,15 +101,18 @@ def format_explorer(explorer: Any) -> str:
 
 
 def _table(explorer: Any, step: Any) -> list[str]:
-    """One row per bar: token, model probability, processed probability (or the filter that removed it)."""
+    """One row per bar: token, model probability, processed probability (or the filter that removed it), draws."""
     ids = step.rows(explorer.bars)
     removed = explorer.removed_by(ids)
-    labels = [show_token(explorer.tokenizer.decode([i]), 14) for i in ids]
-    width = max(text_width(label) for label in [*labels, say(en="token", ja="トークン")]) + 2
-    rows = [pad_text(say(en="token", ja="トークン"), width) + pad_text(say(en="model", ja="モデル"), 8)
-            + say(en="processed", ja="処理後")]
-    for token_id, label in zip(ids, labels, strict=True):
+    header = [say(en="token", ja="トークン"), say(en="model", ja="モデル"), say(en="processed", ja="処理後")]
+    total = float(explorer.draws.sum()) if explorer.draws is not None else 0.0
+    if total:
+        header.append(say(en=f"share of {int(total)} draws", ja=f"{int(total)} 回の抽出での割合"))
+    rows = [header]
+    for token_id in ids:
         after = (f"{float(step.processed[token_id]):.3f}" if token_id not in removed
                  else "✕ " + say(en=f"removed by {removed[token_id]}", ja=f"{removed[token_id]} で除外"))
-        rows.append(f"{pad_text(label, width)}{pad_text(f'{float(step.raw[token_id]):.3f}', 8)}{after}")
-    return rows
+        row = [show_token(explorer.tokenizer.decode([token_id]), 14), f"{float(step.raw[token_id]):.3f}", after]
+        rows.append(row + ([f"{float(explorer.draws[token_id]) / total:.2f}"] if total else []))
+    widths = [max(text_width(row[column]) for row in rows) + 2 for column in range(len(header))]
+    return ["".join(pad_text(cell, width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]

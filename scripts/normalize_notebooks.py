@@ -1,4 +1,5 @@
-"""Normalize committed notebooks: clean metadata, execution counts 1..n, stable cell ids, one block per stream.
+"""Normalize committed notebooks: clean metadata, execution counts 1..n, stable cell ids, one block per stream,
+no live widget views.
 
 Also where the other scripts read and write notebooks: `normalize`, `dumps`, and
 `tagged_cell`, which finds a generated cell by its tag (cell metadata ``tags``, the
@@ -24,6 +25,9 @@ NOTEBOOK_METADATA = {
     "colab": {"provenance": []},
 }
 KEPT_CELL_METADATA = ("tags",)
+# A live widget's view: it only renders with its kernel, and a committed one shows "model not found" in JupyterLab.
+# Dropped, so the output's picture and text (the same state, drawn for static viewers) show instead.
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def normalize(notebook: dict) -> dict:
@@ -49,6 +53,7 @@ def normalize(notebook: dict) -> dict:
                 output["execution_count"] = cell["execution_count"]
             if "metadata" in output:
                 output["metadata"] = {}
+            output.get("data", {}).pop(WIDGET_VIEW, None)
     return notebook
 
 

@@ -48,6 +48,7 @@ LEARNER_FACING = {
     "GenerationResult": "generate returns it",
     "Step": "generation_steps returns a list of them",
     "BeamTree": "beam_search_tree returns it",
+    "Explorer": "explore returns it",
     "ContinuationLogprobs": "score_continuations returns a list of them",
     "Timing": "time_interleaved returns them",
     "Server": "start_server returns it",

@@ -29,10 +29,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from transformers import set_seed  # noqa: E402
 
-from llmcourse import generate, plots, search  # noqa: E402
+from llmcourse import explore, generate, plots, search  # noqa: E402
+from llmcourse.applied import applied_label, applied_settings  # noqa: E402
 from llmcourse.client import RequestRun, StreamedReply  # noqa: E402
 from llmcourse.i18n import set_language  # noqa: E402
-from llmcourse.plots.common import applied_label, applied_settings, settings_text  # noqa: E402
+from llmcourse.plots.common import settings_text  # noqa: E402
 from llmcourse.plots.style import (  # noqa: E402
     PROJECTOR,
     STYLE,
@@ -69,7 +70,8 @@ def drawn(tiny_model, tiny_tokenizer):
     branches = search.Branches(prompt, [3, 4, 5], {0: [3, 6, 9], 1: [3, 4, 5]}, {"do_sample": True}, tiny_tokenizer)
     beams = generate(tiny_model, tiny_tokenizer, prompt, num_beams=3, max_new_tokens=4)
     scored = score_continuations(tiny_model, tiny_tokenizer, "hello", [" world", " there, world"])
-    return {"sampled": sampled, "logits": logits, "branches": branches, "beams": beams, "scored": scored,
+    explorer = explore(tiny_model, tiny_tokenizer, prompt, do_sample=True, top_k=5).run(3).draw(100)
+    return {"sampled": sampled, "logits": logits, "branches": branches, "beams": beams, "scored": scored, "explorer": explorer,
             "model": tiny_model, "tokenizer": tiny_tokenizer}
 
 
@@ -89,7 +91,7 @@ def example_data(d):
     return {
         "result_or_logits": d["sampled"], "result": d["sampled"], "tree_or_result": d["beams"],
         "logits": d["logits"], "tokenizer": d["tokenizer"], "model": d["model"], "prompt": "hello",
-        "branches": d["branches"],
+        "branches": d["branches"], "explorer": d["explorer"],
         "scored": d["scored"],
         "footprints": {"fp32": 538e6, "bf16": 269e6, "4-bit": 110e6},
         "cached": [0.1, 0.2, 0.3], "uncached": [0.2, 0.5, 0.9],

@@ -28,7 +28,6 @@ from the module that computes it, e.g. ``from llmcourse import beam_search_tree`
 """
 
 from .branches import plot_beam_tree, plot_branches
-from .next_token_bars import plot_explorer
 from .performance import plot_kv_cache_timing, plot_memory, plot_throughput
 from .run import plot_confidence, plot_generation_heatmap, plot_token_shading
 from .speedups import plot_speedups, plot_tokens_per_pass
@@ -40,8 +39,6 @@ from .timeline import plot_request_timeline
 __all__ = [
     # one step
     "plot_next_token", "plot_raw_vs_processed", "plot_temperatures", "plot_truncation", "plot_empirical_vs_model",
-    # the next-token explorer's state, where its widget does not render (lessons 03 and 05)
-    "plot_explorer",
     # a whole generation
     "plot_generation_heatmap", "plot_confidence", "plot_token_shading",
     # several runs: seeded samples and beam search (lesson 05)

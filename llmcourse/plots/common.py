@@ -14,6 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ..applied import ALWAYS_APPLIED, DEFAULT_TOP_K, applied_label
 from ..errors import CourseError, describe, require_whole_number
 from ..generation import Distribution, GenerationResult
 from ..i18n import say
@@ -47,61 +48,6 @@ def processed_label() -> str:
     """
     return say(en="sampling distribution (after temperature/top-k/top-p)",
                ja="サンプリング分布（温度/top-k/top-p 適用後）")
-
-
-# what generate's logits processors apply, by setting: only while sampling, or always (greedy too)
-SAMPLING_ONLY = (*SAMPLING_SETTINGS, "typical_p", "epsilon_cutoff", "eta_cutoff")
-ALWAYS_APPLIED = ("repetition_penalty", "no_repeat_ngram_size", "min_new_tokens", "min_length", "bad_words_ids",
-                  "suppress_tokens", "begin_suppress_tokens", "sequence_bias", "forced_eos_token_id")
-NO_EFFECT = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0,
-             "repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "min_new_tokens": 0, "min_length": 0}
-DEFAULT_TOP_K = 50  # transformers' GenerationConfig default: applied when do_sample=True and top_k is not given
-
-
-def applied_settings(settings: dict[str, Any]) -> list[str]:
-    """The settings of a generate call that changed the scores, as 'name=value', the default top-k included.
-
-    With ``do_sample=True`` and no ``top_k``, generate keeps only the 50 most likely tokens
-    (``top_k=None`` or ``0`` turns that off); greedy decoding applies no sampling setting.
-
-    >>> applied_settings({"do_sample": True, "temperature": 0.7, "max_new_tokens": 5})
-    ['temperature=0.7', 'top_k=50 (default)']
-    >>> applied_settings({"do_sample": True, "top_k": None, "min_p": 0.1})
-    ['min_p=0.1']
-    >>> applied_settings({"repetition_penalty": 1.2})  # greedy
-    ['repetition_penalty=1.2']
-    """
-    sampling = bool(settings.get("do_sample"))
-    names = (SAMPLING_ONLY if sampling else ()) + ALWAYS_APPLIED
-    applied = [f"{name}={settings[name]}" for name in names
-               if settings.get(name) is not None and settings[name] != NO_EFFECT.get(name)]
-    if sampling and "top_k" not in settings:
-        applied.insert(1 if "temperature" in settings and settings["temperature"] not in (None, 1.0) else 0,
-                       f"top_k={DEFAULT_TOP_K}" + say(en=" (default)", ja="（既定値）"))
-    return applied
-
-
-def applied_label(settings: dict[str, Any]) -> str:
-    """The name of the processed distribution under these settings: only what was applied.
-
-    >>> from llmcourse.i18n import set_language
-    >>> set_language("en"); applied_label({"do_sample": True, "temperature": 1.5, "min_p": 0.1})
-    'sampling distribution (after temperature=1.5, top_k=50 (default), min_p=0.1)'
-    >>> applied_label({"repetition_penalty": 1.2})
-    'greedy scores (after repetition_penalty=1.2)'
-    >>> applied_label({"do_sample": True, "top_k": 0})
-    'sampling distribution (nothing applied: the model distribution)'
-    """
-    sampling = bool(settings.get("do_sample"))
-    applied = ", ".join(applied_settings(settings))
-    if sampling:
-        return (say(en=f"sampling distribution (after {applied})", ja=f"サンプリング分布（{applied} 適用後）")
-                if applied
-                else say(en="sampling distribution (nothing applied: the model distribution)",
-                         ja="サンプリング分布（何も適用されず、モデルの分布のまま）"))
-    return (say(en=f"greedy scores (after {applied})", ja=f"貪欲デコーディングのスコア（{applied} 適用後）") if applied
-            else say(en="greedy scores (nothing applied: the model distribution)",
-                     ja="貪欲デコーディングのスコア（何も適用されず、モデルの分布のまま）"))
 
 
 def distribution_label(which: str, settings: dict[str, Any] | None = None) -> str:

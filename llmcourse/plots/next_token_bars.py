@@ -57,6 +57,7 @@ def _draw_step(ax: Any, explorer: Any) -> None:
         if token_id in removed:
             ax.text(position + 0.2, 0.005, "×\n" + removed[token_id], ha="center", va="bottom", color=VERMILLION,
                     fontsize=points(8))
+    shares = [0.0]
     if explorer.draws is not None:
         total = float(explorer.draws.sum())
         shares = [float(explorer.draws[i]) / total for i in ids]
@@ -65,7 +66,7 @@ def _draw_step(ax: Any, explorer: Any) -> None:
                              ja=f"{int(total)} 回の抽出での割合（シード {explorer.seed}）"))
     set_token_ticks(ax, x, token_labels(explorer.tokenizer, ids), rotation=45)
     ax.set_ylabel(probability_word())
-    ax.set_ylim(0, min(1.05, max(raw.max(), processed.max()) * 1.2 + 0.02))
+    ax.set_ylim(0, min(1.05, max(raw.max(), processed.max(), max(shares)) * 1.2 + 0.02))
     raw_entropy, processed_entropy = step.entropy
     ax.set_title(say(en=f"Next token · entropy {raw_entropy:.2f} nats (model), {processed_entropy:.2f} (processed)",
                      ja=f"次のトークン · エントロピー {raw_entropy:.2f} nat（モデル）、{processed_entropy:.2f}（処理後）"),

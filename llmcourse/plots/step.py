@@ -16,12 +16,12 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ..applied import applied_label
 from ..generation import GenerationResult
 from ..i18n import say
 from ..sampling import SAMPLING_SETTINGS, process_logits, sample_frequencies, sampling_probs, temperature_probs
 from ..tokens import token_labels
 from .common import (
-    applied_label,
     bar_legend,
     context,
     distribution_label,
