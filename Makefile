@@ -12,8 +12,8 @@ ONE_THREAD := $(subst _THREADS=2,_THREADS=1,$(DETERMINISM))
 XDIST := -n $(WORKERS) --dist loadscope --no-loadscope-reorder
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --ignore-glob="*/exercises/*"
 
-.PHONY: setup model lab test lint test-fast test-browser test-gpu test-colab notebooks translations normalize exercises colab \
-	handouts bench lock clean hub hub-setup test-hub
+.PHONY: setup model lab test lint test-fast test-browser screenshots test-gpu test-colab notebooks translations normalize \
+	exercises colab handouts bench lock clean hub hub-setup test-hub
 
 # Which torch build `make setup` installs (the version is the one in requirements.lock):
 #   TORCH=default  whatever pip finds for torch==<lock>: on this project's build machines a local CPU wheel,
@@ -52,6 +52,11 @@ test-fast: model
 test-browser: model
 	scripts/browser_setup.sh
 	$(BIN)/python -m pytest tests/browser
+
+# docs/explorer.en.png and docs/explorer.ja.png: the explorer widget, as tests/browser/test_explorer.py leaves it.
+screenshots: model
+	scripts/browser_setup.sh
+	LLMCOURSE_SCREENSHOTS=docs $(BIN)/python -m pytest tests/browser/test_explorer.py
 
 notebooks: model translations
 	$(DETERMINISM) $(BIN)/python -m scripts.run_notebooks notebooks

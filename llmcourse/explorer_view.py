@@ -89,7 +89,13 @@ class ExplorerView:
 
     # --- events ------------------------------------------------------------------------------------------
     def _set(self, name: str, value: Any) -> None:
-        """A control moved: the explorer re-applies its processors (no forward pass) and every view redraws."""
+        """A control moved: the explorer re-applies its processors (no forward pass) and every view redraws.
+
+        A float slider's value is rounded first: the browser adds up steps in binary floats (1.0 + 3 × 0.05 is
+        1.1500000000000001), and the labels would show every digit of it.
+        """
+        if isinstance(value, float):
+            value = round(value, 6)
         self._guarded(lambda: self.explorer.set(**{name: value}))
 
     def _act(self, name: str, token_id: int | None = None) -> None:
@@ -126,7 +132,7 @@ class ExplorerView:
                 row.layout.display = "none"
             return
         step = e.next_token()
-        self.info.value = html.escape(settings_label(e.settings) + " · " + state_line(e, step)) + _draws_note(e)
+        self.info.value = info_html(e, step)
         self._draw_rows(step)
 
     def _draw_rows(self, step: Any) -> None:
@@ -181,13 +187,16 @@ def text_html(explorer: Any) -> str:
 
 
 def bar_html(raw: float, processed: float, removed: str | None, drawn: float | None) -> str:
-    """Two bars for one token (model above, processed below), the share of the draws as a tick."""
+    """Two bars for one token (model above, processed below), the share of the draws as a tick.
+
+    A token never drawn gets no tick: a tick at 0 would read as the start of a bar.
+    """
     numbers = f"{raw:.3f} → " + (f"✕ {html.escape(say(en=f'removed by {removed}', ja=f'{removed} で除外'))}"
                                  if removed else f"{processed:.3f}")
-    tick = "" if drawn is None else (
+    tick = "" if not drawn else (
         f"<div class='llmc-drawn' style='position:absolute;left:{drawn * BAR_PX:.1f}px;top:0;width:3px;"
         f"height:26px;background:{DRAWN}'></div>")
-    strike = f"background:repeating-linear-gradient(45deg,{REMOVED} 0 2px,transparent 2px 5px);" if removed else ""
+    strike = _hatch(REMOVED) if removed else ""
     return (f"<div class='llmc-bar' data-raw='{raw:.6f}' data-processed='{processed:.6f}' "
             f"style='position:relative;height:28px;width:{BAR_PX + 230}px'>"
             f"<div style='position:absolute;top:2px;height:10px;width:{raw * BAR_PX:.1f}px;background:{RAW}'></div>"
@@ -197,23 +206,30 @@ def bar_html(raw: float, processed: float, removed: str | None, drawn: float | N
             f"<span style='position:absolute;left:{BAR_PX + 8}px;top:5px;font-size:12px'>{numbers}</span></div>")
 
 
+def _hatch(colour: str) -> str:
+    """The stripes of a token a filter removed (its bar and its legend swatch)."""
+    return f"background:repeating-linear-gradient(45deg,{colour} 0 2px,transparent 2px 5px);"
+
+
 def _legend() -> str:
-    """What the bars mean."""
-    items = [(RAW, say(en="model distribution (raw logits)", ja="モデルの分布（生のロジット）")),
-             (PROCESSED, say(en="processed: what generate picks from", ja="処理後：generate が選ぶ分布")),
-             (DRAWN, say(en="share of the draws (draw 100)", ja="抽出した割合（100 回抽出）")),
-             (REMOVED, say(en="hatched: removed by a filter", ja="斜線：フィルターで除外"))]
+    """What the bars mean; an item wraps to the next line whole, never inside its label."""
+    items = [(f"background:{RAW}", say(en="model distribution (raw logits)", ja="モデルの分布（生のロジット）")),
+             (f"background:{PROCESSED}", say(en="processed: what generate picks from", ja="処理後：generate が選ぶ分布")),
+             (f"background:{DRAWN}", say(en="share of the draws (draw 100)", ja="抽出した割合（100 回抽出）")),
+             (_hatch(REMOVED), say(en="hatched: removed by a filter", ja="斜線：フィルターで除外"))]
     return "<div style='font-size:12px'>" + " ".join(
-        f"<span style='display:inline-block;width:12px;height:10px;background:{colour}'></span> "
-        f"{html.escape(label)}&nbsp;&nbsp;" for colour, label in items) + "</div>"
+        f"<span style='white-space:nowrap;margin-right:12px'><span style='display:inline-block;width:12px;"
+        f"height:10px;{swatch}'></span> {html.escape(label)}</span>" for swatch, label in items) + "</div>"
 
 
-def _draws_note(explorer: Any) -> str:
-    """How many draws the ticks show, if any."""
-    if explorer.draws is None:
-        return ""
-    n = int(explorer.draws.sum())
-    return html.escape(say(en=f" · {n} draws (seed {explorer.seed})", ja=f" · {n} 回抽出（シード {explorer.seed}）"))
+def info_html(explorer: Any, step: Any) -> str:
+    """The settings label, then the state line's parts (and the draws), each part kept on one line."""
+    parts = state_line(explorer, step).split(" · ")
+    if explorer.draws is not None:
+        n = int(explorer.draws.sum())
+        parts.append(say(en=f"{n} draws (seed {explorer.seed})", ja=f"{n} 回抽出（シード {explorer.seed}）"))
+    return html.escape(settings_label(explorer.settings)) + "".join(
+        f" · <span style='white-space:nowrap'>{html.escape(part)}</span>" for part in parts)
 
 
 def mimebundle(explorer: Any) -> dict[str, Any]:

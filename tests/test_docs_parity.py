@@ -35,6 +35,7 @@ LINK_TWINS = [
     (re.compile(r"^instructor/(\w+\.md)$"), r"instructor/ja/\1"),
     (re.compile(r"^README\.md$"), "README.ja.md"),
     (re.compile(r"^README\.ja\.md$"), "README.md"),  # each README links to the other
+    (re.compile(r"^docs/([\w-]+)\.en\.png$"), r"docs/\1.ja.png"),  # a picture of the English UI: the Japanese one
 ]
 # A GitHub or Colab link to a file of the repository: its path is mapped like a relative link.
 REPO_URL = re.compile(r"^(https://(?:colab\.research\.google\.com/github|github\.com)/[^/]+/[^/]+/blob/[^/]+/)(.+)$")

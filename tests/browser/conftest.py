@@ -9,6 +9,7 @@ Playwright's own browser download (`playwright install`) is never used.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -154,6 +155,23 @@ def lab_server(chromium_ready, tmp_path):
         stop_lab(process)
 
 
+def _japanese_fonts(folder: Path) -> dict[str, str]:
+    """The browser's environment, with matplotlib-fontja's IPAexGothic added to the system fonts.
+
+    Japanese labels then render on a machine with no Japanese font (this one: no tofu boxes in the
+    Japanese screenshots), with the font the course's plots use; the package is in requirements.lock.
+    """
+    spec = importlib.util.find_spec("matplotlib_fontja")
+    if spec is None or not spec.submodule_search_locations:
+        return dict(os.environ)
+    fonts = Path(spec.submodule_search_locations[0]) / "fonts"
+    config = folder / "fonts.conf"
+    config.write_text('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+                      '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+                      f"  <dir>{fonts}</dir>\n  <cachedir>{folder / 'fontconfig-cache'}</cachedir>\n</fontconfig>\n")
+    return {**os.environ, "FONTCONFIG_FILE": str(config)}
+
+
 @pytest.fixture
 def browser_page(chromium_ready):
     """A Playwright page in Debian's Chromium with a fresh, empty profile."""
@@ -163,8 +181,8 @@ def browser_page(chromium_ready):
     try:
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
-                profile, executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
-                viewport={"width": 1280, "height": 900},
+                Path(profile) / "profile", executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
+                viewport={"width": 1280, "height": 900}, env=_japanese_fonts(Path(profile)),
             )
             try:
                 yield context.new_page()

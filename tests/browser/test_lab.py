@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from pathlib import Path
 
 import pytest
+from lab_ui import cell_errors, executed, finished, start_run_all, wait_for, wait_until_open
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -105,56 +105,10 @@ def prepare(folder: Path) -> tuple[Path, str]:
     return root, relative
 
 
-# One snapshot of the open notebook, straight from the DOM.
-STATE_JS = """() => {
-  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-  if (!panel) return null;
-  const cells = [...panel.querySelectorAll('.jp-Notebook .jp-Cell')];
-  const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
-  const kernel = panel.querySelector('[data-jp-item-name="kernelName"]');
-  return {
-    kernel: kernel ? kernel.textContent.trim() : '',
-    status: indicator ? indicator.dataset.status : '',
-    cells: cells.map(cell => ({
-      code: cell.classList.contains('jp-CodeCell'),
-      prompt: (cell.querySelector('.jp-InputArea-prompt') || {}).textContent || '',
-      errors: [...cell.querySelectorAll(
-          '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
-        .map(e => e.textContent).filter(t => /Traceback|Error/.test(t)).map(t => t.slice(-1500)),
-    })),
-  };
-}"""
-
 FIGURES_JS = """() => [...document.querySelectorAll(
     '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedImage img, '
   + '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedSVG img')]
   .map(img => ({width: img.naturalWidth, height: img.naturalHeight, complete: img.complete}))"""
-
-
-def wait_for(page, predicate, timeout_s: float, what: str):
-    """Poll the notebook state until ``predicate(state)`` holds; return the state."""
-    deadline = time.monotonic() + timeout_s
-    state = None
-    while time.monotonic() < deadline:
-        state = page.evaluate(STATE_JS)
-        if state and predicate(state):
-            return state
-        page.wait_for_timeout(250)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}; last state: {state}")
-
-
-def executed(prompt: str) -> bool:
-    return re.fullmatch(r"\s*\[\d+\]:\s*", prompt) is not None
-
-
-def finished(state: dict) -> bool:
-    """The kernel is idle and every code cell ran, or Run All stopped at an error."""
-    if state["status"] != "idle":
-        return False
-    code = [c for c in state["cells"] if c["code"]]
-    if any("*" in c["prompt"] for c in code):
-        return False
-    return all(executed(c["prompt"]) for c in code) or any(c["errors"] for c in code)
 
 
 @pytest.mark.browser
@@ -168,16 +122,9 @@ def test_a_lesson_runs_in_jupyterlab_and_shows_a_figure(lesson, lab_server, brow
     screenshot = tmp_path / "lab.png"
     try:
         page.goto(lab.lab_url(relative))
-        # Open: every cell rendered and the kernel started and idle.
-        wait_for(page, lambda s: len(s["cells"]) == expected_cells and s["kernel"] not in ("", "No Kernel")
-                 and s["status"] == "idle", 45, "the lesson to open with an idle kernel")
-
+        wait_until_open(page, expected_cells)  # every cell rendered and the kernel started and idle
         started = time.monotonic()
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-        # The kernel turns busy at once; waiting for that avoids reading "idle" before the run began.
-        wait_for(page, lambda s: s["status"] != "idle" or any(executed(c["prompt"]) for c in s["cells"] if c["code"]),
-                 15, "Run All Cells to start")
+        start_run_all(page)
         state = wait_for(page, finished, RUN_TIMEOUT_S, "every code cell to run")
         seconds = time.monotonic() - started
 
@@ -192,7 +139,7 @@ def test_a_lesson_runs_in_jupyterlab_and_shows_a_figure(lesson, lab_server, brow
 
     # A cell tagged raises-exception shows its error on purpose (nbval and Run All accept it).
     expected = {i for i, c in enumerate(cells) if "raises-exception" in c.get("metadata", {}).get("tags", [])}
-    errors = [(i, e) for i, c in enumerate(state["cells"]) if i not in expected for e in c["errors"]]
+    errors = cell_errors(state, expected)
     assert not errors, f"{relative}: cell {errors[0][0]} shows an error:\n{errors[0][1]}"
     not_run = [i for i, c in enumerate(state["cells"]) if c["code"] and not executed(c["prompt"])]
     assert not not_run, f"{relative}: cells {not_run} have no execution count"
