@@ -130,7 +130,9 @@ class Explorer:
         """
         merged = validated({**self.settings, "seed": self.seed, "bars": self.bars, **settings},
                            vocabulary=len(self.tokenizer))
-        self.seed, self.bars = merged.pop("seed"), merged.pop("bars")
+        seed, self.bars = merged.pop("seed"), merged.pop("bars")
+        if seed != self.seed:  # the next sample draws from the new seed's first number
+            self.seed, self._rng = seed, torch.Generator(device=self.model.device).manual_seed(seed)
         self.settings = merged
         self._processors = self._build_processors()
         self.draws = None
@@ -151,11 +153,13 @@ class Explorer:
         token_id = self._token_id(token)
         step = self.next_token()
         rank = int((step.processed > step.processed[token_id]).sum())
-        self.taken.append(Taken(token_id, self.tokenizer.decode([token_id]), float(step.raw[token_id]),
-                                float(step.processed[token_id]), rank, how))
-        self._rng_states.append(self._rng.get_state())
-        if not self.finished:
+        taken = Taken(token_id, self.tokenizer.decode([token_id]), float(step.raw[token_id]),
+                      float(step.processed[token_id]), rank, how)
+        full = self.limit is not None and len(self.prompt_ids) + len(self.taken) + 1 >= self.limit
+        if token_id not in self.eos_ids and not full:  # the model reads the token only if the text goes on
             self._forward([token_id])
+        self.taken.append(taken)
+        self._rng_states.append(self._rng.get_state())
         self.draws = None
         return self._changed()
 

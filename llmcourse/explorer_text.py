@@ -49,11 +49,20 @@ def prompt_text(explorer: Any) -> str:
     return explorer.tokenizer.decode(explorer.prompt_ids, skip_special_tokens=True).replace("\n", "↵")
 
 
+def prob_text(p: float) -> str:
+    """A probability with three decimals; one too small for them says so.
+
+    >>> prob_text(0.4271), prob_text(0.0002), prob_text(0.0)
+    ('0.427', '<0.001', '0')
+    """
+    return "0" if p == 0 else "<0.001" if p < 0.0005 else f"{p:.3f}"
+
+
 def token_line(explorer: Any) -> str:
-    """The new tokens with the probability each had when it was taken, e.g. ',  0.99 · ␣and 0.43'."""
+    """The new tokens with the probability each had when it was taken, e.g. ', 0.991 · ␣and 0.427'."""
     if not explorer.taken:
         return say(en="(no new token yet)", ja="（新しいトークンはまだありません）")
-    return " · ".join(f"{show_token(t.text)} {t.prob:.2f}" for t in explorer.taken)
+    return " · ".join(f"{show_token(t.text)} {prob_text(t.prob)}" for t in explorer.taken)
 
 
 def state_line(explorer: Any, step: Any) -> str:
@@ -110,9 +119,9 @@ def _table(explorer: Any, step: Any) -> list[str]:
         header.append(say(en=f"share of {int(total)} draws", ja=f"{int(total)} 回の抽出での割合"))
     rows = [header]
     for token_id in ids:
-        after = (f"{float(step.processed[token_id]):.3f}" if token_id not in removed
+        after = (prob_text(float(step.processed[token_id])) if token_id not in removed
                  else "✕ " + say(en=f"removed by {removed[token_id]}", ja=f"{removed[token_id]} で除外"))
-        row = [show_token(explorer.tokenizer.decode([token_id]), 14), f"{float(step.raw[token_id]):.3f}", after]
+        row = [show_token(explorer.tokenizer.decode([token_id]), 14), prob_text(float(step.raw[token_id])), after]
         rows.append(row + ([f"{float(explorer.draws[token_id]) / total:.2f}"] if total else []))
     widths = [max(text_width(row[column]) for row in rows) + 2 for column in range(len(header))]
     return ["".join(pad_text(cell, width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]

@@ -16,9 +16,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .errors import CourseError
+from .errors import CourseError, first_line
 from .explorer_settings import RANGES
-from .explorer_text import ended_line, format_explorer, how, prompt_text, settings_label, state_line
+from .explorer_text import ended_line, format_explorer, how, prob_text, prompt_text, settings_label, state_line, token_line
 from .i18n import say
 from .tokens import show_token
 
@@ -57,21 +57,26 @@ class ExplorerView:
             "bars": _slider("bars", explorer.bars, say(en="bars", ja="棒の数")),
         }
         self.steps = _slider("steps", 5, say(en="steps per run", ja="一度に進めるステップ"))
+        self.seed = widgets.BoundedIntText(value=explorer.seed, min=RANGES["seed"][0], max=RANGES["seed"][1],
+                                           description=say(en="seed", ja="シード"),
+                                           layout=widgets.Layout(width="200px"))
+        self.seed.add_class("llmc-seed")
+        self._syncing = False  # True while refresh copies the explorer's settings into the controls
         self.buttons = {name: widgets.Button(description=label, layout=widgets.Layout(width="auto"))
                         for name, label in _button_labels().items()}
         for name, button in self.buttons.items():
             button.add_class(f"llmc-{name}")
             button.on_click(lambda _, name=name: self._act(name))
-        for name, control in [("do_sample", self.sample_box), *self.sliders.items()]:
+        for name, control in [("do_sample", self.sample_box), ("seed", self.seed), *self.sliders.items()]:
             control.observe(lambda change, name=name: self._set(name, change["new"]), names="value")
         self.text, self.info, self.message = widgets.HTML(), widgets.HTML(), widgets.HTML()
         self.text.add_class("llmc-text")
         self.message.add_class("llmc-message")
         self.rows = [self._row() for _ in range(2 * RANGES["bars"][1])]
         self.bars = widgets.VBox([row for row, _, _ in self.rows])
-        self.widget = widgets.VBox([self.text, self.info, widgets.HBox(list(self.buttons.values())), self.message,
-                                    self.bars, widgets.HTML(_legend()), self.sample_box, *self.sliders.values(),
-                                    self.steps])
+        self.widget = widgets.VBox([self.text, self.info, widgets.HBox(list(self.buttons.values())),
+                                    widgets.HBox([self.steps, self.seed]), self.message, self.bars,
+                                    widgets.HTML(_legend()), self.sample_box, *self.sliders.values()])
         self.widget.add_class("llmc-explorer")
         explorer._views.append(self)  # redrawn whenever the explorer changes
         self.refresh()
@@ -94,6 +99,8 @@ class ExplorerView:
         A float slider's value is rounded first: the browser adds up steps in binary floats (1.0 + 3 × 0.05 is
         1.1500000000000001), and the labels would show every digit of it.
         """
+        if self._syncing:
+            return
         if isinstance(value, float):
             value = round(value, 6)
         self._guarded(lambda: self.explorer.set(**{name: value}))
@@ -113,11 +120,14 @@ class ExplorerView:
             self.message.value = ""
         except CourseError as error:
             self.message.value = f"<span style='color:{REMOVED}'>{html.escape(str(error))}</span>"
+        except Exception as error:  # a widget callback's error would only reach JupyterLab's log console
+            self.message.value = f"<span style='color:{REMOVED}'>{html.escape(unexpected(error))}</span>"
 
     # --- drawing -----------------------------------------------------------------------------------------
     def refresh(self) -> None:
         """Redraw the text, the bars and the state line; enable only the actions that can run."""
         e = self.explorer
+        self._sync_controls()
         self.text.value = text_html(e)
         sampling = e.settings["do_sample"]
         for name in ("temperature", "top_k", "top_p", "min_p"):
@@ -134,6 +144,17 @@ class ExplorerView:
         step = e.next_token()
         self.info.value = info_html(e, step)
         self._draw_rows(step)
+
+    def _sync_controls(self) -> None:
+        """Show the explorer's settings in the controls (they may have been set by a method call)."""
+        e = self.explorer
+        self._syncing = True
+        try:
+            self.sample_box.value, self.seed.value = e.settings["do_sample"], e.seed
+            for name, slider in self.sliders.items():
+                slider.value = e.bars if name == "bars" else e.settings[name]
+        finally:
+            self._syncing = False
 
     def _draw_rows(self, step: Any) -> None:
         """Fill the row widgets with the current bars; hide the rows not needed."""
@@ -159,6 +180,14 @@ class ExplorerView:
         return self.widget
 
 
+def unexpected(error: Exception) -> str:
+    """What the message line says about an error that is not the course's own."""
+    return say(en=f"Unexpected error ({type(error).__name__}): {first_line(error)}. Press reset to start over "
+                  "from the prompt.",
+               ja=f"予期しないエラー（{type(error).__name__}）：{first_line(error)}。リセットを押すと、プロンプトから"
+                  "やり直せます。")
+
+
 def _button_labels(seed: int = 0) -> dict[str, str]:
     """The action buttons, in the lesson's language."""
     return {"most_likely": say(en="most likely", ja="最も確率が高いもの"),
@@ -174,13 +203,13 @@ def text_html(explorer: Any) -> str:
     spans = []
     for index, t in enumerate(explorer.taken):
         shade = "#cfe3f3" if index % 2 == 0 else "#e6f0f8"
-        hover = say(en=f"p {t.prob:.3f} (model {t.raw_prob:.3f}), rank {t.rank}, {how(t.how)}",
-                    ja=f"確率 {t.prob:.3f}（モデル {t.raw_prob:.3f}）、順位 {t.rank}、{how(t.how)}")
+        hover = say(en=f"p {prob_text(t.prob)} (model {prob_text(t.raw_prob)}), rank {t.rank}, {how(t.how)}",
+                    ja=f"確率 {prob_text(t.prob)}（モデル {prob_text(t.raw_prob)}）、順位 {t.rank}、{how(t.how)}")
         ended = t.id in explorer.eos_ids
         shown = "⏹ EOS" if ended else html.escape(show_token(t.text))
         style = f"background:{'#f4c7b8' if ended else shade};padding:0 1px;border-radius:2px"
         spans.append(f"<span class='llmc-token' title='{html.escape(hover)}' style='{style}'>{shown}</span>")
-    line = " · ".join(f"{html.escape(show_token(t.text))} {t.prob:.2f}" for t in explorer.taken)
+    line = html.escape(token_line(explorer)) if explorer.taken else ""
     return (f"<div style='font-family:monospace;font-size:15px;line-height:1.7'>"
             f"<span style='color:#777'>{html.escape(prompt_text(explorer))}</span>{''.join(spans)}</div>"
             f"<div style='color:#555;font-size:12px'>{line}</div>")
@@ -191,8 +220,8 @@ def bar_html(raw: float, processed: float, removed: str | None, drawn: float | N
 
     A token never drawn gets no tick: a tick at 0 would read as the start of a bar.
     """
-    numbers = f"{raw:.3f} → " + (f"✕ {html.escape(say(en=f'removed by {removed}', ja=f'{removed} で除外'))}"
-                                 if removed else f"{processed:.3f}")
+    numbers = f"{prob_text(raw)} → " + (f"✕ {html.escape(say(en=f'removed by {removed}', ja=f'{removed} で除外'))}"
+                                        if removed else prob_text(processed))
     tick = "" if not drawn else (
         f"<div class='llmc-drawn' style='position:absolute;left:{drawn * BAR_PX:.1f}px;top:0;width:3px;"
         f"height:26px;background:{DRAWN}'></div>")

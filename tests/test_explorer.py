@@ -224,3 +224,32 @@ def test_the_static_output_shows_the_same_state_in_japanese(offline_model):
     assert bundle["text/plain"] == format_explorer(explorer)
     assert "テキスト：" in bundle["text/plain"] and "top-k で除外" in bundle["text/plain"]
     assert "removed" not in bundle["text/plain"] and "token" not in bundle["text/plain"].replace("top_k", "")
+
+
+def test_the_widget_follows_method_calls_and_its_seed_box(offline_model):
+    """A setting changed by a method shows in the controls; the seed box re-seeds the next sample."""
+    from llmcourse.explorer_view import ExplorerView
+
+    model, tokenizer = offline_model
+    explorer = explore(model, tokenizer, PROMPT, do_sample=True)
+    view = ExplorerView(explorer)
+    explorer.set(temperature=0.5, top_k=7, seed=4)
+    assert (view.sliders["temperature"].value, view.sliders["top_k"].value, view.seed.value) == (0.5, 7, 4)
+    assert view.buttons["sample"].description == "sample (seed 4)"
+    view.seed.value = 9
+    ids, _ = generated(model, tokenizer, PROMPT, seed=9, steps=1, do_sample=True, temperature=0.5, top_k=7)
+    view.buttons["sample"].click()
+    assert explorer.new_ids == ids
+
+
+def test_an_unexpected_error_in_a_button_shows_in_the_widget(offline_model, monkeypatch):
+    """JupyterLab sends a callback's exception to its log console, where a learner never looks."""
+    from llmcourse.explorer_view import ExplorerView
+
+    model, tokenizer = offline_model
+    explorer = explore(model, tokenizer, PROMPT)
+    view = ExplorerView(explorer)
+    monkeypatch.setattr(explorer, "_forward", lambda ids: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    view.buttons["most_likely"].click()
+    assert "Unexpected error (RuntimeError): out of memory" in view.message.value
+    assert explorer.new_ids == []  # the token is not appended when the model could not read it
