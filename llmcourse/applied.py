@@ -24,26 +24,33 @@ DEFAULT_TOP_K = 50  # transformers' GenerationConfig default: applied when do_sa
 
 
 def applied_settings(settings: dict[str, Any]) -> list[str]:
-    """The settings of a generate call that changed the scores, as 'name=value', the default top-k included.
+    """The settings of a generate call that changed the scores, as 'name=value', in the order generate applies them.
 
     With ``do_sample=True`` and no ``top_k``, generate keeps only the 50 most likely tokens
     (``top_k=None`` or ``0`` turns that off); greedy decoding applies no sampling setting.
+    Generate applies the penalties first, then temperature, top-k, top-p, min-p
+    (``GenerationMixin._get_logits_processor``).
 
     >>> applied_settings({"do_sample": True, "temperature": 0.7, "max_new_tokens": 5})
     ['temperature=0.7', 'top_k=50 (default)']
     >>> applied_settings({"do_sample": True, "top_k": None, "min_p": 0.1})
     ['min_p=0.1']
-    >>> applied_settings({"repetition_penalty": 1.2})  # greedy
-    ['repetition_penalty=1.2']
+    >>> applied_settings({"do_sample": True, "top_p": 0.9, "repetition_penalty": 1.2})
+    ['repetition_penalty=1.2', 'top_k=50 (default)', 'top_p=0.9']
     """
     sampling = bool(settings.get("do_sample"))
-    names = (SAMPLING_ONLY if sampling else ()) + ALWAYS_APPLIED
-    applied = [f"{name}={settings[name]}" for name in names
-               if settings.get(name) is not None and settings[name] != NO_EFFECT.get(name)]
+    always = _applied(settings, ALWAYS_APPLIED)
+    by_sampling = _applied(settings, SAMPLING_ONLY) if sampling else []
     if sampling and "top_k" not in settings:
-        applied.insert(1 if "temperature" in settings and settings["temperature"] not in (None, 1.0) else 0,
-                       f"top_k={DEFAULT_TOP_K}" + say(en=" (default)", ja="（既定値）"))
-    return applied
+        after_temperature = 1 if settings.get("temperature") not in (None, 1.0) else 0
+        by_sampling.insert(after_temperature, f"top_k={DEFAULT_TOP_K}" + say(en=" (default)", ja="（既定値）"))
+    return always + by_sampling
+
+
+def _applied(settings: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    """'name=value' for each of ``names`` set to a value that changes the scores."""
+    return [f"{name}={settings[name]}" for name in names
+            if settings.get(name) is not None and settings[name] != NO_EFFECT.get(name)]
 
 
 def applied_label(settings: dict[str, Any]) -> str:

@@ -19,15 +19,16 @@ The actions are methods (a lesson cell can call them) and buttons of the widget
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import torch
 
 from .errors import CourseError, describe
-from .explorer_settings import DEFAULTS, generation_settings, validated
+from .explorer_settings import ARGUMENTS, generation_settings, model_defaults, validated
 from .generation import encode_left_padded
 from .i18n import say
-from .limits import context_size, require_model
+from .limits import context_size, require_model, require_room
 from .tokens import show_token
 
 TOP_BARS = 10  # how many of the most likely tokens the bars show, unless told
@@ -41,7 +42,7 @@ class Taken:
     text: str
     raw_prob: float  # under the model's own distribution
     prob: float  # under the processed distribution it was picked from (0: a filter had removed it)
-    rank: int  # its rank under the processed distribution, 0 = most likely
+    rank: int  # its rank under the model's distribution, 0 = most likely (as lesson 03's chosen_rank)
     how: str  # "most likely", "sampled" or "chosen"
 
 
@@ -75,14 +76,20 @@ class Explorer:
         self.prompt_ids = list(prompt_ids)
         self.eos_ids = _eos_ids(model, tokenizer)
         self.limit = context_size(model)
-        self.forward_passes = 0
-        self.settings = validated({**DEFAULTS, **settings, "seed": seed, "bars": bars}, vocabulary=len(tokenizer))
-        self.seed, self.bars = self.settings.pop("seed"), self.settings.pop("bars")
+        defaults = model_defaults(model.generation_config)  # what generate would use unless told otherwise
+        chosen = validated({**defaults, **settings, "seed": seed, "bars": bars}, len(tokenizer), ARGUMENTS)
+        self.seed, self.bars = chosen.pop("seed"), chosen.pop("bars")
+        self._settings = chosen
         self._processors = self._build_processors()
         self._views: list[Any] = []
         self.reset()
 
     # --- state -------------------------------------------------------------------------------------------
+    @property
+    def settings(self) -> MappingProxyType:
+        """The generate settings in force (read-only: change them with `set`)."""
+        return MappingProxyType(self._settings)
+
     @property
     def new_ids(self) -> list[int]:
         """The ids taken so far (not the prompt)."""
@@ -112,6 +119,7 @@ class Explorer:
         """Which filter removed each of ``ids`` (probability 0 after it), e.g. {6354: 'top-k'}; kept ids are absent."""
         from .explorer_text import filter_name
 
+        ids = [self._token_id(i) for i in (ids if isinstance(ids, (list, tuple)) else [ids])]
         logits = self._logits[-1]
         sequence = torch.tensor([self.prompt_ids + self.new_ids], device=logits.device)
         scores, removed = logits[None].clone(), {}
@@ -128,19 +136,20 @@ class Explorer:
 
         No forward pass: the processors are rebuilt and re-applied to the logits already computed.
         """
-        merged = validated({**self.settings, "seed": self.seed, "bars": self.bars, **settings},
-                           vocabulary=len(self.tokenizer))
+        merged = validated({**self._settings, "seed": self.seed, "bars": self.bars, **settings},
+                           len(self.tokenizer), ARGUMENTS)
         seed, self.bars = merged.pop("seed"), merged.pop("bars")
+        if merged != self._settings or seed != self.seed:  # the draws were of another distribution or seed
+            self.draws = None
         if seed != self.seed:  # the next sample draws from the new seed's first number
             self.seed, self._rng = seed, torch.Generator(device=self.model.device).manual_seed(seed)
-        self.settings = merged
+        self._settings = merged
         self._processors = self._build_processors()
-        self.draws = None
         return self._changed()
 
     def _build_processors(self) -> Any:
         """The logits processors generate builds for these settings (its own code, not a copy of it)."""
-        config, model_kwargs = self.model._prepare_generation_config(None, **generation_settings(self.settings))
+        config, model_kwargs = self.model._prepare_generation_config(None, **generation_settings(self._settings))
         device = self.model.device
         self.model._prepare_special_tokens(config, True, device=device)
         mask = torch.ones(1, len(self.prompt_ids), dtype=torch.long, device=device)
@@ -148,11 +157,14 @@ class Explorer:
                                                 device=device, model_kwargs={**model_kwargs, "attention_mask": mask})
 
     # --- actions -----------------------------------------------------------------------------------------
-    def take(self, token: int | str, how: str = "chosen") -> Explorer:
+    def take(self, token: int | str) -> Explorer:
         """Append one token, given by id or by its text (which must be one token); one forward pass."""
-        token_id = self._token_id(token)
+        return self._take(self._token_id(token), "chosen")
+
+    def _take(self, token_id: int, how: str) -> Explorer:
+        """Append ``token_id``, taken ``how`` ("most likely", "sampled" or "chosen")."""
         step = self.next_token()
-        rank = int((step.processed > step.processed[token_id]).sum())
+        rank = int((step.raw > step.raw[token_id]).sum())
         taken = Taken(token_id, self.tokenizer.decode([token_id]), float(step.raw[token_id]),
                       float(step.processed[token_id]), rank, how)
         full = self.limit is not None and len(self.prompt_ids) + len(self.taken) + 1 >= self.limit
@@ -165,23 +177,24 @@ class Explorer:
 
     def take_most_likely(self) -> Explorer:
         """Append the most likely token under the processed distribution (what greedy generate picks)."""
-        return self.take(int(self.next_token().scores.argmax()), how="most likely")
+        return self._take(int(self.next_token().scores.argmax()), "most likely")
 
     def sample(self) -> Explorer:
         """Append a token drawn from the processed distribution, with the explorer's seeded generator.
 
         The draws are those of ``torch.manual_seed(seed)`` followed by ``generate(do_sample=True)``.
         """
-        probs = self.next_token().processed
+        probs = self._sampling_probs()
         state = self._rng.get_state()
         token_id = int(torch.multinomial(probs[None], 1, generator=self._rng)[0, 0])
-        self.take(token_id, how="sampled")
+        self._take(token_id, "sampled")
         self._rng_states[-1] = state  # undo restores the generator from before this draw
         return self
 
     def run(self, steps: int) -> Explorer:
         """Take ``steps`` tokens as generate would (sampled if do_sample, else the most likely); stop at EOS."""
         validated({"steps": steps}, vocabulary=len(self.tokenizer))
+        self._require_open()
         for _ in range(steps):
             if self.finished:
                 break
@@ -191,8 +204,9 @@ class Explorer:
     def undo(self) -> Explorer:
         """Remove the last token taken; no forward pass (the cache is cropped)."""
         if not self.taken:
-            raise CourseError(say(en="Nothing to undo: no token has been taken yet.",
-                                  ja="元に戻すものがありません。まだトークンを 1 つも選んでいません。"))
+            raise CourseError(say(en="Nothing to undo: the text is the prompt alone (reset clears the tokens taken).",
+                                  ja="元に戻すものがありません。テキストはプロンプトだけです（リセットすると選んだトークンは"
+                                     "消えます）。"))
         self.taken.pop()
         self._rng.set_state(self._rng_states.pop())
         if len(self._logits) > len(self.taken) + 1:  # the token had been fed to the model: forget it
@@ -211,6 +225,7 @@ class Explorer:
         self._cache = DynamicCache(config=self.model.config)
         self._logits: list[torch.Tensor] = []
         self.draws: torch.Tensor | None = None
+        self.forward_passes = 0
         self._forward(self.prompt_ids)
         return self._changed()
 
@@ -220,7 +235,7 @@ class Explorer:
         The draws use their own generator, seeded with the seed, so they never change what `sample` picks.
         """
         validated({"draws": n}, vocabulary=len(self.tokenizer))
-        probs = self.next_token().processed
+        probs = self._sampling_probs()
         if self.draws is None:
             self.draws = torch.zeros_like(probs)
             self._draw_rng = torch.Generator(device=probs.device).manual_seed(self.seed)
@@ -241,7 +256,9 @@ class Explorer:
         self._logits.append(out.logits[0, -1].to(dtype=torch.float32, copy=True))
 
     def _token_id(self, token: int | str) -> int:
-        """An id from an id or a one-token text; a course error for anything else."""
+        """An id from an id (a Python or a one-element tensor's int) or a one-token text; a course error otherwise."""
+        if hasattr(token, "item") and getattr(token, "numel", lambda: 1)() == 1:
+            token = token.item()  # probs.argmax() gives a tensor
         if isinstance(token, str):
             ids = self.tokenizer.encode(token, add_special_tokens=False)
             if len(ids) != 1:
@@ -258,6 +275,15 @@ class Explorer:
                                      f"テキストを渡してください。{token!r} が渡されました。"))
         return token
 
+    def _sampling_probs(self) -> torch.Tensor:
+        """The processed distribution, which only sampling draws from; greedy decoding never draws."""
+        if not self._settings["do_sample"]:
+            raise CourseError(say(en="Sampling is off (do_sample=False): greedy decoding never draws. Tick do_sample, "
+                                     "or call set(do_sample=True), to sample or draw.",
+                                  ja="サンプリングがオフです（do_sample=False）。貪欲デコーディングは抽選しません。サンプリングや"
+                                     "抽出をするには、do_sample にチェックを入れるか、set(do_sample=True) を呼んでください。"))
+        return self.next_token().processed
+
     def _require_open(self) -> None:
         """Refuse a new token after EOS or at the end of the context."""
         if self.finished:
@@ -270,6 +296,15 @@ class Explorer:
         for view in self._views:
             view.refresh()
         return self
+
+    def __str__(self) -> str:
+        """The state as a table (what ``print(explorer)`` shows)."""
+        from .explorer_text import format_explorer
+
+        return format_explorer(self)
+
+    def __repr__(self) -> str:
+        return f"<Explorer: {len(self.taken)} new tokens, {dict(self._settings)}; print() it for the table>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """The live widget, with a picture and a table of the same state where widgets do not render."""
@@ -290,8 +325,9 @@ def explore(model: Any, tokenizer: Any, prompt: str, *, chat: bool = False, seed
             **settings: Any) -> Explorer:
     """An interactive next-token explorer for ``prompt``: shown as a widget, driven by buttons or by its methods.
 
-    Settings as in ``generate``: ``do_sample`` (False), ``temperature`` (1.0), ``top_k`` (50, generate's
-    default when sampling; 0 turns it off), ``top_p`` (1.0), ``min_p`` (0: off), ``repetition_penalty`` (1.0).
+    Settings as in ``generate``, with generate's defaults: what the model's generation config sets, else
+    transformers' own: ``do_sample`` (False), ``temperature`` (1.0), ``top_k`` (50, applied when sampling; 0 turns
+    it off), ``top_p`` (1.0), ``min_p`` (0: off), ``repetition_penalty`` (1.0).
     ``chat=True`` wraps the prompt in the chat template as a user message.
 
     >>> explorer = explore(model, tokenizer, "A list of colors: red, blue", do_sample=True, temperature=0.7)  # doctest: +SKIP
@@ -299,11 +335,30 @@ def explore(model: Any, tokenizer: Any, prompt: str, *, chat: bool = False, seed
     [28]
     """
     require_model(model, tokenizer, where="explore")
-    if not isinstance(prompt, str) or not prompt.strip():
-        got = say(en="an empty string", ja="空の文字列") if isinstance(prompt, str) else describe(prompt)
-        raise CourseError(say(en=f"explore takes one prompt, a non-empty string, got {got}: e.g. "
-                                 "explore(model, tokenizer, 'A list of colors: red, blue').",
-                              ja=f"explore に渡すプロンプトは空でない文字列 1 つです。{got}が渡されました。"
-                                 "たとえば explore(model, tokenizer, 'A list of colors: red, blue') とします。"))
+    _require_prompt(prompt)
+    if not isinstance(chat, bool):
+        raise CourseError(say(en=f"chat must be True or False, got {chat!r}.",
+                              ja=f"chat は True か False にしてください。{chat!r} が渡されました。"))
     ids = encode_left_padded(tokenizer, [prompt], chat=chat)["input_ids"][0].tolist()
+    require_room(model, len(ids), 1)
     return Explorer(model, tokenizer, ids, seed=seed, bars=bars, **settings)
+
+
+def _require_prompt(prompt: Any) -> None:
+    """One prompt, a string with more than spaces in it; a chat message list is pointed to chat=True."""
+    if isinstance(prompt, str) and prompt.strip():
+        return
+    if isinstance(prompt, list) and prompt and all(isinstance(m, dict) and "role" in m for m in prompt):
+        got = say(en="a list of chat messages (pass the question's text with chat=True: explore applies the chat "
+                     "template)",
+                  ja="チャットのメッセージのリスト（質問のテキストを chat=True で渡せば、explore がチャットテンプレートを"
+                     "適用します）")
+    elif isinstance(prompt, str):
+        got = say(en="a string with nothing but spaces" if prompt else "an empty string",
+                  ja="空白だけの文字列" if prompt else "空の文字列")
+    else:
+        got = describe(prompt)
+    raise CourseError(say(en=f"explore takes one prompt, a non-empty string, got {got}: e.g. "
+                             "explore(model, tokenizer, 'A list of colors: red, blue').",
+                          ja=f"explore に渡すプロンプトは空でない文字列 1 つです。{got}が渡されました。"
+                             "たとえば explore(model, tokenizer, 'A list of colors: red, blue') とします。"))

@@ -14,7 +14,7 @@ from typing import Any
 
 from .applied import DEFAULT_TOP_K, applied_label
 from .i18n import say
-from .tokens import pad_text, show_token, text_width
+from .tokens import pad_text, show_token, text_width, token_bytes
 
 FILTER_NAMES = {"TopKLogitsWarper": "top-k", "TopPLogitsWarper": "top-p", "MinPLogitsWarper": "min-p",
                 "RepetitionPenaltyLogitsProcessor": "repetition_penalty"}
@@ -45,8 +45,31 @@ def filter_name(processor: Any) -> str:
 
 
 def prompt_text(explorer: Any) -> str:
-    """The prompt as text, its newlines shown as ↵ so that it stays on one line."""
-    return explorer.tokenizer.decode(explorer.prompt_ids, skip_special_tokens=True).replace("\n", "↵")
+    """The prompt as the model reads it (a chat template's markers included), newlines shown as ↵."""
+    return explorer.tokenizer.decode(explorer.prompt_ids).replace("\n", "↵")
+
+
+def new_text(explorer: Any) -> str:
+    """The new tokens decoded together (a character split over two tokens shows whole), as `show_token` shows text."""
+    return show_token(explorer.tokenizer.decode(explorer.new_ids)) if explorer.taken else ""
+
+
+def token_label(tokenizer: Any, token_id: int, max_chars: int | None = 14) -> str:
+    """One token as `show_token` shows it; a piece of a character (a few of its UTF-8 bytes) as those bytes.
+
+    Byte-level tokenizers split some characters (e.g. Japanese ones) over several tokens, and each piece
+    alone decodes to '�': the bytes tell them apart.
+
+    >>> token_label(tokenizer, 24211)  # doctest: +SKIP
+    '‹e3 81›'
+    """
+    text = tokenizer.decode([token_id])
+    if "\ufffd" not in text:
+        return show_token(text, max_chars)
+    pieces = token_bytes(tokenizer, token_id)
+    if pieces is None:  # not a byte-level tokenizer: its own name for the piece
+        return show_token(str(tokenizer.convert_ids_to_tokens(int(token_id))), max_chars)
+    return "‹" + " ".join(f"{byte:02x}" for byte in pieces) + "›"
 
 
 def prob_text(p: float) -> str:
@@ -62,7 +85,7 @@ def token_line(explorer: Any) -> str:
     """The new tokens with the probability each had when it was taken, e.g. ', 0.991 · ␣and 0.427'."""
     if not explorer.taken:
         return say(en="(no new token yet)", ja="（新しいトークンはまだありません）")
-    return " · ".join(f"{show_token(t.text)} {prob_text(t.prob)}" for t in explorer.taken)
+    return " · ".join(f"{token_label(explorer.tokenizer, t.id)} {prob_text(t.prob)}" for t in explorer.taken)
 
 
 def state_line(explorer: Any, step: Any) -> str:
@@ -72,9 +95,11 @@ def state_line(explorer: Any, step: Any) -> str:
                  ja=f"エントロピー {raw:.2f} nat（モデル）→ {processed:.2f}（処理後）")]
     if explorer.taken:
         last = explorer.taken[-1]
-        parts.append(say(en=f"last token {show_token(last.text)}: rank {last.rank}, {how(last.how)}",
-                         ja=f"直前のトークン {show_token(last.text)}：順位 {last.rank}、{how(last.how)}"))
-    parts.append(say(en=f"seed {explorer.seed}", ja=f"シード {explorer.seed}"))
+        label = token_label(explorer.tokenizer, last.id)
+        parts.append(say(en=f"last token {label}: rank {last.rank} in the model's distribution, {how(last.how)}",
+                         ja=f"直前のトークン {label}：モデルの分布での順位 {last.rank}、{how(last.how)}"))
+    if explorer.settings["do_sample"]:  # the seed only matters when sampling
+        parts.append(say(en=f"seed {explorer.seed}", ja=f"シード {explorer.seed}"))
     parts.append(say(en=f"forward passes {explorer.forward_passes}", ja=f"フォワードパス {explorer.forward_passes} 回"))
     return " · ".join(parts)
 
@@ -89,17 +114,18 @@ def how(taken_how: str) -> str:
 def ended_line(explorer: Any) -> str:
     """Why no next token can be taken."""
     if explorer.taken and explorer.taken[-1].id in explorer.eos_ids:
-        return say(en="The model wrote EOS: the text has ended (undo or reset to go on).",
-                   ja="モデルが EOS を書きました。テキストはここで終わりです（続けるには元に戻すかリセット）。")
+        return say(en="The text ended with EOS (undo or reset to go on).",
+                   ja="テキストは EOS で終わりました（続けるには元に戻すかリセット）。")
     return say(en="The model's context is full (undo or reset).",
                ja="モデルのコンテキストがいっぱいです（元に戻すかリセットしてください）。")
 
 
 def format_explorer(explorer: Any) -> str:
     """The explorer's state as text: the text so far, the new tokens, then the next-token table."""
-    new = "".join(show_token(t.text) for t in explorer.taken)
+    new = new_text(explorer)
     lines = [say(en="Text: ", ja="テキスト：") + prompt_text(explorer) + (f"⟨{new}⟩" if new else ""),
-             say(en="New tokens (probability when taken): ", ja="新しいトークン（選ばれたときの確率）：")
+             say(en="New tokens (processed probability when taken): ",
+                 ja="新しいトークン（選ばれたときの処理後の確率）：")
              + token_line(explorer)]
     if explorer.finished:
         return "\n".join([*lines, ended_line(explorer)])
@@ -121,7 +147,7 @@ def _table(explorer: Any, step: Any) -> list[str]:
     for token_id in ids:
         after = (prob_text(float(step.processed[token_id])) if token_id not in removed
                  else "✕ " + say(en=f"removed by {removed[token_id]}", ja=f"{removed[token_id]} で除外"))
-        row = [show_token(explorer.tokenizer.decode([token_id]), 14), prob_text(float(step.raw[token_id])), after]
+        row = [token_label(explorer.tokenizer, token_id), prob_text(float(step.raw[token_id])), after]
         rows.append(row + ([f"{float(explorer.draws[token_id]) / total:.2f}"] if total else []))
     widths = [max(text_width(row[column]) for row in rows) + 2 for column in range(len(header))]
     return ["".join(pad_text(cell, width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]

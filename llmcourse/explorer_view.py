@@ -2,7 +2,7 @@
 
 Core ipywidgets only (HTML, buttons, sliders, boxes), which JupyterLab and Colab render with
 no extension of their own. A slider move calls `Explorer.set`, which re-applies the
-processors to the logits already computed: no forward pass. Each bar is a button: a click
+processors to the logits already computed: no forward pass. Each row starts with the token's button: a click
 appends that token. A course error from an action is shown under the buttons, never as a
 stack trace.
 
@@ -18,9 +18,18 @@ from typing import Any
 
 from .errors import CourseError, first_line
 from .explorer_settings import RANGES
-from .explorer_text import ended_line, format_explorer, how, prob_text, prompt_text, settings_label, state_line, token_line
+from .explorer_text import (
+    ended_line,
+    format_explorer,
+    how,
+    prob_text,
+    prompt_text,
+    settings_label,
+    state_line,
+    token_label,
+    token_line,
+)
 from .i18n import say
-from .tokens import show_token
 
 BAR_PX = 360  # width of a bar at probability 1
 RAW, PROCESSED, DRAWN, REMOVED = "#999999", "#0072B2", "#E69F00", "#D55E00"  # the course's Okabe-Ito colours
@@ -134,7 +143,7 @@ class ExplorerView:
             self.sliders[name].disabled = not sampling
         self.buttons["undo"].disabled = not e.taken
         for name in ("most_likely", "sample", "run", "draw"):
-            self.buttons[name].disabled = e.finished
+            self.buttons[name].disabled = e.finished or (name in ("sample", "draw") and not sampling)
         self.buttons["sample"].description = _button_labels(e.seed)["sample"]
         if e.finished:
             self.info.value = f"<b>{html.escape(ended_line(e))}</b>"
@@ -169,7 +178,7 @@ class ExplorerView:
             token_id = ids[index]
             drawn = float(e.draws[token_id]) / total if total else None
             button.token_id = token_id
-            button.description = show_token(e.tokenizer.decode([token_id]), 16)
+            button.description = token_label(e.tokenizer, token_id, 16)
             button.tooltip = say(en=f"append this token (id {token_id})", ja=f"このトークンを追加（ID {token_id}）")
             bar.value = bar_html(float(step.raw[token_id]), float(step.processed[token_id]),
                                  removed.get(token_id), drawn)
@@ -203,10 +212,12 @@ def text_html(explorer: Any) -> str:
     spans = []
     for index, t in enumerate(explorer.taken):
         shade = "#cfe3f3" if index % 2 == 0 else "#e6f0f8"
-        hover = say(en=f"p {prob_text(t.prob)} (model {prob_text(t.raw_prob)}), rank {t.rank}, {how(t.how)}",
-                    ja=f"確率 {prob_text(t.prob)}（モデル {prob_text(t.raw_prob)}）、順位 {t.rank}、{how(t.how)}")
+        hover = say(en=f"p {prob_text(t.prob)} (model {prob_text(t.raw_prob)}), rank {t.rank} in the model's "
+                       f"distribution, {how(t.how)}",
+                    ja=f"確率 {prob_text(t.prob)}（モデル {prob_text(t.raw_prob)}）、モデルの分布での順位 {t.rank}、"
+                       f"{how(t.how)}")
         ended = t.id in explorer.eos_ids
-        shown = "⏹ EOS" if ended else html.escape(show_token(t.text))
+        shown = "⏹ EOS" if ended else html.escape(token_label(explorer.tokenizer, t.id, None))
         style = f"background:{'#f4c7b8' if ended else shade};padding:0 1px;border-radius:2px"
         spans.append(f"<span class='llmc-token' title='{html.escape(hover)}' style='{style}'>{shown}</span>")
     line = html.escape(token_line(explorer)) if explorer.taken else ""
@@ -243,7 +254,8 @@ def _hatch(colour: str) -> str:
 def _legend() -> str:
     """What the bars mean; an item wraps to the next line whole, never inside its label."""
     items = [(f"background:{RAW}", say(en="model distribution (raw logits)", ja="モデルの分布（生のロジット）")),
-             (f"background:{PROCESSED}", say(en="processed: what generate picks from", ja="処理後：generate が選ぶ分布")),
+             (f"background:{PROCESSED}", say(en="processed: greedy takes its top token, sampling draws from it",
+                                             ja="処理後：貪欲デコーディングはその最上位を選び、サンプリングはここから抽選")),
              (f"background:{DRAWN}", say(en="share of the draws (draw 100)", ja="抽出した割合（100 回抽出）")),
              (_hatch(REMOVED), say(en="hatched: removed by a filter", ja="斜線：フィルターで除外"))]
     return "<div style='font-size:12px'>" + " ".join(

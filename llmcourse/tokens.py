@@ -11,6 +11,7 @@ so a newline looks the same everywhere: ``↵``.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +31,29 @@ def show_token(text: str, max_chars: int | None = None) -> str:
     if not shown:
         return "∅"  # an empty token (some tokenizers decode pieces of a character to nothing)
     return shown if max_chars is None or len(shown) <= max_chars else shown[: max_chars - 1] + "…"
+
+
+@functools.cache
+def _byte_level_chars() -> dict[str, int]:
+    """GPT-2's byte-level alphabet (used by SmolLM2, Llama 3, Qwen...): the character each byte is written as."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [b for b in range(256) if b not in printable]
+    chars = {chr(b): b for b in printable}
+    chars.update({chr(256 + n): b for n, b in enumerate(others)})
+    return chars
+
+
+def token_bytes(tokenizer: Any, token_id: int) -> bytes | None:
+    """The bytes of a byte-level BPE token (None for other tokenizers), e.g. a piece of a Japanese character.
+
+    >>> token_bytes(tokenizer, 41017)  # doctest: +SKIP
+    b'\\xe3\\x81'
+    """
+    piece = tokenizer.convert_ids_to_tokens(int(token_id))
+    chars = _byte_level_chars()
+    if not isinstance(piece, str) or not piece or any(c not in chars for c in piece):
+        return None
+    return bytes(chars[c] for c in piece)
 
 
 def token_labels(tokenizer: Any, ids: Sequence[int], max_chars: int | None = 14) -> list[str]:

@@ -176,11 +176,59 @@ def test_eos_ends_the_text_and_undo_reopens_it(offline_model):
     (lambda m, t: explore(m, t, PROMPT).take(" green and"), "not one"),
     (lambda m, t: explore(m, t, PROMPT).take(10**6), "token id from 0"),
     (lambda m, t: explore(m, t, PROMPT).run(0), "steps must be a whole number from 1"),
+    (lambda m, t: explore(m, t, PROMPT, steps=5), "no setting 'steps'"),
+    (lambda m, t: explore(m, t, PROMPT, chat="yes"), "chat must be True or False"),
+    (lambda m, t: explore(m, t, "   "), "nothing but spaces"),
+    (lambda m, t: explore(m, t, [{"role": "user", "content": "Hi"}]), "with chat=True"),
+    (lambda m, t: explore(m, t, "a " * 9000), "context"),
+    (lambda m, t: explore(m, t, PROMPT, temperature=0), "greedy decoding: do_sample=False"),
+    (lambda m, t: explore(m, t, PROMPT).sample(), "Sampling is off"),
+    (lambda m, t: explore(m, t, PROMPT).draw(100), "Sampling is off"),
+    (lambda m, t: explore(m, t, PROMPT).take(2).run(3), "ended"),
+    (lambda m, t: explore(m, t, PROMPT).removed_by(["a", "b c"]), "not one"),
+    (lambda m, t: explore(m, t, PROMPT).removed_by([10**6]), "token id from 0"),
 ])
 def test_bad_input_gets_a_course_error(offline_model, call, message):
     model, tokenizer = offline_model
     with pytest.raises(CourseError, match=message):
         call(model, tokenizer)
+
+
+def test_none_turns_a_setting_off_as_in_generate_and_settings_are_read_only(offline_model):
+    model, tokenizer = offline_model
+    explorer = explore(model, tokenizer, PROMPT, do_sample=True, top_k=None, top_p=None)
+    assert (explorer.settings["top_k"], explorer.settings["top_p"]) == (0, 1.0)
+    with pytest.raises(TypeError):
+        explorer.settings["temperature"] = 0.1  # set() is the way: it re-applies the processors
+
+
+def test_a_token_id_as_a_tensor_and_the_model_rank_of_a_filtered_token(offline_model):
+    """Lesson 03 makes ids as tensors (probs.argmax()); a token a filter removed keeps its rank in the model's eyes."""
+    model, tokenizer = offline_model
+    explorer = explore(model, tokenizer, "Once upon a time, there was a", do_sample=True, top_k=5)
+    raw = explorer.next_token().raw
+    twelfth = raw.topk(12).indices[11]
+    explorer.take(twelfth)
+    assert explorer.taken[-1].id == int(twelfth) and explorer.taken[-1].rank == 11 and explorer.taken[-1].prob == 0
+
+
+def test_reset_counts_passes_again_and_bars_keep_the_draws(offline_model):
+    model, tokenizer = offline_model
+    explorer = explore(model, tokenizer, PROMPT, do_sample=True).run(3).draw(100)
+    explorer.set(bars=20)
+    assert explorer.draws is not None  # only the number of bars changed
+    explorer.set(temperature=0.5)
+    assert explorer.draws is None  # another distribution: the old draws would mislead
+    assert explorer.reset().forward_passes == 1
+
+
+def test_pieces_of_a_japanese_character_show_as_bytes(offline_model):
+    """A byte-level tokenizer splits a Japanese character over tokens; each piece alone decodes to '�'."""
+    model, tokenizer = offline_model
+    explorer = explore(model, tokenizer, "日本の首都は").run(6)
+    table = format_explorer(explorer)
+    assert "‹e3" in table  # the first byte of a hiragana or katakana character
+    assert table.splitlines()[0] == "Text: 日本の首都は⟨" + tokenizer.decode(explorer.new_ids) + "⟩"
 
 
 def test_a_refused_setting_changes_nothing(offline_model):
@@ -253,3 +301,20 @@ def test_an_unexpected_error_in_a_button_shows_in_the_widget(offline_model, monk
     view.buttons["most_likely"].click()
     assert "Unexpected error (RuntimeError): out of memory" in view.message.value
     assert explorer.new_ids == []  # the token is not appended when the model could not read it
+
+
+def test_defaults_are_the_models_generation_config_as_generate_reads_it(offline_model):
+    """A model whose generation config samples with top_k=20: explore() without settings shows what generate does."""
+    from transformers import GenerationConfig
+
+    model, tokenizer = offline_model
+    saved = model.generation_config
+    model.generation_config = GenerationConfig(**{**saved.to_dict(), "do_sample": True, "top_k": 20, "temperature": 0.6})
+    try:
+        _, scores = generated(model, tokenizer, PROMPT, seed=0, steps=1)
+        explorer = explore(model, tokenizer, PROMPT)
+        assert explorer.settings["do_sample"] and explorer.settings["top_k"] == 20
+        assert torch.equal(torch.isinf(explorer.next_token().scores), torch.isinf(scores[0]))
+        assert "temperature=0.6, top_k=20)" in format_explorer(explorer)
+    finally:
+        model.generation_config = saved

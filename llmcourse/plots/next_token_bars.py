@@ -10,9 +10,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..explorer_text import ended_line, prompt_text, settings_label, token_line
+from ..explorer_text import ended_line, new_text, prompt_text, settings_label, token_label, token_line
 from ..i18n import say
-from ..tokens import show_token, token_labels
 from .common import probability_word
 from .style import BLUE, GREY, ORANGE, VERMILLION, new_figure, plot_style, points, set_token_ticks
 
@@ -21,12 +20,12 @@ def plot_explorer(explorer: Any) -> Figure:
     """The next-token bars of an explorer (model and processed side by side), with the text so far as the title.
 
     Tokens a filter removed get a × and the filter's name; after "draw 100" the share of the
-    draws is drawn as a diamond over each bar.
+    draws is drawn as an orange tick across each bar, as in the widget.
 
     >>> plot_explorer(explore(model, tokenizer, "Once upon a time", do_sample=True, top_k=5))  # doctest: +SKIP
     """
     text = prompt_text(explorer)
-    new = "".join(show_token(t.text) for t in explorer.taken)
+    new = new_text(explorer)
     shown = text + (f"⟨{new}⟩" if new else "")
     shown = shown if len(shown) <= 70 else "…" + shown[-69:]
     with plot_style():
@@ -37,13 +36,13 @@ def plot_explorer(explorer: Any) -> Figure:
         else:
             _draw_step(ax, explorer)
         fig.suptitle(say(en="Text so far (new tokens in ⟨ ⟩): ", ja="ここまでのテキスト（新しいトークンは ⟨ ⟩ 内）：")
-                     + shown + "\n" + say(en="Probabilities when taken: ", ja="選ばれたときの確率：")
+                     + shown + "\n" + say(en="Processed probabilities when taken: ", ja="選ばれたときの処理後の確率：")
                      + token_line(explorer), parse_math=False, fontsize=points(10))
     return fig
 
 
 def _draw_step(ax: Any, explorer: Any) -> None:
-    """Model and processed probabilities of the bars' tokens, removed ones marked, draws as diamonds."""
+    """Model and processed probabilities of the bars' tokens, removed ones marked, draws as ticks."""
     step = explorer.next_token()
     ids = step.rows(explorer.bars)
     removed = explorer.removed_by(ids)
@@ -61,10 +60,10 @@ def _draw_step(ax: Any, explorer: Any) -> None:
     if explorer.draws is not None:
         total = float(explorer.draws.sum())
         shares = [float(explorer.draws[i]) / total for i in ids]
-        ax.scatter(x + 0.2, shares, marker="D", color=ORANGE, zorder=3, edgecolor="black", linewidth=0.5,
+        ax.scatter(x + 0.2, shares, marker="_", s=400, linewidths=3, color=ORANGE, zorder=3,
                    label=say(en=f"share of {int(total)} draws (seed {explorer.seed})",
                              ja=f"{int(total)} 回の抽出での割合（シード {explorer.seed}）"))
-    set_token_ticks(ax, x, token_labels(explorer.tokenizer, ids), rotation=45)
+    set_token_ticks(ax, x, [token_label(explorer.tokenizer, i) for i in ids], rotation=45)
     ax.set_ylabel(probability_word())
     ax.set_ylim(0, min(1.05, max(raw.max(), processed.max(), max(shares)) * 1.2 + 0.02))
     raw_entropy, processed_entropy = step.entropy
