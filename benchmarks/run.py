@@ -17,6 +17,11 @@ run is saved to ``benchmarks/results/<hostname>-<date>.json``:
 - torch.compile (only with ``--compile``: minutes on a small CPU): compile time of the
   first call with a static cache, and the speed after it, against eager;
 - CUDA, when a GPU is present: fp16 vs 4-bit NF4 and their distance to the ceiling;
+- explorer: ``llmcourse.explore`` on PROMPT (3 tokens taken, sampling on) with its widget view
+  attached, so the redraw counts: a slider move of each control (``ExplorerView._set``: the
+  processors and the widget's new values, no frontend) against the issue's 100 ms, a new token
+  (``take_most_likely``) against one plain forward pass on a KV cache at the same length, and
+  an undo; each with the forward passes the explorer counted;
 - course: every lesson ``notebooks/NN_*.ipynb`` executed headless, on copies in a
   temporary folder (the notebooks themselves are never written).
 
@@ -25,6 +30,11 @@ Times are medians of repeated runs after a warm-up, with the min-max spread.
     .venv/bin/python benchmarks/run.py             # full run, about 13 minutes on 2 cores
     .venv/bin/python benchmarks/run.py --quick     # smoke test, about 4 minutes
     .venv/bin/python benchmarks/run.py --compile   # also time torch.compile (a few more minutes)
+    .venv/bin/python benchmarks/run.py --only explorer --quick   # one section (repeat --only for more)
+
+``--only`` runs just the sections named: overhead, precision (the throughput grid), faster,
+compile, llama.cpp, cuda, explorer, course (compile and course too, when named); it saves
+``<hostname>-<date>-only-<sections>.json``, so a full run's file is not overwritten.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import argparse
 import datetime as dt
 import functools
 import gc
+import itertools
 import json
 import os
 import platform
@@ -125,7 +136,10 @@ def print_row(row: Row) -> None:
     speed = f"{row.tokens_per_s:8.1f}" if row.tokens_per_s is not None else " " * 8
     spread = (f"{row.tokens_per_s_range[0]:6.1f}-{row.tokens_per_s_range[1]:<6.1f}"
               if row.tokens_per_s_range else " " * 13)
-    if row.tokens_per_s is None and row.seconds:
+    if row.tokens_per_s is None and row.seconds and row.seconds["median_s"] < 1:  # an action of the explorer
+        speed = f"{row.seconds['median_s'] * 1e3:6.1f}ms"
+        spread = f"{row.seconds['min_s'] * 1e3:5.1f}-{row.seconds['max_s'] * 1e3:.1f}ms".ljust(13)
+    elif row.tokens_per_s is None and row.seconds:
         speed = f"{row.seconds['median_s']:7.1f}s"
         spread = f"{row.seconds['min_s']:5.1f}-{row.seconds['max_s']:<5.1f}s "
     batch = f"{row.batch:>5}" if row.batch is not None else " " * 5
@@ -536,21 +550,130 @@ def bench_compile(repeats: int) -> list[Row]:
     return rows
 
 
+# ---------------------------------------------------------------- explore: the next-token explorer
+
+SLIDER_MOVES = {"temperature": (0.7, 1.3), "top_k": (40, 60), "top_p": (0.9, 0.95), "min_p": (0.05, 0.1),
+                "repetition_penalty": (1.1, 1.3)}  # each move goes to the other value: a real change every time
+SLIDER_GOAL_S = 0.1  # the issue's goal: a slider move answers in under 100 ms
+
+
+def ms_row(name: str, stats: Stats, note: str, **extra: Any) -> Row:
+    """A row of one action's time (the table shows milliseconds); the median in ms is also in ``extra``."""
+    return Row("explorer", name, seconds=stats.summary(), note=note,
+               extra={"median_ms": stats.median * 1e3, **extra})
+
+
+def explorer_with_view(model: Any, tokenizer: Any) -> tuple[Any, Any]:
+    """An explorer on the course's prompt, sampling on, 3 tokens taken, with a widget view attached (redrawn)."""
+    import llmcourse
+    from llmcourse.explorer_view import ExplorerView
+
+    explorer = llmcourse.explore(model, tokenizer, PROMPT, do_sample=True)
+    view = ExplorerView(explorer)
+    explorer._views.append(view)  # as the notebook's display does: every change redraws it
+    for _ in range(3):
+        explorer.take_most_likely()
+    return explorer, view
+
+
+def bench_slider(view: Any, repeats: int) -> list[Row]:
+    """One slider move, timed as the widget runs it (`ExplorerView._set`: processors and redraw, no frontend)."""
+    from llmcourse.explorer_settings import DEFAULTS
+
+    rows = []
+    for name, values in SLIDER_MOVES.items():
+        moves = itertools.cycle(values)
+        passes = view.explorer.forward_passes
+        stats = measure(lambda name=name, moves=moves: view._set(name, next(moves)), repeats, warmup=2)
+        passes = view.explorer.forward_passes - passes
+        view._set(name, DEFAULTS[name])  # the next control is moved from the defaults
+        verdict = "under 100 ms" if stats.median < SLIDER_GOAL_S else "OVER 100 ms"
+        rows.append(ms_row(f"slider move: {name}", stats, f"{verdict}; {passes} forward passes",
+                           under_goal=stats.median < SLIDER_GOAL_S, forward_passes=passes))
+        print_row(rows[-1])
+    return rows
+
+
+def plain_step(model: Any, ids: list[int]) -> Callable[[], None]:
+    """One forward pass of one token after ``ids`` on a KV cache, called as the explorer calls the model."""
+    import torch
+    from transformers import DynamicCache
+
+    cache, device = DynamicCache(config=model.config), model.device
+    with torch.inference_mode():
+        model(input_ids=torch.tensor([ids[:-1]], device=device), cache=cache, use_cache=True, logits_to_keep=1)
+    token = torch.tensor([ids[-1:]], device=device)
+    mask = torch.ones(1, len(ids), dtype=torch.long, device=device)
+
+    def step() -> None:
+        with torch.inference_mode():
+            model(input_ids=token, attention_mask=mask, cache=cache, use_cache=True, logits_to_keep=1)
+        cache.crop(-1)  # back to the same length for the next run
+
+    return step
+
+
+def bench_token_and_undo(explorer: Any, model: Any, repeats: int) -> list[Row]:
+    """`take_most_likely` (a forward pass, processors, redraw) vs a plain forward pass at the same length; then undo.
+
+    Runs interleaved (plain, take, undo), so drift hits all three; the undo brings the length back each time.
+    """
+    step = plain_step(model, explorer.prompt_ids + explorer.new_ids + [0])
+    timed = {"plain": step, "take": explorer.take_most_likely, "undo": explorer.undo}
+    times: dict[str, list[float]] = {name: [] for name in timed}
+    passes = dict.fromkeys(timed, 0)
+    for run in range(repeats + 1):  # the first run is the warm-up
+        for name, fn in timed.items():
+            before = explorer.forward_passes
+            sync()
+            started = time.perf_counter()
+            fn()
+            sync()
+            if run:
+                times[name].append(time.perf_counter() - started)
+                passes[name] += explorer.forward_passes - before
+    plain, take, undo = (Stats(times[name]) for name in timed)
+    ratio = take.median / plain.median
+    per_token = passes["take"] / repeats
+    cached = len(explorer.prompt_ids) + len(explorer.taken)
+    rows = [ms_row("plain forward pass (KV cache)", plain,
+                   f"model(input_ids=<1 token>, cache=<{cached} tokens>, use_cache=True); {model.dtype}, "
+                   f"{model.device}"),
+            ms_row("new token: take_most_likely", take,
+                   f"{ratio:.2f}x one forward pass; {per_token:g} forward passes per token (forward_passes)",
+                   ratio_to_forward_pass=ratio, forward_passes_per_token=per_token),
+            ms_row("undo", undo, f"{passes['undo'] / repeats:g} forward passes per undo",
+                   forward_passes_per_undo=passes["undo"] / repeats)]
+    for row in rows:
+        print_row(row)
+    return rows
+
+
+def bench_explorer(repeats: int) -> list[Row]:
+    """`llmcourse.explore` with its widget view: a slider move, a new token vs a forward pass, an undo."""
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return [Row("explorer", "ExplorerView", note="ipywidgets not installed: skipped")]
+    from llmcourse import load_model
+
+    model, tokenizer = load_model()  # the lessons' default: fp32 on a CPU
+    explorer, view = explorer_with_view(model, tokenizer)
+    rows = bench_slider(view, repeats=4 * repeats)  # a move costs milliseconds: more of them
+    rows += bench_token_and_undo(explorer, model, repeats=4 * repeats)
+    free(model, explorer, view)
+    return rows
+
+
 # ---------------------------------------------------------------- main
 
+SECTIONS = ("overhead", "precision", "faster", "compile", "llama.cpp", "cuda", "explorer", "course")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and sizes: a smoke test")
-    parser.add_argument("--skip-course", action="store_true", help="do not execute the lessons")
-    parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 5, quick 2)")
-    parser.add_argument("--threads", type=int, help="torch (and llama.cpp) threads; default: torch's own choice")
-    parser.add_argument("--compile", action="store_true", help="also time torch.compile (minutes on a small CPU)")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TQDM_DISABLE", "1")
-    repeats = args.repeats or (2 if args.quick else 5)
-    grid_repeats = args.repeats or (2 if args.quick else 3)
-    batches = [1, 4] if args.quick else [1, 4, 16]
 
     import torch
     from transformers.utils import logging as hf_logging
@@ -571,49 +694,84 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CPU copy bandwidth {bandwidth / 1e9:.1f} GB/s; 'ceiling' = that over the bytes read per token "
           f"(weights + KV cache), batch 1; greedy, {NEW_TOKENS} new tokens\n")
     print_header()
+    rows, reference_text = run_sections(args, bandwidth)
 
+    elapsed = time.perf_counter() - started
+    info["load_average_at_end"] = os.getloadavg()
+    print(f"\nbenchmark took {elapsed / 60:.1f} min")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = "-only-" + "-".join(args.only) if args.only else ""
+    out = RESULTS / f"{socket.gethostname()}-{dt.date.today().isoformat()}{suffix}.json"
+    out.write_text(json.dumps({"machine": info, "args": vars(args), "new_tokens": NEW_TOKENS,
+                               "prompt": PROMPT, "fp32_greedy_text": reference_text,
+                               "elapsed_s": elapsed, "rows": [asdict(r) for r in rows]}, indent=1))
+    print(f"saved {out.relative_to(ROOT)}")
+    return exit_code(rows)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and sizes: a smoke test")
+    parser.add_argument("--skip-course", action="store_true", help="do not execute the lessons")
+    parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 5, quick 2)")
+    parser.add_argument("--threads", type=int, help="torch (and llama.cpp) threads; default: torch's own choice")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile (minutes on a small CPU)")
+    parser.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
+                        help=f"run only this section (may be repeated): {', '.join(SECTIONS)}")
+    return parser.parse_args(argv)
+
+
+def wanted(args: argparse.Namespace, section: str) -> bool:
+    """Whether ``section`` runs: the ``--only`` ones if given; else all, compile with ``--compile``, course unless
+    ``--skip-course``."""
+    if args.only:
+        return section in args.only
+    return {"compile": args.compile, "course": not args.skip_course}.get(section, True)
+
+
+def run_sections(args: argparse.Namespace, bandwidth: float) -> tuple[list[Row], str | None]:
+    """Every wanted section in order, each row printed once; and fp32 greedy's text (None if not computed)."""
+    repeats = args.repeats or (2 if args.quick else 5)
+    grid_repeats = args.repeats or (2 if args.quick else 3)
+    batches = [1, 4] if args.quick else [1, 4, 16]
+    reference_text, reference_ids = fp32_reference() if wanted(args, "llama.cpp") else (None, None)
+    printed_by_main = {  # the other sections print their rows as they measure them
+        "overhead": lambda: bench_overhead(repeats),
+        "llama.cpp": lambda: bench_llama_cpp(repeats, bandwidth, reference_ids)}
+    printed_by_section = {
+        "precision": lambda: bench_throughput(["fp32", "bf16", "8bit", "4bit"], batches, grid_repeats, bandwidth),
+        "faster": lambda: bench_faster(repeats, bandwidth), "compile": lambda: bench_compile(grid_repeats),
+        "explorer": lambda: bench_explorer(repeats), "course": lambda: bench_course(timeout=900)}
     rows: list[Row] = []
-    overhead = bench_overhead(repeats)
-    for row in overhead:
-        print_row(row)
-    rows += overhead
+    for section in SECTIONS:
+        if not wanted(args, section):
+            continue
+        if section == "cuda":  # bench_cuda prints its token rows itself
+            new = bench_cuda(repeats)
+            printed = [row for row in new if row.tokens_per_s is None]
+        else:
+            new = (printed_by_main.get(section) or printed_by_section[section])()
+            printed = new if section in printed_by_main else new[-1:] if section == "course" else []
+        for row in printed:
+            print_row(row)
+        rows += new
+    if args.skip_course and not args.only:
+        rows.append(Row("course", "lessons", note="--skip-course"))
+        print_row(rows[-1])
+    return rows, reference_text
+
+
+def fp32_reference() -> tuple[str, list[int]]:
+    """fp32 greedy's text and new ids on PROMPT: what llama.cpp's tokens are compared with."""
+    import torch
 
     from llmcourse import generate
 
     model, tokenizer = load("fp32")
     with torch.inference_mode():
         reference = generate(model, tokenizer, PROMPT, **greedy())
-    reference_text, reference_ids = reference.texts[0], reference.token_ids[0].tolist()
     free(model)
-
-    rows += bench_throughput(["fp32", "bf16", "8bit", "4bit"], batches, grid_repeats, bandwidth)
-    rows += bench_faster(repeats, bandwidth)
-    if args.compile:
-        rows += bench_compile(grid_repeats)
-    for section in (lambda: bench_llama_cpp(repeats, bandwidth, reference_ids),
-                    lambda: bench_cuda(repeats)):
-        new = section()
-        for row in new:
-            if row.section != "cuda" or row.tokens_per_s is None:  # bench_cuda prints its own
-                print_row(row)
-        rows += new
-    if args.skip_course:
-        rows.append(Row("course", "lessons", note="--skip-course"))
-        print_row(rows[-1])
-    else:
-        rows += bench_course(timeout=900)
-        print_row(rows[-1])
-
-    elapsed = time.perf_counter() - started
-    info["load_average_at_end"] = os.getloadavg()
-    print(f"\nbenchmark took {elapsed / 60:.1f} min")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{socket.gethostname()}-{dt.date.today().isoformat()}.json"
-    out.write_text(json.dumps({"machine": info, "args": vars(args), "new_tokens": NEW_TOKENS,
-                               "prompt": PROMPT, "fp32_greedy_text": reference_text,
-                               "elapsed_s": elapsed, "rows": [asdict(r) for r in rows]}, indent=1))
-    print(f"saved {out.relative_to(ROOT)}")
-    return exit_code(rows)
+    return reference.texts[0], reference.token_ids[0].tolist()
 
 
 def exit_code(rows: list[Row]) -> int:
