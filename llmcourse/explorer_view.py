@@ -14,7 +14,11 @@ table (`explorer_text.format_explorer`), both of the state the cell ended in.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import torch
 
 from .errors import CourseError, first_line
 from .explorer_settings import RANGES
@@ -112,7 +116,8 @@ class ExplorerView:
             return
         if isinstance(value, float):
             value = round(value, 6)
-        self._guarded(lambda: self.explorer.set(**{name: value}))
+        with _one_thread():
+            self._guarded(lambda: self.explorer.set(**{name: value}))
 
     def _act(self, name: str, token_id: int | None = None) -> None:
         """A button: take, most likely, sample, run, undo, reset or draw."""
@@ -161,7 +166,9 @@ class ExplorerView:
         try:
             self.sample_box.value, self.seed.value = e.settings["do_sample"], e.seed
             for name, slider in self.sliders.items():
-                slider.value = e.bars if name == "bars" else e.settings[name]
+                wanted = e.bars if name == "bars" else e.settings[name]
+                if abs(slider.value - wanted) > 1e-9:  # not the slider's own float sum (0.9500000000000001):
+                    slider.value = wanted  # an echo would move the handle under the learner's keys
         finally:
             self._syncing = False
 
@@ -187,6 +194,18 @@ class ExplorerView:
     def show(self) -> Any:
         """The ipywidgets box (for ``display``)."""
         return self.widget
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Torch on one thread while a slider redraws: its small operations over the vocabulary wait for every
+    thread, and on a busy machine (a shared classroom server) that wait takes a move past 100 ms (`make bench`)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def unexpected(error: Exception) -> str:
