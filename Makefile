@@ -53,10 +53,10 @@ test-browser: model
 	scripts/browser_setup.sh
 	$(BIN)/python -m pytest tests/browser
 
-# docs/explorer.en.png and docs/explorer.ja.png: the explorer widget, as tests/browser/test_explorer.py leaves it.
+# docs/explorer.en.png and docs/explorer.ja.png: the explorer widget, as tests/browser/test_lab_explorer.py leaves it.
 screenshots: model
 	scripts/browser_setup.sh
-	LLMCOURSE_SCREENSHOTS=docs $(BIN)/python -m pytest tests/browser/test_explorer.py
+	LLMCOURSE_SCREENSHOTS=docs $(BIN)/python -m pytest tests/browser/test_lab_explorer.py
 
 notebooks: model translations
 	$(DETERMINISM) $(BIN)/python -m scripts.run_notebooks notebooks
