@@ -9,7 +9,9 @@
 and ``shared.json`` the comments and strings that several lessons use (one Japanese text each),
 plus ``phrases``: English sentences of markdown cells that must read the same Japanese in every lesson.
 
-- A markdown cell is swapped whole for the entry whose ``en`` is its text. When the English cell has
+- A markdown cell is swapped whole for the entry whose ``en`` is its text; a line break that a Japanese
+  character ends inside a paragraph is joined (`unwrap`), so English wrapping never reaches the Japanese.
+- A markdown cell is matched to the entry whose ``en`` is its text. When the English cell has
   changed since, the entry whose ``en`` is most like it is shown as a diff (what to translate again).
 - In a code cell only comments and string literals change, each matched whole (a comment from ``#`` to
   the end of the line, a string by its text between the quotes; an f-string's fields must come back
@@ -48,6 +50,63 @@ STALE_RATIO = 0.5  # an English cell at least this similar to an entry's "en" is
 
 
 SECTIONS = {"markdown": list, "comments": dict, "strings": dict, "phrases": dict}
+WIDE = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")  # Japanese, with full-width punctuation
+BLOCK_START = re.compile(r"^\s*(?:[-*+>|#]|```|\d+[.)]\s|\[!\[|<|$)")  # a line that starts a block, or a blank one
+FENCE_LINE = re.compile(r"^\s*```")
+
+
+def paragraph_breaks(markdown: str) -> list[int]:
+    r"""The lines that a line break joins to the line before inside a paragraph, next to a Japanese character.
+
+    Markdown renders such a break as a space: Japanese has none between its characters, nor before a
+    full-width bracket (「min-p （0.05」). Bold and code marks (``**``, `` ` ``) count as part of the
+    character they close or open.
+
+    >>> paragraph_breaks("トークンを選び、\n付け足します。\n\n- 一つ目\n- 二つ目\n\nmin-p\n（0.1）")
+    [1, 7]
+    >>> paragraph_breaks("A list of\ncolors")
+    []
+    """
+    lines, breaks, fenced = markdown.split("\n"), [], False
+    for index, line in enumerate(lines):
+        if FENCE_LINE.match(line):
+            fenced = not fenced
+            continue
+        before = lines[index - 1] if index else ""
+        if (index and not fenced and not BLOCK_START.match(line) and before.strip()
+                and not before.lstrip().startswith(("#", "|", "```"))
+                and (WIDE.match(_last(before)) or WIDE.match(_first(line)))):
+            breaks.append(index)
+    return breaks
+
+
+def _last(line: str) -> str:
+    return re.sub(r"[*_`]+$", "", line.rstrip())[-1:]
+
+
+def _first(line: str) -> str:
+    return re.sub(r"^[*_`]+", "", line.lstrip())[:1]
+
+
+TIGHT = re.compile(r"[（「『【、。：）」』】・]")  # full-width punctuation: never a space on its inner side
+
+
+def unwrap(markdown: str) -> str:
+    r"""``markdown`` with every `paragraph_breaks` line joined to the one before.
+
+    Joined with nothing between two Japanese characters or at full-width punctuation, else with a space (the
+    course's space between Japanese and Latin text).
+
+    >>> unwrap("トークンを選び、\n付け足します。`generate` が\n`model` を使います。min-p\n（0.1）")
+    'トークンを選び、付け足します。`generate` が `model` を使います。min-p（0.1）'
+    """
+    lines = markdown.split("\n")
+    for index in reversed(paragraph_breaks(markdown)):
+        before, after = lines[index - 1].rstrip(), lines.pop(index).strip()
+        tight = ((WIDE.match(_last(before)) and WIDE.match(_first(after))) or TIGHT.match(_first(after))
+                 or TIGHT.match(_last(before)))
+        lines[index - 1] = before + ("" if tight else " ") + after
+    return "\n".join(lines)
 
 
 def load_table(path: Path | None) -> dict:
@@ -239,7 +298,7 @@ def translate(english: dict, table: dict, shared: dict | None = None) -> tuple[d
     for index, cell in enumerate(notebook["cells"]):
         cell_id, source = cell.get("id", f"cell {index}"), "".join(cell["source"])
         if cell["cell_type"] == "markdown":
-            source = japanese.get(cell_id, source)
+            source = unwrap(japanese.get(cell_id, source))  # never the English wrapping inside a Japanese line
         elif cell["cell_type"] == "code":
             source, cell_problems = translate_code(source, code, compared, used)
             problems += [f"{cell_id}: {problem}" for problem in cell_problems]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.translate import parse_python
+from scripts.translate import paragraph_breaks, parse_python
 
 ROOT = Path(__file__).resolve().parents[1]
 GLOSSARY = ROOT / "notebooks" / "ja" / "glossary.md"
@@ -219,19 +219,30 @@ def objectives_in_two_forms(text: Text) -> list[str]:
             if not item.endswith("できる")]
 
 
-WIDE = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")  # Japanese, with full-width punctuation
-BLOCK_START = re.compile(r"^\s*(?:[-*+>|#]|```|\d+[.)]\s|\[!\[|<)")
-
-
 def broken_lines(text: Text) -> list[str]:
-    """A line break between Japanese characters inside a paragraph: a browser shows it as a stray space."""
+    """A line break after a Japanese character inside a paragraph (bold and code marks included): a stray space."""
     if text.kind != "prose":
         return []
-    lines, problems = FENCE.sub("", text.text).split("\n"), []
-    for before, after in zip(lines, lines[1:], strict=False):  # each line and the next
-        if (WIDE.search(before[-1:]) and after.strip() and not before.lstrip().startswith(("#", "|"))
-                and not BLOCK_START.match(after)):
-            problems.append(f"a paragraph broken across lines (join them): {before[-20:] + '⏎' + after.strip()[:20]!r}")
+    lines = text.text.split("\n")
+    return [f"a paragraph broken across lines (join them): {lines[i - 1][-20:] + '⏎' + lines[i].strip()[:20]!r}"
+            for i in paragraph_breaks(text.text)]
+
+
+BOLD_BEFORE_PARTICLE = re.compile(r"(?<=[ぁ-んァ-ヶー一-龯々])\*\* +(?=[ぁ-ん])")
+BOLD_HEADING_PERIOD = re.compile(r"^\s*(?:[-*] )?\*\*[^*\n]+(?:。\*\*|\*\*。)", re.M)
+FIELD_COLON = re.compile(r"X[*_]*:(?=\s|$)")
+
+
+def bold_and_labels(text: Text) -> list[str]:
+    """A space between bold text and its particle, a bold heading ending in 「。」, a half-width colon after a field."""
+    body = readable(text)
+    problems = [f"a space between bold text and its particle (write 「**…**は」): {around(body, m.start(), m.end())!r}"
+                for m in BOLD_BEFORE_PARTICLE.finditer(body)] if text.kind == "prose" else []
+    problems += [f"a bold heading ending in 「。」 (write 「**…**：」): {m.group(0).strip()!r}"
+                 for m in BOLD_HEADING_PERIOD.finditer(body)] if text.kind == "prose" else []
+    if text.kind == "message" and JAPANESE.search(body):
+        problems += [f"half-width ':' after a value in a Japanese message (write 「：」): {around(body, m.start(), m.end())!r}"
+                     for m in FIELD_COLON.finditer(body)]
     return problems
 
 
@@ -248,7 +259,7 @@ def no_space_before_latin(text: Text) -> list[str]:
 
 
 CHECKS = [rejected_terms, half_width_punctuation, plain_register, exercise_not_asked, objectives_in_two_forms,
-          broken_lines, no_space_before_latin]
+          broken_lines, no_space_before_latin, bold_and_labels]
 
 
 def test_the_glossary_holds_the_decided_terms():
@@ -257,7 +268,21 @@ def test_the_glossary_holds_the_decided_terms():
                "forward pass": ("フォワードパス", "順伝播"), "normalization layer": ("正規化層", "ノルム層"),
                "turn (of a chat)": ("ターン", "アシスタントの番"), "chunk (a streamed piece of text)": ("チャンク", "ピース"),
                "laptop": ("ノートパソコン", "ノート PC"), "temperature (in prose)": ("温度", "temperature"),
-               "seed (in prose)": ("シード", "seed"), "exceed": ("超える", "越える")}
+               "seed (in prose)": ("シード", "seed"), "exceed": ("超える", "越える"),
+               # issue 28's review: each variant the reviewer found, rejected
+               "full precision": ("全精度", "完全な精度"), "transcription": ("文字起こし", "書き起こし"),
+               "static batching": ("静的バッチング", "静的バッチ処理"),
+               "paged KV cache": ("ページド KV キャッシュ", "ページ化された KV キャッシュ"),
+               "serving (a model behind an API)": ("サービング", "配信 API"),
+               "wheel (a Python package file)": ("ホイール", "the wheel"), "request body": ("ボディ", "JSON の本体"),
+               "idle culler": ("idle culler", "アイドルカラー"), "folder": ("フォルダー", "フォルダを開く"),
+               "parameter": ("パラメーター", "パラメータの数"), "iterator": ("イテレーター", "イテレータを返す"),
+               "server": ("サーバー", "サーバを起動"), "user": ("ユーザー", "ユーザが"),
+               "browser": ("ブラウザー", "ブラウザで"),
+               "computer": ("コンピューター", "コンピュータの"), "range mark (from … to)": ("〜", "1～3"),
+               "likely (a token's probability)": ("確率が高い", "ありそうなトークン"),
+               "speak an API (a server that implements it)": ("API に対応する", "API を話します"),
+               "empty question (a request with no question)": ("質問のない", "空の質問")}
     terms = {term.english: term for term in TERMS}
     for english, (use, rejected) in decided.items():
         assert terms[english].use == use
@@ -282,9 +307,17 @@ BAD = {  # check: (a text it must pass, a text it must fail)
     plain_register: ("モデルを読み込みます。トークンは 5 個など。", "モデルを読み込む。"),
     exercise_not_asked: ("**演習 1**：`f` を書いてください。", "**演習 1**：`f` を書く。"),
     objectives_in_two_forms: ("**目標**\n- 読み込むことができる\n- 説明\n  できる\n", "**目標**\n- 読み込みます\n"),
-    broken_lines: ("トークンを選びます。\n\n- 次の行です。\n", "トークンを選び、\n付け足します。"),
+    broken_lines: ("トークンを選びます。\n\n- 次の行です。\n", "トークンを**選び**\n付け足します。"),
+    bold_and_labels: ("**温度**は分布を変えます。**「温度」** は括弧で終わります。", "**温度** は分布を変えます。"),
     no_space_before_latin: ("モデルの 4 ビットの `model` です。", "同じ手順で8 ビットになります。"),
 }
+
+
+def test_a_half_width_colon_after_a_value_fails_in_a_japanese_message():
+    """Rendered, 「ハブ {state}: …」 reads 「ハブ 到達可能: …」: the colon follows Japanese all the same."""
+    assert bold_and_labels(Text("planted", "ハブ X: 到達できます", "message"))
+    assert not bold_and_labels(Text("planted", "hub X: reachable", "message"))
+    assert not bold_and_labels(Text("planted", "ハブ X：到達できます", "message"))
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)

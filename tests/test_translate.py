@@ -148,3 +148,15 @@ def test_outputs_survive_a_comment_change_only(tmp_path):
     assert comment_only["cells"][0]["outputs"] == shown
     string_changed = keep_outputs(notebook('print("場所：", x)  # 古いコメント', []), committed)
     assert string_changed["cells"][0]["outputs"] == []
+
+
+def test_the_english_wrapping_never_reaches_a_japanese_line():
+    """A table entry typed with the English line breaks comes out with its paragraphs on one line (issue 28)."""
+    english = {"cells": [{"cell_type": "markdown", "id": "m", "source": "Pick a token,\nthen append it (`generate`)."}],
+               "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    table = {"markdown": [{"en": "Pick a token,\nthen append it (`generate`).",
+                           "ja": "トークンを選び、\n付け足します（`generate`\n）。\n\n- 一つ目の\n  項目"}],
+             "comments": {}, "strings": {}, "phrases": {}}
+    notebook, problems, _ = translate(english, table)
+    assert not problems
+    assert "".join(notebook["cells"][0]["source"]) == "トークンを選び、付け足します（`generate`）。\n\n- 一つ目の項目"
