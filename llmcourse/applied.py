@@ -43,8 +43,28 @@ def applied_settings(settings: dict[str, Any]) -> list[str]:
     by_sampling = _applied(settings, SAMPLING_ONLY) if sampling else []
     if sampling and "top_k" not in settings:
         after_temperature = 1 if settings.get("temperature") not in (None, 1.0) else 0
-        by_sampling.insert(after_temperature, f"top_k={DEFAULT_TOP_K}" + say(en=" (default)", ja="（既定値）"))
+        by_sampling.insert(after_temperature, default_top_k())
     return always + by_sampling
+
+
+def default_top_k() -> str:
+    """generate's hidden top-k, marked as its default (in Japanese with 〔〕, no parentheses inside the label's).
+
+    >>> from llmcourse.i18n import in_language
+    >>> with in_language("ja"):
+    ...     default_top_k()
+    'top_k=50〔既定値〕'
+    """
+    return f"top_k={DEFAULT_TOP_K}" + say(en=" (default)", ja="〔既定値〕")
+
+
+def joined(settings: list[str]) -> str:
+    """Settings one after the other: ', ' in English, '、' in Japanese.
+
+    >>> joined(["temperature=0.7", "top_p=0.9"])
+    'temperature=0.7, top_p=0.9'
+    """
+    return say(en=", ", ja="、").join(settings)
 
 
 def _applied(settings: dict[str, Any], names: tuple[str, ...]) -> list[str]:
@@ -63,14 +83,19 @@ def applied_label(settings: dict[str, Any]) -> str:
     'greedy scores (after repetition_penalty=1.2)'
     >>> applied_label({"do_sample": True, "top_k": 0})
     'sampling distribution (nothing applied: the model distribution)'
+    >>> set_language("ja"); applied_label({"do_sample": True, "temperature": 1.5})
+    'サンプリング分布（temperature=1.5、top_k=50〔既定値〕を適用後）'
+    >>> applied_label({"repetition_penalty": 1.2}); set_language("en")
+    '貪欲デコーディングのスコア（repetition_penalty=1.2 を適用後）'
     """
     sampling = bool(settings.get("do_sample"))
-    applied = ", ".join(applied_settings(settings))
+    applied = joined(applied_settings(settings))
+    after_ja = f"{applied}{' ' if applied[-1:].isascii() else ''}を適用後"  # a space after ASCII, as in prose
     if sampling:
-        return (say(en=f"sampling distribution (after {applied})", ja=f"サンプリング分布（{applied} 適用後）")
+        return (say(en=f"sampling distribution (after {applied})", ja=f"サンプリング分布（{after_ja}）")
                 if applied
                 else say(en="sampling distribution (nothing applied: the model distribution)",
                          ja="サンプリング分布（何も適用されず、モデルの分布のまま）"))
-    return (say(en=f"greedy scores (after {applied})", ja=f"貪欲デコーディングのスコア（{applied} 適用後）") if applied
+    return (say(en=f"greedy scores (after {applied})", ja=f"貪欲デコーディングのスコア（{after_ja}）") if applied
             else say(en="greedy scores (nothing applied: the model distribution)",
                      ja="貪欲デコーディングのスコア（何も適用されず、モデルの分布のまま）"))

@@ -163,7 +163,7 @@ def not_a_folder(root: Path) -> str | None:
     existing = _nearest_existing(root)
     if existing.is_dir():
         return None
-    return say(en=f"{existing} is a file, not a folder", ja=f"{existing} はフォルダではなくファイルです")
+    return say(en=f"{existing} is a file, not a folder", ja=f"{existing} はフォルダーではなくファイルです")
 
 
 def can_write(root: Path) -> bool:

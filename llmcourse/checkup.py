@@ -208,7 +208,7 @@ def probe_offline_model(deep: bool = False) -> Probe:
         return Probe("offline model", "fail", say(en=f"the cache cannot hold it: {status.detail}",
                                                   ja=f"キャッシュに置けません：{status.detail}"),
                      say(en=f"point ${CACHE_ENV} at a folder (it is created if missing), or unset it",
-                         ja=f"${CACHE_ENV} をフォルダに向けるか（なければ作られます）、設定を外してください"))
+                         ja=f"${CACHE_ENV} をフォルダーに向けるか（なければ作られます）、設定を外してください"))
     return Probe("offline model", "fail", say(  # status.detail is in the same language (offline.cache_status)
         en=f"{offline.MODEL_NAME} {status.detail} ({status.path})",
         ja=f"{offline.MODEL_NAME} はまだ使えません：{status.detail}（{status.path}）"), _fetch_fix())
@@ -254,15 +254,15 @@ def probe_model_choice(reachable: bool) -> Probe:
         return Probe("model", "ok", say(en=f"offline default {offline.MODEL_NAME} ({how})",
                                         ja=f"オフラインの既定モデル {offline.MODEL_NAME}（{how}）"))
     if choice.origin == "folder" and choice.ok:
-        return Probe("model", "ok", say(en=f"{env} = folder {chosen}", ja=f"{env} = フォルダ {chosen}"))
+        return Probe("model", "ok", say(en=f"{env} = folder {chosen}", ja=f"{env} = フォルダー {chosen}"))
     if choice.origin == "folder" and os.path.isfile(os.path.expanduser(chosen)):
         return Probe("model", "fail", say(en=f"{env} = {chosen}, a file: it must be a model folder",
-                                          ja=f"{env} = {chosen} はファイルです。モデルのフォルダを指定してください"),
+                                          ja=f"{env} = {chosen} はファイルです。モデルのフォルダーを指定してください"),
                      say(en=f"set it to the folder that holds the file, or {unset}",
-                         ja=f"ファイルのあるフォルダを指定するか、{unset}"))
+                         ja=f"ファイルのあるフォルダーを指定するか、{unset}"))
     if choice.origin == "folder":
         return Probe("model", "fail", say(en=f"{env} = {chosen}, but there is no such folder",
-                                          ja=f"{env} = {chosen} ですが、そのフォルダはありません"),
+                                          ja=f"{env} = {chosen} ですが、そのフォルダーはありません"),
                      say(en=f"correct the path, or {unset}", ja=f"パスを直すか、{unset}"))
     if choice.origin == "hub cache":
         return Probe("model", "ok", say(en=f"{env} = hub model {chosen}, already in the local hub cache",

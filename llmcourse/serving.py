@@ -195,7 +195,7 @@ def _checked_model_dir(model_dir: str | os.PathLike | None) -> Path:
         raise ModelNotAvailableError(say(
             en=f"{folder} is not a model folder (no config.json): pass the folder of a "
                f"checkpoint, e.g. start_server(checkpoint_dir()) = {checkpoint_dir()}.",
-            ja=f"{folder} はモデルのフォルダではありません（config.json がありません）。チェックポイントのフォルダを"
+            ja=f"{folder} はモデルのフォルダーではありません（config.json がありません）。チェックポイントのフォルダーを"
                f"渡してください。たとえば start_server(checkpoint_dir()) で {checkpoint_dir()} を使います。"))
     return folder
 
@@ -315,7 +315,8 @@ def _exit_message(server: Server) -> str:
     if "address already in use" in log.lower():
         return say(en=f"Port {server.port} was taken just as the server started (its log: address already in use): "
                       f"start_server(port={server.port + 1}).",
-                   ja=f"サーバーの起動中にポート {server.port} が使われてしまいました（ログには「address already in use」）。"
+                   ja=f"サーバーの起動中に、ほかのプログラムがポート {server.port} を使い始めました"
+                      f"（ログに「address already in use」とあります）。"
                       f"start_server(port={server.port + 1}) を使ってください。")
     return say(en=f"The server exited during start-up (exit code {server.process.returncode}). "
                   f"Its last lines:\n{log}",

@@ -65,13 +65,13 @@ def _ceiling_meaning(name: str, share: float) -> str:
                       "moment, reads faster\nthan a copy, or weights kept in the CPU's cache). Here the ceiling says "
                       "little.",
                    ja=f"{name} が上限より速く動きました。ステップが使った帯域をコピーでは測りきれていません"
-                      "（機械が忙しかったか、読み出しがコピーより速いか、重みが CPU のキャッシュに残っていたため）。"
+                      "（マシンが忙しかったか、読み出しがコピーより速いか、重みが CPU のキャッシュに残っていたため）。"
                       "ここでは上限はあまり参考になりません。")
     if share >= MOST:
         return say(en=f"{name} reaches {share:.0%} of its ceiling: reading memory takes most of a step,\n"
                       "so fewer bytes per step can make it faster.",
                    ja=f"{name} は上限の {share:.0%} に達しています。ステップの時間の大半はメモリの読み出しなので、"
-                      "読むバイト数を減らせば速くなりえます。")
+                      "読むバイト数を減らせば速くなる見込みがあります。")
     if share >= PART:
         return say(en=f"{name} reaches {share:.0%} of its ceiling: reading memory is a large part of a step, not all "
                       "of it\n(the fixed cost of each operation and the arithmetic take the rest).",
@@ -115,7 +115,7 @@ def cache_verdict(seconds_with: float, seconds_without: float, fed_with: int, fe
         return head + "\n" + say(
             en="Not slower on this run: the machine was busier during the run with the cache. The tokens fed are the "
                "work; run the cell again for the clock.",
-            ja="今回は遅くなっていません。キャッシュありの実行中に機械がより忙しかったためです。"
+            ja="今回は遅くなっていません。キャッシュありの実行中にマシンがより忙しかったためです。"
                "仕事量は入力したトークン数のほうです。時間を見るにはセルをもう一度実行してください。")
     if time_ratio < work_ratio / 2:
         return head + "\n" + say(
@@ -127,7 +127,7 @@ def cache_verdict(seconds_with: float, seconds_without: float, fed_with: int, fe
     return head + "\n" + say(
         en="Close to the extra work: on this machine a pass costs about as much as the tokens it feeds (the arithmetic "
            "limits it).",
-        ja="増えた仕事量に近い差です。この機械では、パスの費用がほぼ入力したトークン数に比例します"
+        ja="増えた仕事量に近い差です。このマシンでは、パスの費用がほぼ入力したトークン数に比例します"
            "（計算そのものが制約になっています）。")
 
 
@@ -153,14 +153,15 @@ def batch_verdict(step_seconds: Mapping[int, float]) -> str:
         lines.append(say(en="Batching paid: the rows share what a step costs whatever its rows (reading the weights, "
                             "the fixed cost of each\noperation), so the machine makes more tokens",
                          ja="バッチ処理は元が取れました。行数にかかわらずステップにかかる費用（重みの読み出し、"
-                            "演算ごとの固定コスト）を行どうしで分け合うので、機械が作るトークンは増えます")
-                     + (say(en="; each user waits longer per token.", ja="。利用者 1 人あたりのトークンの待ち時間は延びます。")
+                            "演算ごとの固定コスト）を行どうしで分け合うので、マシンが作るトークンは増えます")
+                     + (say(en="; each user waits longer per token.",
+                            ja="。ユーザー 1 人あたりのトークンの待ち時間は延びます。")
                         if slower >= 1 + SAME else say(en=".", ja="。")))
     else:
         lines.append(say(en="Batching did not raise throughput on this run: a step grew as fast as its rows (the "
                             "arithmetic was the limit,\nor the machine was busy). Run the cell again.",
                          ja="今回はバッチ処理でスループットが上がりませんでした。ステップの時間が行数と同じだけ"
-                            "伸びています（計算そのものが制約だったか、機械が忙しかったためです）。"
+                            "伸びています（計算そのものが制約だったか、マシンが忙しかったためです）。"
                             "セルをもう一度実行してください。"))
     return "\n".join(lines)
 

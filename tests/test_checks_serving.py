@@ -254,4 +254,4 @@ def test_request_fields_function_that_raises():
 
 def test_request_fields_hint_in_japanese():
     set_language("ja")
-    assert_fails_with(check_request_fields(no_hidden_top_k), "隠れた top_k=50")
+    assert_fails_with(check_request_fields(no_hidden_top_k), "暗黙の top_k=50")

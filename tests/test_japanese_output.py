@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -32,6 +33,7 @@ from llmcourse import (  # noqa: E402
     cache,
     checkup,
     constrain,
+    explore,
     format_batch,
     format_steps,
     generate,
@@ -48,6 +50,7 @@ from llmcourse import (  # noqa: E402
 )
 from llmcourse.cli import main  # noqa: E402
 from llmcourse.client import RequestRun, StreamedReply, stream_chat  # noqa: E402
+from llmcourse.explorer_text import format_explorer  # noqa: E402
 from llmcourse.i18n import set_language  # noqa: E402
 from llmcourse.precision import pick_device  # noqa: E402
 from llmcourse.serving import start_server  # noqa: E402
@@ -286,6 +289,37 @@ def test_format_steps_and_format_batch_headers(tiny_kit):
     assert not leaks(table.splitlines()[0])
     batch = format_batch(tiny_kit.tokenizer, tiny_kit.tokenizer(["ab", "abc"], padding=True))
     assert not leaks(" ".join(line[:12] for line in batch.splitlines()))  # the labels, not the tokens
+
+
+def word_columns(line: str) -> list[int]:
+    """The display column where each space-separated word of ``line`` starts (a wide character takes two).
+
+    >>> word_columns("トークン  id")
+    [0, 10]
+    """
+    width = [2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line]  # measured here, not by the library
+    return [sum(width[:match.start()]) for match in re.finditer(r"\S+", line)]
+
+
+def assert_aligned(lines: list[str], columns: slice) -> None:
+    """The words in ``columns`` of every line start at the same display columns."""
+    starts = {tuple(word_columns(line)[columns]) for line in lines}
+    assert len(starts) == 1, "\n".join(lines)
+
+
+def test_tables_line_up_by_display_width(tiny_kit):
+    """Japanese labels take two columns a character: each table's columns start at one display column on every row."""
+    assert_aligned(format_steps(tiny_kit.steps).splitlines(), slice(1, 4))  # token, probability, first candidate
+    batch = format_batch(tiny_kit.tokenizer, tiny_kit.tokenizer(["ab", "abcd"], padding=True)).splitlines()
+    positions = len(tiny_kit.tokenizer(["ab", "abcd"], padding=True).input_ids[0])
+    for start in range(0, len(batch), 3):  # a row's token, id and mask lines: the name column, then each position
+        assert_aligned(batch[start:start + 3], slice(-positions - 1, None))
+    report = checkup.format_report([checkup.Probe("python", "ok", "3.11.7"), checkup.Probe("offline model", "fail",
+                                    "まだ取得されていません", "fetch"), checkup.Probe("hub", "warn", "オフライン")])
+    details = {word_columns(line)[0 if line.startswith(" ") else 2] for line in report.splitlines()}  # fix: too
+    assert len(details) == 1, report
+    table = format_explorer(explore(tiny_kit.model, tiny_kit.tokenizer, "abc", do_sample=True).draw(4))
+    assert_aligned(table.splitlines()[-6:], slice(0, 4))  # token, model, processed, share of draws
 
 
 def test_the_doctor_report_before_a_fetch(course_env, tmp_path):

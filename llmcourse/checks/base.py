@@ -96,7 +96,7 @@ class Report:
         rows = [self.title]
         for line in self.lines:
             shown = [line.hint] + ([line.code] if self.level >= 2 else [])
-            hint = "; ".join(part for part in shown if part)
+            hint = say(en="; ", ja="。コードの行：").join(part for part in shown if part)
             hint = say(en=" — hint: ", ja=" — ヒント：") + hint if hint else ""
             rows.append(f"✔ {line.message}" if line.passed else f"✘ {line.message}{hint}")
         failed, total = len(self.failures), len(self.lines)

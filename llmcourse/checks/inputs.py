@@ -90,20 +90,27 @@ def _difference(value: Any, before: Any) -> str:
         for name, part in before.items():
             difference = _difference(now.get(name), part) if part is not _SKIPPED else ""
             if difference:
-                return f"{name}: {difference}"
+                return say(en=f"{name}: {difference}", ja=f"{name} で{difference}")
         return ""
     if isinstance(before, torch.Tensor):
         if not isinstance(value, torch.Tensor) or value.shape != before.shape or value.dtype != before.dtype:
-            return f"shape {tuple(before.shape)} became {tuple(getattr(value, 'shape', ()))}"
+            shape = tuple(getattr(value, "shape", ()))
+            return say(en=f"shape {tuple(before.shape)} became {shape}",
+                       ja=f"形が {tuple(before.shape)} から {shape} に変わっていました")
         same = (value == before) | (torch.isnan(value) & torch.isnan(before)) if value.is_floating_point() \
             else value == before
         differ = int((~same).sum())
-        return f"{differ} of {before.numel()} values differ" if differ else ""
+        return say(en=f"{differ} of {before.numel()} values differ",
+                   ja=f" {before.numel()} 個中 {differ} 個の値が変わっていました") if differ else ""
     try:
-        return "" if value == before else "its contents differ"
+        return "" if value == before else _contents_differ()
     except Exception:  # tensors inside a list: compare element by element
         return "" if all(not _difference(a, b) for a, b in zip(value, before, strict=False)) \
-            and len(value) == len(before) else "its contents differ"
+            and len(value) == len(before) else _contents_differ()
+
+
+def _contents_differ() -> str:
+    return say(en="its contents differ", ja="中身が変わっていました")
 
 
 def changed(report: Any, name: str, function: Callable, args: tuple, kept: list) -> bool:
@@ -120,7 +127,7 @@ def changed(report: Any, name: str, function: Callable, args: tuple, kept: list)
     for position, difference in found:
         argument = _parameter_name(function, position)
         report.add(False, say(en=f"{name} changed its input {argument} in place: {difference} after the call",
-                              ja=f"{name} が入力 {argument} をその場で書き換えました。呼び出しの後で {difference}"),
+                              ja=f"{name} が入力 {argument} をその場で書き換えました。呼び出しの後、{difference.lstrip()}"),
                    say(en=f"leave {argument} as it was and build the result as a new value: /=, +=, .div_(), "
                           "masked_fill_() or x[...] = write into the input (.clone() it first if you need to)",
                        ja=f"{argument} は元のままにし、結果は新しい値として作ります。/=、+=、.div_()、masked_fill_()、"

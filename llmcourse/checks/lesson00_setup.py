@@ -15,7 +15,7 @@ from .values import show
 SHARED = "/srv/llmcourse"  # the classroom folder of lesson 00's exercise 2
 
 
-@exercise_check(en="The offline model's folder", ja="オフラインモデルのフォルダ")
+@exercise_check(en="The offline model's folder", ja="オフラインモデルのフォルダー")
 def check_model_folder(report: Report, my_folder: Any) -> None:
     """Lesson 00: ``my_folder`` is the folder of the converted offline model, ready to load.
 
@@ -26,15 +26,15 @@ def check_model_folder(report: Report, my_folder: Any) -> None:
     if not report.add(is_path, say(en="my_folder is a path", ja="my_folder はパスです") if is_path
                       else not_a("my_folder", my_folder, en="a path", ja="パス"),
                       say(en="this is the function checkpoint_dir itself: call it, and keep the folder it returns",
-                          ja="これは関数 checkpoint_dir そのものです。呼び出して、返るフォルダを使います")
+                          ja="これは関数 checkpoint_dir そのものです。呼び出して、返るフォルダーを使います")
                       if callable(my_folder) else
                       say(en="a pathlib.Path (or a string): the folder whose files the lesson listed",
-                          ja="pathlib.Path（または文字列）にします：レッスンがファイルを一覧にしたフォルダです")):
+                          ja="pathlib.Path（または文字列）にします：レッスンがファイルを一覧にしたフォルダーです")):
         return
     folder = Path(my_folder).expanduser()
-    report.add(folder.is_dir(), say(en=f"{folder.name} is a folder", ja=f"{folder.name} はフォルダです")
+    report.add(folder.is_dir(), say(en=f"{folder.name} is a folder", ja=f"{folder.name} はフォルダーです")
                if folder.is_dir() else say(en=f"{show(str(folder))} is not a folder",
-                                           ja=f"{show(str(folder))} はフォルダではありません"),
+                                           ja=f"{show(str(folder))} はフォルダーではありません"),
                _folder_hint(folder))
     if not folder.is_dir():
         return
@@ -50,20 +50,20 @@ def _folder_hint(folder: Path) -> str:
     """A file inside the checkpoint, the model's name, the cache root above it, or somewhere else."""
     if folder.parent == checkpoint_dir():
         return say(en=f"{folder.name} is a file in the folder: give the folder itself, the file's parent",
-                   ja=f"{folder.name} はフォルダの中のファイルです：フォルダそのもの（ファイルの親）を渡します")
+                   ja=f"{folder.name} はフォルダーの中のファイルです：フォルダーそのもの（ファイルの親）を渡します")
     if str(folder).endswith(checkpoint_dir().name) and not folder.is_absolute():
         return say(en=f"{str(folder)!r} is the model's name, not a folder on this machine: the converted copy lives "
                       "in the course's cache, in the folder whose files the lesson listed",
-                   ja=f"{str(folder)!r} はモデルの名前で、このマシン上のフォルダではありません。変換済みのコピーは"
-                      "コースのキャッシュの中、レッスンがファイルを一覧にしたフォルダにあります")
+                   ja=f"{str(folder)!r} はモデルの名前で、このマシン上のフォルダーではありません。変換済みのコピーは"
+                      "コースのキャッシュの中、レッスンがファイルを一覧にしたフォルダーにあります")
     if folder == cache_root():
         return say(en="that is the cache root: the model has its own folder inside it, the one whose files the "
                       "lesson listed",
-                   ja="それはキャッシュのルートです：モデルはその中の専用フォルダ（レッスンがファイルを一覧にした"
-                      "フォルダ）にあります")
+                   ja="それはキャッシュのルートです：モデルはその中の専用フォルダー（レッスンがファイルを一覧にした"
+                      "フォルダー）にあります")
     return say(en="the folder whose files the lesson listed: the lesson imported the function that finds it "
                   "(run `python -m llmcourse fetch` first if the model is not there)",
-               ja="レッスンがファイルを一覧にしたフォルダです。それを返す関数はレッスンで import しています"
+               ja="レッスンがファイルを一覧にしたフォルダーです。それを返す関数はレッスンで import しています"
                   "（モデルがなければ先に `python -m llmcourse fetch` を実行します）")
 
 
@@ -81,7 +81,7 @@ def check_classroom_env(report: Report, my_env: Any, folder: str = SHARED) -> No
                       not_a("my_env", my_env, en="a dict", ja="dict "),
                       say(en="a dict of environment variables, {name: value}: the variable the course reads for its "
                              "cache, and the shared folder",
-                          ja="環境変数の dict にします：名前はコースがキャッシュに使う変数、値は共有フォルダです")):
+                          ja="環境変数の dict にします：名前はコースがキャッシュに使う変数、値は共有フォルダーです")):
         return
     value = my_env.get(CACHE_ENV)
     right = isinstance(value, (str, os.PathLike)) and PurePosixPath(str(value)) == PurePosixPath(folder)
@@ -106,7 +106,7 @@ def _cache_hint(env: dict, folder: str) -> str:
                    ja=f"コースが見るのは Hugging Face のキャッシュの変数ではなく ${CACHE_ENV} です")
     if value.rstrip("/").startswith(folder.rstrip("/") + "/"):
         return say(en=f"give the shared folder itself, {folder!r}: the course adds the model's folder inside it",
-                   ja=f"共有フォルダそのもの {folder!r} を渡します：モデルのフォルダはコースがその中に作ります")
+                   ja=f"共有フォルダーそのもの {folder!r} を渡します：モデルのフォルダーはコースがその中に作ります")
     return say(en=f"set the variable the course reads for its cache (the lesson names it) to the shared folder, "
                   f"{folder!r}",
-               ja=f"コースがキャッシュに使う変数（レッスンに名前があります）に、共有フォルダ {folder!r} を設定します")
+               ja=f"コースがキャッシュに使う変数（レッスンに名前があります）に、共有フォルダー {folder!r} を設定します")

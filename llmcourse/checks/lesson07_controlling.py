@@ -203,7 +203,7 @@ def check_digits_processor(report: Report, my_processor: Any, model: Any, tokeni
         return
     if not (out == float("-inf")).any():
         report.add(False, say(en="no token is forbidden: no score is -inf",
-                              ja="禁止されたトークンがありません。-inf のスコアがありません"),
+                              ja="禁止されたトークンがありません（-inf のスコアが 1 つもありません）"),
                    say(en='forbid a token by setting its score to float("-inf") (its probability becomes 0); return '
                           'scores, not probabilities',
                        ja='トークンを禁止するにはスコアを float("-inf") にします（確率が 0 になります）。確率ではなく'
@@ -289,9 +289,9 @@ def _generate_with(report: Report, my_processor: Any, model: Any, tokenizer: Any
                say(en=f"4 samples with it: {texts}", ja=f"これを使った 4 つのサンプル：{texts}"),
                say(en="inside generate (4 samples, called once per step) the processor let other tokens through: it must "
                       "forbid the same tokens at every call, whatever input_ids and batch size it is given",
-                   ja="generate の中（4 つのサンプル、ステップごとに 1 回呼ばれる）で、プロセッサーがほかのトークンを"
-                      "通しました。どの input_ids やバッチの大きさで呼ばれても、毎回同じトークンを禁止する必要が"
-                      "あります"))
+                   ja="generate の中で 4 つのサンプルを作ると（プロセッサーはステップごとに 1 回呼ばれます）、ほかの"
+                      "トークンが通りました。input_ids やバッチの大きさがどうであっても、呼ばれるたびに同じトークンを"
+                      "禁止します"))
 
 
 # ---------------------------------------------------------------- exercise 3: presence and frequency penalties
@@ -324,9 +324,9 @@ def check_presence_frequency(report: Report, my_penalize: Callable[[Any, Any, fl
             return
         same = _close(out, expected)
         report.add(same, say(en=f"presence={presence}, frequency={frequency}: the same scores",
-                             ja=f"presence={presence}、frequency={frequency}: 同じスコア") if same else
+                             ja=f"presence={presence}、frequency={frequency}：同じスコア") if same else
                    say(en=f"presence={presence}, frequency={frequency}: returned {describe(out)}, not the penalized scores",
-                       ja=f"presence={presence}、frequency={frequency}: {describe(out)}を返しました。ペナルティを"
+                       ja=f"presence={presence}、frequency={frequency}：{describe(out)}を返しました。ペナルティを"
                           "引いたスコアではありません"),
                    _penalty_hint(out, scores, generated, presence, frequency))
         if not same:
@@ -348,13 +348,13 @@ def _penalty_hint(out: Any, scores: Any, generated: Any, presence: float, freque
                 "torch.bincount か scatter_add_ で数えます")),
         (scores - (presence + frequency) * counts,
          say(en="presence counts once per token, however often it appears: (counts > 0) * presence",
-             ja="presence は何回出てきてもトークンごとに 1 回だけです：(counts > 0) * presence")),
+             ja="presence は、何回出てきてもトークンごとに 1 回だけ引きます：(counts > 0) * presence")),
         (scores - frequency * shared - presence * (shared > 0).float(),
          say(en="count per row: each row has its own generated tokens (scatter_add_ along dim=1)",
              ja="行ごとに数えます。各行にはそれぞれの生成トークンがあります（dim=1 に沿って scatter_add_）")),
         (scores + frequency * counts + presence * seen,
          say(en="subtract the penalties: they make repeated tokens less likely",
-             ja="ペナルティは引きます。繰り返すトークンの確率を下げるためのものです")),
+             ja="ペナルティは足さずに引きます。繰り返すトークンの確率を下げるためのものです")),
     ]
     for value, hint in variants:
         if _close(out, value):

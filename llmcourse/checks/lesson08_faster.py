@@ -18,7 +18,7 @@ LOOKUP_CASES = [
     (("no 2-token match: a 1-token match", "2 トークンの一致がなければ 1 トークンの一致"), [4, 9, 3, 8, 2, 9], 2, 3),
     (("at most num_tokens guesses", "推測は最大 num_tokens 個"), [1, 2, 3, 4, 5, 6, 1, 2], 2, 2),
     (("a continuation cut short by the end", "末尾で途切れる続き"), [7, 3, 7], 2, 10),
-    (("nothing matches: no guess", "一致なし: 推測なし"), [1, 2, 3, 4], 2, 10),
+    (("nothing matches: no guess", "一致がなければ推測なし"), [1, 2, 3, 4], 2, 10),
 ]
 # checked after those, a line only when wrong (the passing output stays as it was): the only earlier match ends
 # where the last token begins, which a search over range(len(ids) - n - 1) misses
@@ -162,7 +162,7 @@ def check_speculative_sampling(report: Report, my_speculative_step: Callable[[An
     usage = say(en="it is called as my_speculative_step(p, q) with two probability tensors of shape (vocab,) "
                    "and must return (accept, residual)",
                 ja="my_speculative_step(p, q) の形で呼ばれます。p と q は形 (vocab,) の確率のテンソルで、"
-                   "(accept, residual) を返す必要があります")
+                   "(accept, residual) を返します")
     cases = [(("3 tokens", "3 トークン"), torch.tensor([0.6, 0.3, 0.1]), torch.tensor([0.3, 0.6, 0.1])),
              (("4 tokens", "4 トークン"), torch.tensor([0.1, 0.2, 0.3, 0.4]), torch.tensor([0.4, 0.3, 0.2, 0.1]))]
     if p is not None and q is not None:
@@ -246,16 +246,16 @@ def _speculative_hint(accept: Any, residual: Any, p: Any, q: Any) -> tuple[str, 
             RESIDUAL
     if close(residual, (q - p).clamp(min=0) / (q - p).clamp(min=0).sum()):
         return say(en="reversed: after a rejection, draw what p has MORE of than q: max(0, p - q)",
-                   ja="逆です。棄却の後は、p が q より多く持つ分 max(0, p - q) から引きます"), \
+                   ja="逆です。棄却の後は、p が q を上回る分 max(0, p - q) からサンプリングします"), \
             RESIDUAL
     if close(residual, p):
         return say(en="drawing from p again after a rejection gives the tokens the draft already covered a second "
                       "chance: draw from what is left, max(0, p - q), normalized",
-                   ja="棄却の後にもう一度 p から引くと、ドラフトがすでに担った分に二度目の機会を与えてしまいます。"
-                      "残りの max(0, p - q) を正規化して引きます"), \
+                   ja="棄却の後に p からサンプリングし直すと、ドラフトがすでに受け持った分に二度目の機会を与えてしまいます。"
+                      "残りの max(0, p - q) を正規化してサンプリングします"), \
             RESIDUAL
     return say(en="after a rejection, draw from max(0, p - q), normalized",
-               ja="棄却の後は max(0, p - q) を正規化して引きます"), RESIDUAL
+               ja="棄却の後は、max(0, p - q) を正規化した分布からサンプリングします"), RESIDUAL
 
 
 # (tokens a pass yielded n, draft tokens k, draft step c, check pass v): each usual slip gives another number
@@ -335,7 +335,7 @@ def _speedup_hint(got: float, n: float, k: int, c: float, v: float) -> tuple[str
     expected = reference_speedup(n, k, c, v)
     slips = {(k + 1) / (k * c + v): say(en="count the tokens the pass really yielded (n): a rejected guess is not a "
                                            "token, so it may be fewer than k + 1",
-                                        ja="パスが実際に生んだトークン数（n）を数えます。却下された推測はトークンに"
+                                        ja="パスが実際に生成したトークン数（n）を数えます。棄却された推測はトークンに"
                                            "ならないので、k + 1 より少ないことがあります"),
              n / (k * c + 1): say(en="the check pass over k + 1 tokens costs v one-token steps, not 1",
                                   ja="k + 1 トークンの検証パスは 1 ステップではなく、1 トークンのステップ v 回分です"),
@@ -343,7 +343,7 @@ def _speedup_hint(got: float, n: float, k: int, c: float, v: float) -> tuple[str
                               ja="ドラフトの 1 ステップはモデルの 1 ステップではなく c ステップ分です"),
              (k * c + v) / n: say(en="that is the time per token, the other way up: a speed-up is the steps plain "
                                      "decoding needs for those tokens over the steps the pass costs",
-                                  ja="それは上下が逆（トークンあたりの時間）です。高速化は、それだけのトークンに通常の"
+                                  ja="分子と分母が逆です（それはトークンあたりの時間です）。高速化は、それだけのトークンに通常の"
                                      "デコーディングが要するステップ数を、パスのステップ数で割ったものです"),
              **({float(n // (k * c + v)): say(en="// rounds down to a whole number: divide with /",
                                               ja="// は整数に切り捨てます。割り算は / を使います")}

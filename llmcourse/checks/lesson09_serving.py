@@ -85,7 +85,7 @@ def check_sse_reader(report: Report, my_read_stream: Callable[[list[str]], Any])
         report.add(right, say(en=f"a {name} stream gives the pieces {pieces}",
                               ja=f"{name} のストリームから {pieces} が得られます") if right else
                    say(en=f"a {name} stream gives {show(pieces)}, not the pieces {expected}",
-                       ja=f"{name} のストリームから {show(pieces)} が得られ、{expected} ではありません"),
+                       ja=f"{name} のストリームから {show(pieces)} が得られました。正しくは {expected} です"),
                    _pieces_hint(pieces))
         if not right:
             return
@@ -142,7 +142,7 @@ def _pieces_hint(pieces: Any) -> str:
         return say(en='take the text out of each chunk: chunk["choices"][0]["delta"].get("content")',
                    ja='各チャンクからテキストを取り出します：chunk["choices"][0]["delta"].get("content")')
     return say(en='one piece per chunk with text: chunk["choices"][0]["delta"].get("content"), in order',
-               ja='テキストのあるチャンクごとに 1 つ、順番どおりに：chunk["choices"][0]["delta"].get("content")')
+               ja='テキストのあるチャンクごとに 1 つずつ、届いた順に並べます：chunk["choices"][0]["delta"].get("content")')
 
 
 # ---------------------------------------------------------------- generate settings -> request fields
@@ -240,8 +240,8 @@ def _fields_hint(fields: Any, settings: dict, expected: dict) -> str:
     if leftovers:
         return say(en=f"servers have no {leftovers[0]}: max_new_tokens is max_tokens, stop_strings is stop, and "
                       "greedy is temperature=0 (there is no do_sample)",
-                   ja=f"サーバーに {leftovers[0]} はありません。max_new_tokens は max_tokens、stop_strings は stop、"
-                      "貪欲デコーディングは temperature=0 です（do_sample はありません）")
+                   ja=f"サーバーの API に {leftovers[0]} というフィールドはありません。max_new_tokens は max_tokens、"
+                      "stop_strings は stop、貪欲デコーディングは temperature=0 です（do_sample はありません）")
     if fields.get("max_tokens") != expected["max_tokens"] and "max_new_tokens" in settings:
         return say(en=f"max_new_tokens={settings['max_new_tokens']} asks for that many new tokens; a request asks "
                       "with max_tokens (or max_completion_tokens)",
@@ -260,7 +260,7 @@ def _fields_hint(fields: Any, settings: dict, expected: dict) -> str:
     if "top_k" in expected and fields.get("top_k") != 50:
         return say(en="sampling without top_k, generate keeps only the 50 most likely tokens (its hidden top_k=50); "
                       "vLLM keeps them all unless told: send top_k=50 to draw the same way",
-                   ja="top_k なしでサンプリングすると generate は上位 50 トークンだけを残します（隠れた top_k=50）。"
+                   ja="top_k なしでサンプリングすると generate は上位 50 トークンだけを残します（暗黙の top_k=50）。"
                       "vLLM は指定がなければすべて残すので、同じ引き方にするには top_k=50 を送ります")
     if "top_k" not in expected and fields.get("top_k") not in TOP_K_OFF:
         return say(en="top_k=0 turns top-k off in generate: leave top_k out of the request",
@@ -269,4 +269,4 @@ def _fields_hint(fields: Any, settings: dict, expected: dict) -> str:
         return say(en='stop_strings=["."] is "stop": ["."] in a request', ja='stop_strings=["."] はリクエストでは '
                                                                             '"stop": ["."] です')
     return say(en="copy temperature and top_p as they are; greedy is temperature=0",
-               ja="温度（temperature）と top_p はそのまま写します。貪欲デコーディングは temperature=0 です")
+               ja="温度（temperature）と top_p はそのまま渡します。貪欲デコーディングは temperature=0 です")

@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..applied import ALWAYS_APPLIED, DEFAULT_TOP_K, applied_label
+from ..applied import ALWAYS_APPLIED, applied_label, default_top_k, joined
 from ..errors import CourseError, describe, require_whole_number
 from ..generation import Distribution, GenerationResult
 from ..i18n import say
@@ -42,12 +42,12 @@ def processed_label() -> str:
 
     >>> from llmcourse.i18n import set_language
     >>> set_language("ja"); processed_label()
-    'サンプリング分布（温度/top-k/top-p 適用後）'
+    'サンプリング分布（温度・top-k・top-p を適用後）'
     >>> set_language("en"); processed_label()
     'sampling distribution (after temperature/top-k/top-p)'
     """
     return say(en="sampling distribution (after temperature/top-k/top-p)",
-               ja="サンプリング分布（温度/top-k/top-p 適用後）")
+               ja="サンプリング分布（温度・top-k・top-p を適用後）")
 
 
 def distribution_label(which: str, settings: dict[str, Any] | None = None) -> str:
@@ -299,5 +299,5 @@ def settings_text(settings: dict[str, Any]) -> str:
     keys = ("do_sample", *SAMPLING_SETTINGS, *ALWAYS_APPLIED, "num_beams")
     shown = [f"{key}={settings[key]}" for key in keys if key in settings]
     if settings.get("do_sample") and "top_k" not in settings:  # generate's hidden default, made visible
-        shown.append(f"top_k={DEFAULT_TOP_K}" + say(en=" (default)", ja="（既定値）"))
-    return ", ".join(shown) or say(en="greedy (default settings)", ja="貪欲デコーディング（既定の設定）")
+        shown.append(default_top_k())
+    return joined(shown) or say(en="greedy (default settings)", ja="貪欲デコーディング（既定の設定）")

@@ -182,7 +182,7 @@ def plot_truncation(logits: torch.Tensor, tokenizer: Any, *, top_k: int | None =
         applied = applied_label({"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p,
                                  "min_p": min_p})  # top_k=None here: no top-k, as in generate(top_k=None)
         right.set_title(say(en=f"After: {applied},\nrenormalized over the kept tokens",
-                            ja=f"適用後：{applied}、\n残ったトークンで正規化し直したもの"))
+                            ja=f"適用後：{applied}\n（残ったトークンで正規化し直したもの）"))
         fig.suptitle(_truncation_summary(kept, order, {"top_k": top_k, "top_p": top_p, "min_p": min_p}))
     return fig
 

@@ -46,7 +46,7 @@ def plot_request_timeline(runs: Mapping[str, Any]) -> Figure:
             ax.invert_yaxis()  # request 1 on top
             ax.set_xlim(0, 1.02 * end if end > 0 else 1)
             ax.set_title(say(en=f"{label}: {len(bars)} requests, {run.seconds:.1f} s in all",
-                             ja=f"{label}: {len(bars)} 件のリクエスト、合計 {run.seconds:.1f} 秒"), loc="left")
+                             ja=f"{label}：{len(bars)} 件のリクエスト、合計 {run.seconds:.1f} 秒"), loc="left")
         axes[-1, 0].set_xlabel(say(en="seconds since the first request was sent",
                                    ja="最初のリクエストを送ってからの秒数"))
         waiting = Patch(color=LIGHT_GREY, label=say(en="waiting for the first token", ja="最初のトークンを待っている"))
