@@ -298,7 +298,7 @@ def _safely(probe: Callable[[], Probe]) -> Probe:
     except Exception as error:
         name = getattr(probe, "__name__", "probe").removeprefix("probe_")
         return Probe(name, "fail", say(en=f"the check itself failed: {type(error).__name__}: {error}",
-                                       ja=f"チェック自体が失敗しました：{type(error).__name__}: {error}"),
+                                       ja=f"チェック自体が失敗しました（{type(error).__name__}）：{error}"),
                      say(en="report this at the course's issue tracker, with the line above",
                          ja="上の行を添えて、コースの issue トラッカーに報告してください"))
 

@@ -112,9 +112,11 @@ class Server:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "running" if self.running else f"stopped (exit code {self.process.returncode})"
-        batching = ", continuous batching" if self.continuous_batching else ""
-        return f"Server({self.url}, model={self.model!r}{batching}: {state})"
+        code = self.process.returncode
+        state = say(en="running", ja="実行中") if self.running else say(en=f"stopped (exit code {code})",
+                                                                          ja=f"停止（終了コード {code}）")
+        batching = say(en=", continuous batching", ja="、連続バッチング") if self.continuous_batching else ""
+        return f"Server({self.url}, model={self.model!r}{batching}{say(en=': ', ja='：')}{state})"
 
 
 def start_server(model_dir: str | os.PathLike | None = None, *, port: int = DEFAULT_PORT,
