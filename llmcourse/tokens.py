@@ -88,7 +88,7 @@ def format_batch(tokenizer: Any, batch: Any, max_chars: int = 12) -> str:
             table.append([str(int(m)) for m in masks[number]])
         tables.append(table)
     widths = [max(text_width(line[k]) for table in tables for line in table) for k in range(len(tables[0][0]))]
-    names = [say(en="token", ja="トークン"), "id", say(en="mask", ja="マスク")]
+    names = [say(en="token", ja="トークン"), say(en="id", ja="ID"), say(en="mask", ja="マスク")]
     heads = [say(en=f"row {number}", ja=f"行 {number}") for number in range(len(tables))]
     name_width, head_width = max(map(text_width, names)), max(map(text_width, heads))
     lines = []

@@ -183,7 +183,7 @@ def finish_verdict(finished: Mapping[str, Sequence[float]], totals: Mapping[str,
     sooner = sum(a < b and abs(a - b) > SAME * max(a, b) for a, b in pairs)
     lines = [say(en=f"{sooner} of {len(pairs)} requests had their answer sooner with {first} than with {second}, "
                     f"{same} about as soon, {len(pairs) - sooner - same} later.",
-                 ja=f"{len(pairs)} 件中 {sooner} 件の回答が「{second}」より「{first}」のほうが早くそろい、{same} 件は"
+                 ja=f"{len(pairs)} 件中 {sooner} 件の回答が「{second}」より「{first}」のほうが早く完了し、{same} 件は"
                     f"ほぼ同時、{len(pairs) - sooner - same} 件は遅くなりました。")]
     a, b = totals[first], totals[second]
     tail = a - max(first_done)

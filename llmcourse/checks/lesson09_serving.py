@@ -51,6 +51,15 @@ PLAIN_STREAM, DONE_STREAM, PING_STREAM = (_plain(STREAM_PIECES["transformers ser
 STREAMS = {"transformers serve": PLAIN_STREAM, "vLLM": DONE_STREAM, "keep-alive": PING_STREAM}
 
 
+def ja_stream(name: str) -> str:
+    """How a Japanese message names one of `STREAMS`: the keep-alive one by what it holds (comment lines).
+
+    >>> ja_stream("keep-alive"), ja_stream("vLLM")
+    ('コメント行（keep-alive）のある', 'vLLM')
+    """
+    return "コメント行（keep-alive）のある" if name == "keep-alive" else name
+
+
 @exercise_check(en="Reading a streamed answer", ja="ストリーミングされた回答を読む", answer=is_function)
 def check_sse_reader(report: Report, my_read_stream: Callable[[list[str]], Any]) -> None:
     """Lesson 09: ``my_read_stream(lines)`` returns the text pieces of a chat-completion stream, in order.
@@ -74,7 +83,8 @@ def check_sse_reader(report: Report, my_read_stream: Callable[[list[str]], Any])
             pieces = list(pieces) if not isinstance(pieces, (str, bytes)) and hasattr(pieces, "__iter__") else pieces
         except Exception as error:
             report.add(False, say(en=f"on a {name} stream, my_read_stream raised {error_text(error)}",
-                                  ja=f"{name} のストリームで my_read_stream がエラーになりました：{error_text(error)}"),
+                                  ja=f"{ja_stream(name)} のストリームで my_read_stream がエラーになりました："
+                                     f"{error_text(error)}"),
                        _error_hint(error, name) or usage)
             return
         if changed(report, "my_read_stream", my_read_stream, given, kept):
@@ -83,9 +93,9 @@ def check_sse_reader(report: Report, my_read_stream: Callable[[list[str]], Any])
         right = pieces == expected or (isinstance(pieces, list) and all(isinstance(p, str) for p in pieces)
                                        and "".join(pieces) == "".join(expected))
         report.add(right, say(en=f"a {name} stream gives the pieces {pieces}",
-                              ja=f"{name} のストリームから {pieces} が得られます") if right else
+                              ja=f"{ja_stream(name)} のストリームから {pieces} が得られます") if right else
                    say(en=f"a {name} stream gives {show(pieces)}, not the pieces {expected}",
-                       ja=f"{name} のストリームから {show(pieces)} が得られました。正しくは {expected} です"),
+                       ja=f"{ja_stream(name)} のストリームから {show(pieces)} が得られました。正しくは {expected} です"),
                    _pieces_hint(pieces))
         if not right:
             return
