@@ -281,7 +281,7 @@ class Explorer:
             raise CourseError(say(en="Sampling is off (do_sample=False): greedy decoding never draws. Tick do_sample, "
                                      "or call set(do_sample=True), to sample or draw.",
                                   ja="サンプリングがオフです（do_sample=False）。貪欲デコーディングは抽選しません。サンプリングや"
-                                     "抽出をするには、do_sample にチェックを入れるか、set(do_sample=True) を呼んでください。"))
+                                     "抽選をするには、do_sample にチェックを入れるか、set(do_sample=True) を呼んでください。"))
         return self.next_token().processed
 
     def _require_open(self) -> None:

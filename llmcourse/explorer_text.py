@@ -142,7 +142,7 @@ def _table(explorer: Any, step: Any) -> list[str]:
     header = [say(en="token", ja="トークン"), say(en="model", ja="モデル"), say(en="processed", ja="処理後")]
     total = float(explorer.draws.sum()) if explorer.draws is not None else 0.0
     if total:
-        header.append(say(en=f"share of {int(total)} draws", ja=f"{int(total)} 回の抽出での割合"))
+        header.append(say(en=f"share of {int(total)} draws", ja=f"{int(total)} 回の抽選での割合"))
     rows = [header]
     for token_id in ids:
         after = (prob_text(float(step.processed[token_id])) if token_id not in removed

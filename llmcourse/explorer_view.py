@@ -223,7 +223,7 @@ def _button_labels(seed: int = 0) -> dict[str, str]:
             "run": say(en="run steps", ja="ステップ実行"),
             "undo": say(en="undo", ja="元に戻す"),
             "reset": say(en="reset", ja="リセット"),
-            "draw": say(en="draw 100", ja="100 回抽出")}
+            "draw": say(en="draw 100", ja="100 回抽選")}
 
 
 def text_html(explorer: Any) -> str:
@@ -275,7 +275,7 @@ def _legend() -> str:
     items = [(f"background:{RAW}", say(en="model distribution (raw logits)", ja="モデルの分布（生のロジット）")),
              (f"background:{PROCESSED}", say(en="processed: greedy takes its top token, sampling draws from it",
                                              ja="処理後：貪欲デコーディングはその最上位を選び、サンプリングはここから抽選")),
-             (f"background:{DRAWN}", say(en="share of the draws (draw 100)", ja="抽出した割合（100 回抽出）")),
+             (f"background:{DRAWN}", say(en="share of the draws (draw 100)", ja="抽選した割合（100 回抽選）")),
              (_hatch(REMOVED), say(en="hatched: removed by a filter", ja="斜線：フィルターで除外"))]
     return "<div style='font-size:12px'>" + " ".join(
         f"<span style='white-space:nowrap;margin-right:12px'><span style='display:inline-block;width:12px;"
@@ -287,7 +287,7 @@ def info_html(explorer: Any, step: Any) -> str:
     parts = state_line(explorer, step).split(" · ")
     if explorer.draws is not None:
         n = int(explorer.draws.sum())
-        parts.append(say(en=f"{n} draws (seed {explorer.seed})", ja=f"{n} 回抽出（シード {explorer.seed}）"))
+        parts.append(say(en=f"{n} draws (seed {explorer.seed})", ja=f"{n} 回抽選（シード {explorer.seed}）"))
     return html.escape(settings_label(explorer.settings)) + "".join(
         f" · <span style='white-space:nowrap'>{html.escape(part)}</span>" for part in parts)
 

@@ -15,6 +15,7 @@ ceiling or far below it, sooner or later), in the lesson's language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from .i18n import say
@@ -70,33 +71,42 @@ def _ceiling_meaning(name: str, share: float) -> str:
     if share >= MOST:
         return say(en=f"{name} reaches {share:.0%} of its ceiling: reading memory takes most of a step,\n"
                       "so fewer bytes per step can make it faster.",
-                   ja=f"{name} は上限の {share:.0%} に達しています。ステップの時間の大半はメモリの読み出しなので、"
+                   ja=f"{_ja_topic(name)}上限の {share:.0%} に達しています。ステップの時間の大半はメモリの読み出しなので、"
                       "読むバイト数を減らせば速くなる見込みがあります。")
     if share >= PART:
         return say(en=f"{name} reaches {share:.0%} of its ceiling: reading memory is a large part of a step, not all "
                       "of it\n(the fixed cost of each operation and the arithmetic take the rest).",
-                   ja=f"{name} は上限の {share:.0%} に達しています。ステップの時間のかなりの部分はメモリの読み出しですが、"
-                      "すべてではありません（残りは演算ごとの固定コストと計算そのものです）。")
+                   ja=f"{_ja_topic(name)}上限の {share:.0%} に達しています。ステップの時間のかなりの部分は"
+                      "メモリの読み出しですが、すべてではありません（残りは演算ごとの固定コストと計算そのものです）。")
     return say(en=f"{name} reaches {share:.0%} of its ceiling: most of a step goes to something other than reading "
                   "the weights\n(the fixed cost of each operation, the arithmetic).",
-               ja=f"{name} は上限の {share:.0%} にとどまります。ステップの時間の大半は重みの読み出し以外"
+               ja=f"{_ja_topic(name)}上限の {share:.0%} にとどまります。ステップの時間の大半は重みの読み出し以外"
                   "（演算ごとの固定コスト、計算そのもの）に使われています。")
+
+
+def _ja_topic(name: str) -> str:
+    """``name`` with 「は」: no space after a Japanese label (「8 ビットは」), one after a Latin one (「fp32 は」).
+
+    >>> _ja_topic("8 ビット"), _ja_topic("fp32")
+    ('8 ビットは', 'fp32 は')
+    """
+    return f"{name}は" if re.match(r"[ぁ-んァ-ヶー一-龯]", name[-1:]) else f"{name} は"
 
 
 def _fewer_bytes_meaning(name: str, base: str, ratio: float) -> str:
     """What a version with fewer bytes running at ``ratio`` times the baseline's speed says."""
     if ratio >= 1 + SAME:
         return say(en=f"{name} ran {ratio:.2f}x as fast as {base}: on this run, fewer bytes came with faster steps.",
-                   ja=f"{name} は {base} の {ratio:.2f} 倍の速さでした。今回は、読むバイト数が少ないほうが"
+                   ja=f"{_ja_topic(name)} {base} の {ratio:.2f} 倍の速さでした。今回は、読むバイト数が少ないほうが"
                       "ステップも速くなっています。")
     if ratio <= 1 - SAME:
         return say(en=f"{name} ran at {ratio:.2f}x {base} with fewer bytes: the work it adds (converting or unpacking "
                       "weights, other kernels)\ncosts more here than reading fewer bytes saves.",
-                   ja=f"{name} はバイト数が少ないのに {base} の {ratio:.2f} 倍の速さでした。"
+                   ja=f"{_ja_topic(name)}バイト数が少ないのに {base} の {ratio:.2f} 倍の速さでした。"
                       "重みの変換や展開、別のカーネルといった追加の処理のほうが、読むバイト数の節約より"
                       "ここでは高くつきます。")
     return say(en=f"{name} ran about as fast as {base} ({ratio:.2f}x): the bytes it saves made no clear difference here.",
-               ja=f"{name} は {base} とほぼ同じ速さでした（{ratio:.2f} 倍）。バイト数の節約はここでは"
+               ja=f"{_ja_topic(name)} {base} とほぼ同じ速さでした（{ratio:.2f} 倍）。バイト数の節約はここでは"
                   "はっきりした差になっていません。")
 
 

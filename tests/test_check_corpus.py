@@ -672,7 +672,7 @@ def test_graded_hints_in_japanese():
     check(lambda logits, t: logits / t)  # start from a pass
     first = repr(check(lambda logits, t: logits * t, hint=1))
     assert "t を掛けています" in first and "コードの行を見るには" in first
-    assert "; logits / t" in repr(check(lambda logits, t: logits * t, hint=2))
+    assert "コードの行：logits / t" in repr(check(lambda logits, t: logits * t, hint=2))
 
 
 # ---------------------------------------------------------------- stale answers

@@ -282,7 +282,8 @@ def test_the_glossary_holds_the_decided_terms():
                "computer": ("コンピューター", "コンピュータの"), "range mark (from … to)": ("〜", "1～3"),
                "likely (a token's probability)": ("確率が高い", "ありそうなトークン"),
                "speak an API (a server that implements it)": ("API に対応する", "API を話します"),
-               "comma": ("コンマ", "カンマ"), "interface": ("インターフェイス", "インターフェース"),
+               "comma": ("コンマ", "カンマ"), "draw (a sample)": ("抽選", "100 回抽出"),
+               "interface": ("インターフェイス", "インターフェース"),
                "percent (after a number)": ("30%", "30 %"),
                "the sky question (lesson 08: \"Why is the sky blue?\")": ("空の色の質問", "空の質問")}
     terms = {term.english: term for term in TERMS}

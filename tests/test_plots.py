@@ -615,7 +615,7 @@ def test_japanese_next_token_and_heatmap_say_everything_in_japanese(sampled, jap
     fig = plots.plot_generation_heatmap(sampled, alternatives=k)
     ax, colorbar = fig.axes
     assert ax.get_title() == ("各ステップの上位 6 トークン：モデルの分布（生のロジット）\n"
-                              "do_sample=True, temperature=1.5, top_k=20")
+                              "do_sample=True、temperature=1.5、top_k=20")
     assert ax.get_xlabel() == "順位（0 = 最も確率が高い）"
     assert ax.get_ylabel() == "ステップ：選ばれたトークン（枠で囲む）"
     assert colorbar.get_ylabel() == "確率"

@@ -55,9 +55,9 @@ def ja_stream(name: str) -> str:
     """How a Japanese message names one of `STREAMS`: the keep-alive one by what it holds (comment lines).
 
     >>> ja_stream("keep-alive"), ja_stream("vLLM")
-    ('コメント行（keep-alive）のある', 'vLLM')
+    ('コメント行（keep-alive）を含むストリーム', 'vLLM のストリーム')
     """
-    return "コメント行（keep-alive）のある" if name == "keep-alive" else name
+    return "コメント行（keep-alive）を含むストリーム" if name == "keep-alive" else f"{name} のストリーム"
 
 
 @exercise_check(en="Reading a streamed answer", ja="ストリーミングされた回答を読む", answer=is_function)
@@ -83,7 +83,7 @@ def check_sse_reader(report: Report, my_read_stream: Callable[[list[str]], Any])
             pieces = list(pieces) if not isinstance(pieces, (str, bytes)) and hasattr(pieces, "__iter__") else pieces
         except Exception as error:
             report.add(False, say(en=f"on a {name} stream, my_read_stream raised {error_text(error)}",
-                                  ja=f"{ja_stream(name)} のストリームで my_read_stream がエラーになりました："
+                                  ja=f"{ja_stream(name)}で my_read_stream がエラーになりました："
                                      f"{error_text(error)}"),
                        _error_hint(error, name) or usage)
             return
@@ -93,9 +93,9 @@ def check_sse_reader(report: Report, my_read_stream: Callable[[list[str]], Any])
         right = pieces == expected or (isinstance(pieces, list) and all(isinstance(p, str) for p in pieces)
                                        and "".join(pieces) == "".join(expected))
         report.add(right, say(en=f"a {name} stream gives the pieces {pieces}",
-                              ja=f"{ja_stream(name)} のストリームから {pieces} が得られます") if right else
+                              ja=f"{ja_stream(name)}から {pieces} が得られます") if right else
                    say(en=f"a {name} stream gives {show(pieces)}, not the pieces {expected}",
-                       ja=f"{ja_stream(name)} のストリームから {show(pieces)} が得られました。正しくは {expected} です"),
+                       ja=f"{ja_stream(name)}から {show(pieces)} が得られました。正しくは {expected} です"),
                    _pieces_hint(pieces))
         if not right:
             return

@@ -62,7 +62,7 @@ def _draw_step(ax: Any, explorer: Any) -> None:
         shares = [float(explorer.draws[i]) / total for i in ids]
         ax.scatter(x + 0.2, shares, marker="_", s=400, linewidths=3, color=ORANGE, zorder=3,
                    label=say(en=f"share of {int(total)} draws (seed {explorer.seed})",
-                             ja=f"{int(total)} 回の抽出での割合（シード {explorer.seed}）"))
+                             ja=f"{int(total)} 回の抽選での割合（シード {explorer.seed}）"))
     set_token_ticks(ax, x, [token_label(explorer.tokenizer, i) for i in ids], rotation=45)
     ax.set_ylabel(probability_word())
     ax.set_ylim(0, min(1.05, max(raw.max(), processed.max(), max(shares)) * 1.2 + 0.02))

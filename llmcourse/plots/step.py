@@ -252,5 +252,5 @@ def plot_empirical_vs_model(logits: torch.Tensor, tokenizer: Any, *, n: int = 10
         ax.set_ylabel(say(en="probability / frequency", ja="確率 / 頻度"))
         ax.legend(fontsize=points(8), frameon=False)
         ax.set_title(say(en=f"{n} draws with torch.multinomial from the {label}",
-                         ja=f"{label}から torch.multinomial で {n} 回抽出"))
+                         ja=f"{label}から torch.multinomial で {n} 回抽選"))
     return fig
