@@ -191,10 +191,6 @@ class ExplorerView:
                                  removed.get(token_id), drawn)
             row.layout.display = "flex"
 
-    def show(self) -> Any:
-        """The ipywidgets box (for ``display``)."""
-        return self.widget
-
 
 @contextmanager
 def _one_thread() -> Iterator[None]:
